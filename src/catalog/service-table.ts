@@ -1,0 +1,115 @@
+import { compareById, type Instance, type ServiceSummary, type ServiceView } from './types.js';
+
+/**
+ * Instances grouped by service, each group a frozen array sorted by id that is replaced,
+ * never mutated, so a reader holding one keeps a consistent list. A service whose last
+ * instance left keeps its index, so blocking queries on it still see the removal.
+ */
+export class ServiceTable {
+  private readonly views = new Map<string, ServiceView>();
+
+  get(name: string): ServiceView | undefined {
+    return this.views.get(name);
+  }
+
+  load(instances: readonly Instance[], indexes: ReadonlyMap<string, number>): void {
+    const grouped = new Map<string, Instance[]>();
+    for (const instance of instances) {
+      const list = grouped.get(instance.name);
+      if (list === undefined) grouped.set(instance.name, [instance]);
+      else list.push(instance);
+    }
+    for (const [name, index] of indexes) {
+      const list = (grouped.get(name) ?? []).sort(compareById);
+      this.views.set(name, { name, index, instances: Object.freeze(list) });
+    }
+    for (const [name, list] of grouped) {
+      if (!this.views.has(name)) {
+        // Only a database written outside Konsul lacks the service row; its index is the newest instance's.
+        const index = highestModifyIndex(list);
+        this.views.set(name, { name, index, instances: Object.freeze(list.sort(compareById)) });
+      }
+    }
+  }
+
+  /**
+   * Collects the changes of one committed batch; commit() then rebuilds each touched service
+   * once, so a batch of k writes to a service of n instances costs O(n + k log k), not O(k·n).
+   */
+  batch(): ServiceBatch {
+    return new ServiceBatch(this.views);
+  }
+
+  summaries(): ServiceSummary[] {
+    const out: ServiceSummary[] = [];
+    for (const view of this.views.values()) {
+      if (view.instances.length === 0) continue;
+      const summary: ServiceSummary = { name: view.name, index: view.index, instances: view.instances.length, passing: 0, warning: 0, critical: 0 };
+      for (const instance of view.instances) summary[instance.status]++;
+      out.push(summary);
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}
+
+interface PendingService {
+  /** Ids leaving the list (removed, replaced or moved away). */
+  drop: Set<string>;
+  /** Instances entering it, by id; a later change in the batch wins. */
+  add: Map<string, Instance>;
+  /** Highest index that touched the service in the batch; null when none did. */
+  index: number | null;
+}
+
+class ServiceBatch {
+  private readonly pending = new Map<string, PendingService>();
+
+  constructor(private readonly views: Map<string, ServiceView>) {}
+
+  /** One instance in or out; `index` is null for changes that do not bump the index. */
+  replace(previous: Instance | undefined, next: Instance | null, index: number | null): void {
+    if (previous !== undefined) {
+      const entry = this.entry(previous.name, index);
+      entry.drop.add(previous.id);
+      entry.add.delete(previous.id);
+    }
+    if (next !== null) this.entry(next.name, index).add.set(next.id, next);
+  }
+
+  commit(): void {
+    for (const [name, entry] of this.pending) {
+      const view = this.views.get(name);
+      const kept = (view?.instances ?? []).filter((instance) => !entry.drop.has(instance.id) && !entry.add.has(instance.id));
+      const instances = mergeById(kept, [...entry.add.values()].sort(compareById));
+      const index = entry.index ?? view?.index ?? highestModifyIndex(instances);
+      this.views.set(name, { name, index, instances: Object.freeze(instances) });
+    }
+    this.pending.clear();
+  }
+
+  private entry(name: string, index: number | null): PendingService {
+    let entry = this.pending.get(name);
+    if (entry === undefined) this.pending.set(name, (entry = { drop: new Set(), add: new Map(), index: null }));
+    if (index !== null) entry.index = Math.max(entry.index ?? 0, index);
+    return entry;
+  }
+}
+
+/** Merges two lists sorted by id into one. */
+function mergeById(a: readonly Instance[], b: readonly Instance[]): Instance[] {
+  if (b.length === 0) return [...a];
+  const out: Instance[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(compareById(a[i], b[j]) <= 0 ? a[i++] : b[j++]);
+  while (i < a.length) out.push(a[i++]);
+  while (j < b.length) out.push(b[j++]);
+  return out;
+}
+
+/** A loop, not Math.max(...list): spreading a service of 100,000+ instances overflows the stack. */
+function highestModifyIndex(instances: readonly Instance[]): number {
+  let highest = 0;
+  for (const instance of instances) if (instance.modifyIndex > highest) highest = instance.modifyIndex;
+  return highest;
+}

@@ -1,0 +1,183 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import { migrate, readMigrations } from './migrate.js';
+import type { CatalogSnapshot, CatalogStore, CatalogWrite } from './store.js';
+import { worstStatus, type Check, type CheckDefinition, type HealthStatus, type Instance } from './types.js';
+
+export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+
+export interface SqliteStoreOptions {
+  /** `full` fsyncs every commit (survives power loss); `normal` survives a process crash only. */
+  synchronous?: 'full' | 'normal';
+  migrationsDir?: string;
+}
+
+interface InstanceRow {
+  id: string;
+  name: string;
+  address: string;
+  port: number;
+  tags: string;
+  meta: string;
+  weight: number;
+  region: string | null;
+  zone: string | null;
+  create_index: number;
+  modify_index: number;
+}
+
+interface CheckRow {
+  id: string;
+  instance_id: string;
+  definition: string;
+  status: HealthStatus;
+  note: string;
+  status_changed_at: number;
+}
+
+/** The catalog on one SQLite file in WAL mode. Only prepared statements; one transaction per commit. */
+export class SqliteStore implements CatalogStore {
+  readonly location: string;
+  readonly appliedMigrations: number[];
+  private readonly db: SqliteDatabase;
+  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly commitBatch: (writes: readonly CatalogWrite[]) => void;
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.location = resolve(file);
+    mkdirSync(dirname(this.location), { recursive: true });
+    // A short busy timeout: the only other holder of the lock would be a second Konsul.
+    this.db = new Database(this.location, { timeout: 1000 });
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      this.db.pragma('foreign_keys = ON');
+      // One Konsul per file: a second server would keep its own in-memory view and diverge.
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.appliedMigrations = migrate(this.db, readMigrations(options.migrationsDir ?? MIGRATIONS_DIR));
+    } catch (error) {
+      this.db.close();
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new Error(`the data file ${this.location} is in use by another Konsul process`);
+      }
+      throw error;
+    }
+    this.statements = prepareStatements(this.db);
+    this.commitBatch = this.db.transaction((writes: readonly CatalogWrite[]) => {
+      for (const write of writes) this.apply(write);
+      this.statements.setIndex.run(writes[writes.length - 1].index);
+    });
+  }
+
+  async load(): Promise<CatalogSnapshot> {
+    const { selectIndex, selectServices, selectInstances, selectChecks } = this.statements;
+    const index = (selectIndex.get() as { value: number }).value;
+    const serviceIndexes = new Map<string, number>();
+    for (const row of selectServices.all() as { name: string; modify_index: number }[]) serviceIndexes.set(row.name, row.modify_index);
+    const checksByInstance = new Map<string, Check[]>();
+    for (const row of selectChecks.all() as CheckRow[]) {
+      const check: Check = {
+        ...(JSON.parse(row.definition) as CheckDefinition),
+        instanceId: row.instance_id,
+        status: row.status,
+        note: row.note,
+        statusChangedAt: row.status_changed_at,
+      };
+      const list = checksByInstance.get(row.instance_id);
+      if (list === undefined) checksByInstance.set(row.instance_id, [check]);
+      else list.push(check);
+    }
+    const instances = (selectInstances.all() as InstanceRow[]).map((row): Instance => {
+      const checks = checksByInstance.get(row.id) ?? [];
+      return {
+        id: row.id,
+        name: row.name,
+        address: row.address,
+        port: row.port,
+        tags: JSON.parse(row.tags) as string[],
+        meta: JSON.parse(row.meta) as Record<string, string>,
+        weight: row.weight,
+        region: row.region,
+        zone: row.zone,
+        status: worstStatus(checks),
+        checks,
+        createIndex: row.create_index,
+        modifyIndex: row.modify_index,
+      };
+    });
+    return { index, instances, serviceIndexes };
+  }
+
+  async commit(writes: readonly CatalogWrite[]): Promise<void> {
+    if (writes.length > 0) this.commitBatch(writes);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  private apply(write: CatalogWrite): void {
+    const s = this.statements;
+    switch (write.kind) {
+      case 'upsert': {
+        const i = write.instance;
+        s.upsertInstance.run(i.id, i.name, i.address, i.port, JSON.stringify(i.tags), JSON.stringify(i.meta), i.weight, i.region, i.zone, i.createIndex, i.modifyIndex);
+        s.deleteChecks.run(i.id);
+        i.checks.forEach((check, position) => {
+          s.insertCheck.run(check.id, i.id, position, JSON.stringify(definitionOf(check)), check.status, check.note, check.statusChangedAt);
+        });
+        s.setServiceIndex.run(i.name, write.index);
+        if (write.previousName !== undefined) s.setServiceIndex.run(write.previousName, write.index);
+        return;
+      }
+      case 'delete':
+        s.deleteInstance.run(write.id);
+        s.setServiceIndex.run(write.name, write.index);
+        return;
+      case 'check-status':
+        s.updateCheckStatus.run(write.status, write.note, write.statusChangedAt, write.checkId);
+        s.setInstanceIndex.run(write.index, write.instanceId);
+        s.setServiceIndex.run(write.name, write.index);
+        return;
+    }
+  }
+}
+
+function definitionOf(check: Check): CheckDefinition {
+  const { instanceId: _instanceId, status: _status, note: _note, statusChangedAt: _changedAt, ...definition } = check;
+  return definition;
+}
+
+function prepareStatements(db: SqliteDatabase) {
+  const s = (sql: string): Statement => db.prepare(sql);
+  return {
+    selectIndex: s('SELECT value FROM catalog_index WHERE id = 1'),
+    setIndex: s('UPDATE catalog_index SET value = ? WHERE id = 1'),
+    selectServices: s('SELECT name, modify_index FROM services'),
+    setServiceIndex: s(
+      'INSERT INTO services (name, modify_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET modify_index = excluded.modify_index',
+    ),
+    selectInstances: s('SELECT * FROM instances ORDER BY id'),
+    selectChecks: s('SELECT id, instance_id, definition, status, note, status_changed_at FROM checks ORDER BY instance_id, position'),
+    upsertInstance: s(`INSERT INTO instances (id, name, address, port, tags, meta, weight, region, zone, create_index, modify_index)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, address = excluded.address, port = excluded.port,
+        tags = excluded.tags, meta = excluded.meta, weight = excluded.weight, region = excluded.region,
+        zone = excluded.zone, modify_index = excluded.modify_index`),
+    deleteInstance: s('DELETE FROM instances WHERE id = ?'),
+    deleteChecks: s('DELETE FROM checks WHERE instance_id = ?'),
+    insertCheck: s(
+      'INSERT INTO checks (id, instance_id, position, definition, status, note, status_changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    updateCheckStatus: s('UPDATE checks SET status = ?, note = ?, status_changed_at = ? WHERE id = ?'),
+    setInstanceIndex: s('UPDATE instances SET modify_index = ? WHERE id = ?'),
+  };
+}
+
+/** The store for a config's `storage` section. */
+export function openSqliteStore(dataDir: string, file: string, synchronous: 'full' | 'normal'): SqliteStore {
+  return new SqliteStore(join(dataDir, file), { synchronous });
+}

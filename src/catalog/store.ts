@@ -1,0 +1,40 @@
+import type { HealthStatus, Instance } from './types.js';
+
+/**
+ * The durable side of the catalog. The Catalog keeps the live view in memory and hands every
+ * change to a store; SQLite is today's store, and a clustered store (etcd: revision = index,
+ * watch = blocking query, lease = TTL) is meant to be a second implementation of this interface.
+ */
+export interface CatalogStore {
+  /** Where the data lives, for the start-up line (e.g. the SQLite file path). */
+  readonly location: string;
+  /** Everything durable, read once at start-up. */
+  load(): Promise<CatalogSnapshot>;
+  /**
+   * Applies the writes atomically and durably, in order; each carries the index the catalog
+   * assigned it. Resolves once they would survive a crash; rejects with nothing applied.
+   */
+  commit(writes: readonly CatalogWrite[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CatalogSnapshot {
+  index: number;
+  instances: Instance[];
+  /** Per-service modify index, including services whose last instance has left. */
+  serviceIndexes: Map<string, number>;
+}
+
+export type CatalogWrite =
+  | { kind: 'upsert'; index: number; instance: Instance; /** Set when the instance moved from another service. */ previousName?: string }
+  | { kind: 'delete'; index: number; id: string; name: string }
+  | {
+      kind: 'check-status';
+      index: number;
+      checkId: string;
+      instanceId: string;
+      name: string;
+      status: HealthStatus;
+      note: string;
+      statusChangedAt: number;
+    };

@@ -1,0 +1,117 @@
+import { Type, type Static } from 'typebox';
+import { DURATION_PATTERN } from '../duration.js';
+
+const Duration = Type.String({ pattern: DURATION_PATTERN });
+// Port 0 asks the OS for a free port: tests and side-by-side runs rely on it.
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const Host = Type.String({ minLength: 1, maxLength: 255 });
+const DnsLabel = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', maxLength: 200 });
+const StrategyName = Type.String({ pattern: '^[a-z0-9-]{1,64}$' });
+
+export const ConfigSchema = Type.Object(
+  {
+    http: Type.Object(
+      {
+        host: Host,
+        port: Port,
+        bodyLimit: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        trustProxy: Type.Boolean(),
+      },
+      { additionalProperties: false },
+    ),
+    dns: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        host: Host,
+        port: Port,
+        domain: DnsLabel,
+        ttl: Type.Integer({ minimum: 0, maximum: 86400 }),
+        lb: StrategyName,
+        onlyPassing: Type.Boolean(),
+        maxAnswers: Type.Integer({ minimum: 0, maximum: 1000 }),
+        maxConcurrent: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    storage: Type.Object(
+      {
+        dataDir: Type.String({ minLength: 1 }),
+        file: Type.String({ minLength: 1, pattern: '^[^/\\\\]+$' }),
+        synchronous: Type.Union([Type.Literal('full'), Type.Literal('normal')]),
+      },
+      { additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union([
+          Type.Literal('fatal'),
+          Type.Literal('error'),
+          Type.Literal('warn'),
+          Type.Literal('info'),
+          Type.Literal('debug'),
+          Type.Literal('trace'),
+          Type.Literal('silent'),
+        ]),
+      },
+      { additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        token: Type.String({ maxLength: 4096 }),
+        protectReads: Type.Boolean(),
+      },
+      { additionalProperties: false },
+    ),
+    blocking: Type.Object(
+      {
+        defaultWait: Duration,
+        maxWait: Duration,
+        maxWaiters: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    lb: Type.Object(
+      {
+        default: StrategyName,
+        enabled: Type.Array(StrategyName, { minItems: 1, uniqueItems: true }),
+        ringHash: Type.Object(
+          {
+            pointsPerWeight: Type.Integer({ minimum: 1, maximum: 10_000 }),
+            minRingSize: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+          },
+          { additionalProperties: false },
+        ),
+        maglev: Type.Object(
+          { tableSize: Type.Integer({ minimum: 7, maximum: 5_000_011 }) },
+          { additionalProperties: false },
+        ),
+        latency: Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Number({ minimum: 0 }))),
+        latencyEwmaAlpha: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
+        panicThreshold: Type.Number({ minimum: 0, maximum: 100 }),
+        cacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+      },
+      { additionalProperties: false },
+    ),
+    health: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        maxConcurrent: Type.Integer({ minimum: 1, maximum: 100_000 }),
+        defaultInterval: Duration,
+        defaultTimeout: Duration,
+        defaultTtl: Duration,
+        outputBytes: Type.Integer({ minimum: 0, maximum: 1_048_576 }),
+      },
+      { additionalProperties: false },
+    ),
+    limits: Type.Object(
+      {
+        writesPerSecond: Type.Number({ minimum: 0 }),
+        writeBurst: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;

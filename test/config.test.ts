@@ -1,0 +1,81 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { tempDir } from './helpers/catalog.js';
+
+t.test('the bundled file holds the documented defaults', async (t) => {
+  const config = loadConfig({ env: {} });
+  t.match(config, {
+    http: { host: '127.0.0.1', port: 8888, bodyLimit: 1048576 },
+    dns: { host: '127.0.0.1', port: 8600, domain: 'konsul', ttl: 0, lb: 'round-robin', enabled: true },
+    storage: { dataDir: './data', file: 'konsul.db' },
+    auth: { token: '', protectReads: false },
+    lb: { default: 'round-robin', maglev: { tableSize: 65537 }, panicThreshold: 0 },
+  });
+});
+
+t.test('KONSUL_* variables override the file', async (t) => {
+  const config = loadConfig({
+    env: {
+      KONSUL_HOST: '0.0.0.0',
+      KONSUL_PORT: '9999',
+      KONSUL_DNS_HOST: '127.0.0.2',
+      KONSUL_DNS_PORT: '5353',
+      KONSUL_DNS_DOMAIN: 'internal',
+      KONSUL_DATA_DIR: '/var/lib/konsul',
+      KONSUL_LOG_LEVEL: 'debug',
+      KONSUL_TOKEN: 's3cret',
+    },
+  });
+  t.match(config, {
+    http: { host: '0.0.0.0', port: 9999 },
+    dns: { host: '127.0.0.2', port: 5353, domain: 'internal' },
+    storage: { dataDir: '/var/lib/konsul' },
+    log: { level: 'debug' },
+    auth: { token: 's3cret' },
+  });
+});
+
+t.test('KONSUL_CONFIG points at a file that only needs the keys it changes', async (t) => {
+  const file = join(tempDir(t), 'mine.json');
+  writeFileSync(file, JSON.stringify({ http: { port: 7000 }, lb: { default: 'maglev' } }));
+  const config = loadConfig({ env: { KONSUL_CONFIG: file, KONSUL_PORT: '7001' } });
+  t.equal(config.http.port, 7001, 'the environment wins over the file');
+  t.equal(config.http.host, '127.0.0.1', 'untouched keys keep their defaults');
+  t.equal(config.lb.default, 'maglev');
+});
+
+t.test('invalid config names the key and the problem', async (t) => {
+  const dir = tempDir(t);
+  const write = (name: string, body: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, body);
+    return file;
+  };
+  const cases: [Record<string, string | undefined>, RegExp][] = [
+    [{ KONSUL_PORT: 'eighty' }, /KONSUL_PORT must be a port number/],
+    [{ KONSUL_PORT: '70000' }, /KONSUL_PORT/],
+    [{ KONSUL_LOG_LEVEL: 'loud' }, /log\.level/],
+    [{ KONSUL_DNS_DOMAIN: 'Not A Domain' }, /dns\.domain/],
+    [{ KONSUL_CONFIG: write('typo.json', '{"http":{"prot":1}}') }, /http.*unknown key.*prot/],
+    [{ KONSUL_CONFIG: write('bad.json', '{"http":') }, /not valid JSON/],
+    [{ KONSUL_CONFIG: write('size.json', '{"lb":{"maglev":{"tableSize":65536}}}') }, /lb\.maglev\.tableSize must be prime/],
+    [{ KONSUL_CONFIG: write('default.json', '{"lb":{"default":"maglev","enabled":["round-robin"]}}') }, /lb\.default "maglev" is not in lb\.enabled/],
+    [{ KONSUL_CONFIG: write('wait.json', '{"blocking":{"defaultWait":"20m"}}') }, /defaultWait must not exceed/],
+    [{ KONSUL_CONFIG: write('dur.json', '{"health":{"defaultTtl":"forever"}}') }, /health\.defaultTtl/],
+    [{ KONSUL_CONFIG: join(dir, 'missing.json') }, /cannot read config file .*ENOENT/],
+  ];
+  for (const [env, message] of cases) {
+    t.match(configErrorOf(env), message, JSON.stringify(env));
+  }
+});
+
+function configErrorOf(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig({ env });
+    return 'loaded without error';
+  } catch (error) {
+    return error instanceof ConfigError ? error.message : `not a ConfigError: ${String(error)}`;
+  }
+}
