@@ -1,0 +1,39 @@
+/**
+ * The health filter the manager applies before any strategy, with Envoy-style
+ * panic mode: when too few candidates are healthy, routing to the few survivors
+ * would overload them, so every candidate is returned instead
+ * (Envoy: "Panic threshold", healthy_panic_threshold).
+ */
+import type { Instance } from '../catalog/types.js';
+
+/** 0: no filter, 1: drop critical, 2: passing only. Also the index of the cached variant. */
+export type HealthMode = 0 | 1 | 2;
+export const HEALTH_MODES = 3;
+
+export function healthMode(healthFilter: boolean | undefined, passingOnly: boolean | undefined): HealthMode {
+  if (passingOnly === true) return 2;
+  return healthFilter === false ? 0 : 1;
+}
+
+export interface HealthSelection {
+  /** What the strategy orders: the healthy instances, or all of them in panic. */
+  readonly instances: readonly Instance[];
+  readonly filtered: number;
+  readonly panic: boolean;
+}
+
+export function selectHealthy(instances: readonly Instance[], mode: HealthMode, panicThreshold: number): HealthSelection {
+  if (mode === 0) return { instances, filtered: 0, panic: false };
+  let healthy = 0;
+  for (const instance of instances) if (isHealthy(instance, mode)) healthy++;
+  const total = instances.length;
+  if (healthy === total) return { instances, filtered: 0, panic: false };
+  if (panicThreshold > 0 && (healthy / total) * 100 < panicThreshold) return { instances, filtered: 0, panic: true };
+  const kept: Instance[] = [];
+  for (const instance of instances) if (isHealthy(instance, mode)) kept.push(instance);
+  return { instances: kept, filtered: total - healthy, panic: false };
+}
+
+function isHealthy(instance: Instance, mode: HealthMode): boolean {
+  return mode === 2 ? instance.status === 'passing' : instance.status !== 'critical';
+}

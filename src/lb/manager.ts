@@ -1,0 +1,226 @@
+/**
+ * The strategy manager: validates a query's options, applies the health filter (and
+ * panic mode), finds the cached per-list state and hands the survivors to one
+ * strategy. It is the only place in Konsul that orders instances; the HTTP and DNS
+ * faces both call order().
+ */
+import type { Instance } from '../catalog/types.js';
+import { Errors } from '../errors.js';
+import { QueryContext } from './context.js';
+import { healthMode, selectHealthy } from './health.js';
+import { ListCache, type ListCacheStats } from './list-cache.js';
+import { LoadTracker, type LoadReport } from './load-tracker.js';
+import { IpHashStrategy } from './strategies/ip-hash.js';
+import { LatencyBasedStrategy } from './strategies/latency-based.js';
+import { LeastConnectionsStrategy } from './strategies/least-connections.js';
+import { MaglevStrategy } from './strategies/maglev.js';
+import { PowerOfTwoChoicesStrategy } from './strategies/p2c.js';
+import { RandomStrategy } from './strategies/random.js';
+import { RingHashStrategy } from './strategies/ring-hash.js';
+import { RoundRobinStrategy } from './strategies/round-robin.js';
+import { WeightedRandomStrategy } from './strategies/weighted-random.js';
+import { WeightedRoundRobinStrategy } from './strategies/weighted-round-robin.js';
+import type { Candidates, LbConfig, LbObserver, OrderOptions, OrderResult, Strategy } from './types.js';
+
+export interface StrategyManagerOptions {
+  /** Uniform in [0, 1); default Math.random. Pass createSeededRandom(seed) for reproducible orders. */
+  random?: () => number;
+  observer?: LbObserver;
+}
+
+const NO_OPTIONS: OrderOptions = {};
+const NANOSECONDS_PER_SECOND = 1e9;
+
+export class StrategyManager {
+  private readonly strategies = new Map<string, Strategy>();
+  private readonly indexes = new Map<Strategy, number>();
+  private readonly enabledNames: ReadonlySet<string>;
+  private readonly observer: LbObserver | undefined;
+  private readonly cache: ListCache;
+  private readonly tracker: LoadTracker;
+  private readonly context: QueryContext;
+
+  constructor(
+    private readonly config: LbConfig,
+    options: StrategyManagerOptions = {},
+  ) {
+    this.enabledNames = new Set(config.enabled);
+    this.observer = options.observer;
+    this.cache = new ListCache(config.cacheSize);
+    this.tracker = new LoadTracker(config.latencyEwmaAlpha);
+    this.context = new QueryContext(config, options.random ?? Math.random, this.cache, this.tracker);
+  }
+
+  register(strategy: Strategy): void {
+    if (this.strategies.has(strategy.name)) throw new Error(`Load-balancing strategy "${strategy.name}" is already registered`);
+    this.indexes.set(strategy, this.strategies.size);
+    this.strategies.set(strategy.name, strategy);
+  }
+
+  get(name: string): Strategy | undefined {
+    return this.strategies.get(name);
+  }
+
+  /** Every registered strategy, in registration order. */
+  names(): string[] {
+    return [...this.strategies.keys()];
+  }
+
+  /** Registered strategies that config.enabled turns on, in registration order. */
+  enabled(): string[] {
+    return this.names().filter((name) => this.enabledNames.has(name));
+  }
+
+  /**
+   * The strategy a query would use, or the error it would get: unknown_strategy when
+   * nothing is registered under the name, strategy_disabled when config.enabled leaves it out.
+   * Faces call it at startup to check their own defaults (dns.lb).
+   */
+  resolve(name: string = this.config.default): Strategy {
+    const strategy = this.strategies.get(name);
+    if (strategy === undefined) throw Errors.unknownStrategy(name, this.names());
+    if (!this.enabledNames.has(name)) throw Errors.strategyDisabled(name, this.enabled());
+    return strategy;
+  }
+
+  /**
+   * Validates a query's load-balancing options without ordering anything, with the same
+   * errors order() would throw: lets a face fail fast before holding a blocking query.
+   */
+  check(strategy?: string, limit?: number, sessionKey?: string): void {
+    const resolved = this.resolve(strategy);
+    checkLimit(limit);
+    if (resolved.validate !== undefined) {
+      const context = this.context;
+      context.sessionKey = sessionKey;
+      try {
+        resolved.validate(context);
+      } finally {
+        context.sessionKey = undefined;
+      }
+    }
+  }
+
+  /** Checks config.default and config.enabled against the registered strategies. */
+  validateConfig(): void {
+    for (const name of this.config.enabled) {
+      if (!this.strategies.has(name)) throw Errors.unknownStrategy(name, this.names());
+    }
+    this.resolve(this.config.default);
+  }
+
+  order(candidates: Candidates, options: OrderOptions = NO_OPTIONS): OrderResult {
+    const observer = this.observer;
+    if (observer?.selection === undefined) return this.orderUnobserved(candidates, options);
+    const started = process.hrtime.bigint();
+    let outcome: 'ok' | 'empty' | 'error' = 'error';
+    let label = 'unknown';
+    try {
+      const result = this.orderUnobserved(candidates, options);
+      outcome = result.instances.length === 0 ? 'empty' : 'ok';
+      label = result.strategy;
+      return result;
+    } catch (error) {
+      // Label with the requested name only when it is a real strategy: names from
+      // query strings would otherwise grow the metric's label set without bound.
+      const requested = options.strategy ?? this.config.default;
+      if (this.strategies.has(requested)) label = requested;
+      throw error;
+    } finally {
+      observer.selection(candidates.service, label, outcome, Number(process.hrtime.bigint() - started) / NANOSECONDS_PER_SECOND);
+    }
+  }
+
+  reportLoad(instanceId: string, load: LoadReport, service?: string): void {
+    const record = this.tracker.report(instanceId, load, service);
+    if (load.connections !== undefined) this.observer?.connections?.(record.service ?? service ?? 'unknown', instanceId, record.connections);
+  }
+
+  loadOf(instanceId: string): { connections: number; latencyMs: number | null } {
+    const record = this.tracker.peek(instanceId);
+    if (record === undefined) return { connections: 0, latencyMs: null };
+    return { connections: record.connections, latencyMs: Number.isNaN(record.latencyMs) ? null : record.latencyMs };
+  }
+
+  /** Drops the instance's load, and tells the observer so it can drop the instance's series. */
+  forgetInstance(instanceId: string): void {
+    const service = this.tracker.peek(instanceId)?.service;
+    this.tracker.forget(instanceId);
+    if (service !== undefined) this.observer?.instanceRemoved?.(service, instanceId);
+  }
+
+  /** Size and activity of the per-list cache (rings, tables, weights, round-robin state). */
+  cacheStats(): ListCacheStats {
+    return this.cache.stats();
+  }
+
+  private orderUnobserved(candidates: Candidates, options: OrderOptions): OrderResult {
+    const strategy = this.resolve(options.strategy);
+    const limit = checkLimit(options.limit);
+
+    const context = this.context;
+    context.key = candidates.key;
+    context.service = candidates.service;
+    context.clientIp = options.clientIp;
+    context.sessionKey = options.sessionKey;
+    context.clientRegion = options.clientRegion;
+    strategy.validate?.(context);
+
+    const all = candidates.instances;
+    const mode = healthMode(options.healthFilter, options.passingOnly);
+    const entry = this.cache.entry(candidates.key, all.length);
+    let variant = entry.variants[mode];
+    if (variant === undefined) {
+      variant = { selection: selectHealthy(all, mode, this.config.panicThreshold), source: all, slots: new Map(), loads: undefined, loadsGeneration: -1 };
+      entry.variants[mode] = variant;
+    } else if (variant.source !== all) {
+      variant.selection = selectHealthy(all, mode, this.config.panicThreshold);
+      variant.source = all;
+    }
+    const { instances, filtered, panic } = variant.selection;
+    const observer = this.observer;
+    if (filtered > 0) observer?.healthFiltered?.(candidates.service, filtered);
+    if (panic) observer?.panic?.(candidates.service);
+
+    const n = instances.length;
+    if (n === 0) return { instances: [], strategy: strategy.name, panic, filtered };
+    context.limit = limit === 0 || limit > n ? n : limit;
+    context.entry = entry;
+    context.variant = variant;
+    context.instances = instances;
+    context.strategyIndex = this.indexes.get(strategy)!;
+    let ordered: Instance[];
+    try {
+      ordered = strategy.order(instances, context);
+    } finally {
+      context.entry = undefined;
+      context.variant = undefined;
+      context.instances = [];
+    }
+    return { instances: ordered, strategy: strategy.name, panic, filtered };
+  }
+}
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return 0;
+  if (!Number.isInteger(limit) || limit < 0) throw Errors.invalidLimit(String(limit));
+  return limit;
+}
+
+/** A manager with every built-in strategy registered; throws when config.lb names a strategy that does not exist or is disabled. */
+export function createStrategyManager(config: LbConfig, options?: StrategyManagerOptions): StrategyManager {
+  const manager = new StrategyManager(config, options);
+  manager.register(new RoundRobinStrategy());
+  manager.register(new WeightedRoundRobinStrategy());
+  manager.register(new RandomStrategy());
+  manager.register(new WeightedRandomStrategy());
+  manager.register(new LeastConnectionsStrategy());
+  manager.register(new PowerOfTwoChoicesStrategy());
+  manager.register(new IpHashStrategy());
+  manager.register(new RingHashStrategy());
+  manager.register(new MaglevStrategy());
+  manager.register(new LatencyBasedStrategy());
+  manager.validateConfig();
+  return manager;
+}
+

@@ -1,0 +1,29 @@
+/**
+ * maglev: Maglev consistent hashing (Eisenbud et al., NSDI 2016, §3.4), keyed by the
+ * session key: the first instance owns table[hash(sessionKey) mod M]. Positions 2..k
+ * probe the following slots (slot + 1, + 2, … mod M) and take each instance the first
+ * time it appears — deterministic, and since the table is shared by every key, as
+ * stable across membership changes as the table itself. See maglev-table.ts.
+ * O(1) for the first instance, O(k) expected for the rest; the table is built once per
+ * candidate list (under 20 ms for 1,000 instances and 65,537 slots).
+ */
+import type { Instance } from '../../catalog/types.js';
+import { Errors } from '../../errors.js';
+import { hash53 } from '../hash.js';
+import { MAGLEV_TABLE } from '../maglev-table.js';
+import type { Strategy, StrategyContext } from '../types.js';
+import { DistinctWalker } from '../walk.js';
+
+export class MaglevStrategy implements Strategy {
+  readonly name = 'maglev';
+  private readonly walker = new DistinctWalker();
+
+  validate(ctx: StrategyContext): void {
+    if (ctx.sessionKey === undefined || ctx.sessionKey === '') throw Errors.missingSessionKey(this.name);
+  }
+
+  order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
+    const owners = ctx.state(MAGLEV_TABLE).owners;
+    return this.walker.walk(owners, hash53(ctx.sessionKey!) % owners.length, instances, ctx.limit);
+  }
+}

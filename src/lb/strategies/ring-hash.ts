@@ -1,0 +1,27 @@
+/**
+ * ring-hash: consistent hashing with virtual nodes (Karger et al., STOC 1997), keyed by
+ * the session key: the first instance is the owner of the first ring point clockwise
+ * from hash(sessionKey); the rest follow in the order the walk meets them. See ring.ts
+ * for the ring itself. O(log P + k) per query for a ring of P points; the ring is built
+ * once per candidate list.
+ */
+import type { Instance } from '../../catalog/types.js';
+import { Errors } from '../../errors.js';
+import { hash53 } from '../hash.js';
+import { RING, ringSlot } from '../ring.js';
+import type { Strategy, StrategyContext } from '../types.js';
+import { DistinctWalker } from '../walk.js';
+
+export class RingHashStrategy implements Strategy {
+  readonly name = 'ring-hash';
+  private readonly walker = new DistinctWalker();
+
+  validate(ctx: StrategyContext): void {
+    if (ctx.sessionKey === undefined || ctx.sessionKey === '') throw Errors.missingSessionKey(this.name);
+  }
+
+  order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
+    const ring = ctx.state(RING);
+    return this.walker.walk(ring.owners, ringSlot(ring, hash53(ctx.sessionKey!)), instances, ctx.limit);
+  }
+}

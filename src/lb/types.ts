@@ -1,0 +1,117 @@
+/**
+ * The load-balancing contract shared by the faces (HTTP, DNS), the metrics module
+ * and the strategies. Strategies order; the manager validates, filters by health,
+ * caches per-membership structures and dispatches.
+ */
+import type { Instance } from '../catalog/types.js';
+import type { Config } from '../config/schema.js';
+
+export type LbConfig = Config['lb'];
+
+export interface Candidates {
+  /**
+   * Identifies the list's contents: the same key always means the same instances (ids, weights, order).
+   * The catalog builds it from service name + the service's catalog index + the caller's filter, e.g. "web@42|tag=v2".
+   * Rings, Maglev tables and weighted round-robin state are cached per key; rotation counters
+   * are kept per key with its `@<index>` part removed, so they survive membership changes.
+   */
+  key: string;
+  /** Service name, for per-service state (round-robin counters) and for observer labels. "*" when a query spans services. */
+  service: string;
+  /** All instances that matched the query's name/tag/meta filter, INCLUDING unhealthy ones (the manager applies the health filter). Sorted by id. Never mutate. */
+  instances: readonly Instance[];
+}
+
+export interface OrderOptions {
+  /** Strategy name; default: config.default. */
+  strategy?: string;
+  /** How many instances to return; 0 or undefined = all. */
+  limit?: number;
+  /** ip-hash key. */
+  clientIp?: string;
+  /** ring-hash / maglev key. */
+  sessionKey?: string;
+  /** latency-based: the caller's region, looked up in config.latency. */
+  clientRegion?: string;
+  /** Default true: drop critical instances. */
+  healthFilter?: boolean;
+  /** Default false: when true also drop warning instances (applies even when healthFilter is false). */
+  passingOnly?: boolean;
+}
+
+export interface OrderResult {
+  /** Ordered, best first, at most `limit`. A fresh array the caller may keep. */
+  instances: Instance[];
+  /** The strategy actually used. */
+  strategy: string;
+  /** True when panic mode returned unhealthy instances too. */
+  panic: boolean;
+  /** How many instances the health filter removed (0 in panic). */
+  filtered: number;
+}
+
+/** Implemented by the metrics module (prom-client); every hook is optional. */
+export interface LbObserver {
+  selection?(service: string, strategy: string, result: 'ok' | 'empty' | 'error', seconds: number): void;
+  healthFiltered?(service: string, count: number): void;
+  panic?(service: string): void;
+  connections?(service: string, instanceId: string, connections: number): void;
+  /** The instance left the catalog: drop whatever the observer keeps for it. */
+  instanceRemoved?(service: string, instanceId: string): void;
+}
+
+/** What the load tracker knows about one instance. Live object: reads see later reports. */
+export interface LoadView {
+  /** Last reported active connections; 0 when never reported. */
+  readonly connections: number;
+  /** EWMA of reported latencies in milliseconds; NaN when never reported. */
+  readonly latencyMs: number;
+}
+
+/**
+ * A structure derived from one candidate list (a ring, a table, weights, loads),
+ * built on first use and cached with the list: per Candidates.key and health filter.
+ * Define slots once at module level; the slot object itself is the cache key, so two
+ * strategies that share a slot (ip-hash and ring-hash share the ring) share the structure.
+ */
+export interface StateSlot<T> {
+  readonly name: string;
+  build(instances: readonly Instance[], ctx: StrategyContext): T;
+}
+
+/**
+ * Everything a strategy may read while ordering one query. The manager reuses one
+ * context object across calls (no allocation per query): read it during order(),
+ * never keep a reference to it.
+ */
+export interface StrategyContext {
+  /** Candidates.key of this query. */
+  readonly key: string;
+  /** Candidates.service of this query. */
+  readonly service: string;
+  /** How many instances to return: 1 ≤ limit ≤ instances.length (the manager resolves 0 to "all"). */
+  readonly limit: number;
+  readonly clientIp: string | undefined;
+  readonly sessionKey: string | undefined;
+  readonly clientRegion: string | undefined;
+  readonly config: Readonly<LbConfig>;
+  /** Uniform in [0, 1); seeded when the manager was given a `random`. */
+  random(): number;
+  /** Returns the rotation counter of this service and filter, then increments it. */
+  nextRotation(): number;
+  /** The structure for `slot`, built once per candidate list and health filter. */
+  state<T>(slot: StateSlot<T>): T;
+  /** Load views aligned with the instances being ordered (index i ↔ instances[i]). */
+  loads(): readonly LoadView[];
+}
+
+export interface Strategy {
+  readonly name: string;
+  /**
+   * Rejects options the strategy cannot work without (throw an Errors.* KonsulError).
+   * Called before the candidate list is looked at, so an empty service still reports the error.
+   */
+  validate?(ctx: StrategyContext): void;
+  /** A permutation of `instances` (or its first ctx.limit), best first. Must not mutate `instances`. */
+  order(instances: readonly Instance[], ctx: StrategyContext): Instance[];
+}
