@@ -1,0 +1,124 @@
+import http from 'node:http';
+import https from 'node:https';
+import { formatDuration } from '../duration.js';
+import type { HealthStatus } from '../catalog/types.js';
+import { describeError, type CheckResult } from './result.js';
+import { MAX_TIMER_MS } from './deadlines.js';
+
+/** An http check's request, built once at registration. */
+export interface HttpTarget {
+  url: URL;
+  /** `HTTP GET http://host/path`, with any password in the URL hidden: the prefix of every note. */
+  label: string;
+  secure: boolean;
+  options: http.RequestOptions;
+}
+
+const DEFAULT_HEADERS: Readonly<Record<string, string>> = {
+  'user-agent': 'Konsul Health Check',
+  accept: 'text/plain, text/*, */*',
+};
+
+export function httpTarget(urlText: string, method: string, headers: Readonly<Record<string, string>> | undefined): HttpTarget {
+  const url = new URL(urlText);
+  const shown = new URL(url);
+  if (shown.password !== '') shown.password = '***';
+  const merged: Record<string, string> = { ...DEFAULT_HEADERS };
+  // Header names are case-insensitive; the check's own headers replace the defaults.
+  for (const [name, value] of Object.entries(headers ?? {})) merged[name.toLowerCase()] = value;
+  return {
+    url,
+    label: `HTTP ${method} ${shown.href}`,
+    secure: url.protocol === 'https:',
+    options: { method, headers: merged },
+  };
+}
+
+/**
+ * 2xx is passing and 429 Too Many Requests is warning (the service is up but shedding load), as
+ * in Consul. Everything else is critical, 3xx included: redirects are not followed, because a
+ * redirect to a login or error page that answers 200 would pass a broken service.
+ */
+export function statusForCode(code: number): HealthStatus {
+  if (code >= 200 && code < 300) return 'passing';
+  return code === 429 ? 'warning' : 'critical';
+}
+
+/**
+ * Runs http checks. Every request opens a fresh connection (no keep-alive, as Consul's checks
+ * do): a pooled socket would pass a check while the service no longer accepts connections.
+ */
+export class HttpProber {
+  private readonly httpAgent = new http.Agent({ keepAlive: false });
+  private readonly httpsAgent = new https.Agent({ keepAlive: false });
+
+  constructor(private readonly outputBytes: number) {}
+
+  /**
+   * Resolves (never rejects) once the status code and up to outputBytes of the body are in, or
+   * at the timeout, or when `signal` aborts, and the socket has closed. The socket is destroyed
+   * as soon as the result is known, so a target that hangs or streams an endless body costs at
+   * most `timeoutMs`.
+   */
+  run(target: HttpTarget, timeoutMs: number, signal: AbortSignal): Promise<CheckResult> {
+    return new Promise<CheckResult>((resolve) => {
+      const request = (target.secure ? https : http).request(target.url, {
+        ...target.options,
+        agent: target.secure ? this.httpsAgent : this.httpAgent,
+      });
+      let settled = false;
+      let closed = false;
+      let result: CheckResult | undefined;
+      // Resolving only once the socket has closed means a finished run holds no handle: stop()
+      // waits for runs, and then nothing is left open.
+      request.once('close', () => {
+        closed = true;
+        if (result !== undefined) resolve(result);
+      });
+      const finish = (status: HealthStatus, note: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        result = { status, note };
+        request.destroy();
+        if (closed) resolve(result);
+      };
+      const timer = setTimeout(() => finish('critical', `${target.label}: timed out after ${formatDuration(timeoutMs)}`), Math.min(timeoutMs, MAX_TIMER_MS));
+      const onAbort = () => finish('critical', `${target.label}: check cancelled`);
+      // Stays attached after finish: destroying a request can still emit an error, which must not
+      // become an uncaught exception.
+      request.on('error', (error) => finish('critical', `${target.label}: ${describeError(error)}`));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      request.on('response', (response) => {
+        const code = response.statusCode ?? 0;
+        const status = statusForCode(code);
+        const line = `${target.label}: ${code} ${response.statusMessage ?? ''}`.trimEnd();
+        if (this.outputBytes === 0) return finish(status, line);
+        const chunks: Buffer[] = [];
+        let size = 0;
+        // The status code decides; a body cut short by the target only shortens the note.
+        const done = () => finish(status, size === 0 ? line : `${line} Output: ${Buffer.concat(chunks, size).toString('utf8')}`);
+        response.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          const wanted = this.outputBytes - size;
+          const taken = chunk.length > wanted ? chunk.subarray(0, wanted) : chunk;
+          chunks.push(taken);
+          size += taken.length;
+          if (size >= this.outputBytes) done();
+        });
+        response.on('end', done);
+        response.on('error', done);
+        response.on('aborted', done);
+      });
+      request.end();
+    });
+  }
+
+  /** Closes every socket the agents still hold. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}

@@ -1,0 +1,314 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Catalog, CatalogEvent } from '../catalog/catalog.js';
+import type { Check, HealthStatus } from '../catalog/types.js';
+import type { Config } from '../config/schema.js';
+import { parseDuration } from '../duration.js';
+import { Errors, KonsulError } from '../errors.js';
+import { HttpProber } from './http-check.js';
+import { HealthMetrics } from './metrics.js';
+import { planCheck, type CheckPlan, type PlanDefaults } from './plan.js';
+import { CriticalReaper, type ReapNotice } from './reaper.js';
+import { describeError, type CheckResult } from './result.js';
+import { Scheduler, type ScheduledJob } from './scheduler.js';
+import { Slots } from './slots.js';
+import { runTcpCheck } from './tcp-check.js';
+import { admitResult, newStreak, type Streak } from './thresholds.js';
+import { TTL_EXPIRED_NOTE, TtlTracker } from './ttl.js';
+
+export interface HealthManagerOptions {
+  catalog: Catalog;
+  config: Config['health'];
+  /** Where the health metrics are registered (the server's registry, never prom-client's global one). */
+  registry: Registry;
+  logger: Logger;
+  /** Injectable clock, epoch ms. */
+  now?: () => number;
+  /** Injectable jitter source in [0, 1). */
+  random?: () => number;
+}
+
+/** One check the manager looks after: its compiled plan and its run state. */
+interface ManagedCheck extends ScheduledJob {
+  plan: CheckPlan;
+  streak: Streak;
+  /** Set once the check is removed or replaced: a run still going or waiting must not record. */
+  retired: boolean;
+  /** The running check's cancel switch; null between runs. */
+  abort: AbortController | null;
+  /** False until the first run has picked this check's phase within its interval. */
+  phased: boolean;
+}
+
+// Codes that mean the world moved on while a result was on its way, not that anything failed.
+const EXPECTED_WRITE_FAILURES = new Set<string>([Errors.checkNotFound.code, Errors.instanceNotFound.code, Errors.shuttingDown.code]);
+
+/**
+ * Runs every check in the catalog and records what it finds there. http and tcp checks run on
+ * one timer-driven schedule (scheduler.ts) behind a cap on concurrent runs (slots.ts); ttl
+ * checks only hold a deadline (ttl.ts); deregisterCriticalAfter is a deadline too (reaper.ts).
+ * The catalog's events keep all of this in step with registrations and removals, whichever face
+ * (HTTP, Consul compatibility) made them.
+ */
+export class HealthManager {
+  private readonly catalog: Catalog;
+  private readonly config: Config['health'];
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly defaults: PlanDefaults;
+  private readonly metrics: HealthMetrics;
+  private readonly http: HttpProber;
+  private readonly checks = new Map<string, ManagedCheck>();
+  private readonly scheduler: Scheduler<ManagedCheck>;
+  private readonly slots: Slots<ManagedCheck>;
+  private readonly ttl: TtlTracker;
+  private reaper: CriticalReaper | null = null;
+  private readonly runs = new Set<Promise<void>>();
+  private readonly writes = new Set<Promise<void>>();
+  private unsubscribe: (() => void) | null = null;
+  private state: 'created' | 'running' | 'stopped' = 'created';
+  private stopping: Promise<void> | null = null;
+
+  constructor(options: HealthManagerOptions) {
+    this.catalog = options.catalog;
+    this.config = options.config;
+    this.logger = options.logger.child({ component: 'health' });
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.defaults = {
+      intervalMs: parseDuration(options.config.defaultInterval) ?? 10_000,
+      timeoutMs: parseDuration(options.config.defaultTimeout) ?? 5_000,
+      ttlMs: parseDuration(options.config.defaultTtl) ?? 30_000,
+    };
+    this.metrics = new HealthMetrics(options.registry, () => this.slots.busy);
+    this.http = new HttpProber(options.config.outputBytes);
+    this.scheduler = new Scheduler(this.now, (check) => this.slots.submit(check));
+    this.slots = new Slots(options.config.maxConcurrent, (check) => this.begin(check));
+    this.ttl = new TtlTracker(this.now, (checkId) => this.expireTtl(checkId));
+  }
+
+  /** http and tcp checks running now. */
+  get inFlight(): number {
+    return this.slots.busy;
+  }
+
+  /** Checks under management (every type), for the start-up line and tests. */
+  get managed(): number {
+    return this.checks.size;
+  }
+
+  /**
+   * Schedules every stored check and follows the catalog from here on. With health.enabled
+   * false nothing runs and no TTL expires; updateTtl still records what clients report.
+   */
+  start(): void {
+    if (this.state !== 'created') return;
+    this.state = 'running';
+    if (!this.config.enabled) {
+      this.logger.info('health checks are disabled (health.enabled = false)');
+      return;
+    }
+    this.reaper = new CriticalReaper(this.now, this.now(), (notice) => this.reap(notice));
+    // Subscribing and loading run in one synchronous stretch, so no commit falls between them.
+    this.unsubscribe = this.catalog.subscribe((event) => this.onCatalogEvent(event));
+    for (const instance of this.catalog.allInstances()) for (const check of instance.checks) this.adopt(check);
+    this.logger.debug({ checks: this.checks.size, maxConcurrent: this.config.maxConcurrent }, 'health checks started');
+  }
+
+  /**
+   * pass, warn or fail of a TTL check from any face. Moves its deadline even when the status
+   * does not change (that is what a heartbeat is for), then records the status.
+   */
+  async updateTtl(checkId: string, status: HealthStatus, note = ''): Promise<void> {
+    const found = this.catalog.findCheck(checkId);
+    if (found === undefined) throw Errors.checkNotFound(checkId);
+    if (found.check.type !== 'ttl') throw Errors.notTtlCheck(checkId, found.check.type);
+    this.ttl.heartbeat(checkId);
+    this.metrics.result('ttl', status);
+    await this.catalog.updateCheck(checkId, status, note);
+  }
+
+  /** Clears every timer, cancels every running check and waits for it and for pending writes. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'stopped';
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.scheduler.clear();
+    this.slots.clear();
+    this.ttl.clear();
+    this.reaper?.clear();
+    for (const check of this.checks.values()) {
+      check.retired = true;
+      check.abort?.abort();
+    }
+    this.checks.clear();
+    // Probes resolve only once their socket has closed, so after this no socket is left.
+    await Promise.allSettled([...this.runs]);
+    await Promise.allSettled([...this.writes]);
+    this.http.close();
+  }
+
+  // ---- following the catalog -----------------------------------------------------------------
+
+  private onCatalogEvent(event: CatalogEvent): void {
+    switch (event.kind) {
+      case 'registered': {
+        const before = new Map((event.previous?.checks ?? []).map((check) => [check.id, check]));
+        for (const check of event.instance.checks) {
+          const previous = before.get(check.id);
+          before.delete(check.id);
+          if (previous !== undefined && previous.status !== check.status) this.metrics.statusChange(previous.status, check.status);
+          this.adopt(check);
+        }
+        for (const checkId of before.keys()) this.retire(checkId);
+        break;
+      }
+      case 'deregistered':
+        for (const check of event.instance.checks) this.retire(check.id);
+        break;
+      case 'check-updated':
+        if (event.previousStatus !== event.check.status) this.metrics.statusChange(event.previousStatus, event.check.status);
+        this.reaper?.observe(event.check);
+        break;
+    }
+  }
+
+  /** Starts managing `check`, or keeps the current schedule when nothing about how it runs changed. */
+  private adopt(check: Check): void {
+    const plan = planCheck(check, this.defaults);
+    const existing = this.checks.get(check.id);
+    if (existing === undefined || existing.plan.fingerprint !== plan.fingerprint) {
+      if (existing !== undefined) this.retire(check.id);
+      const managed: ManagedCheck = { plan, streak: newStreak(), retired: false, abort: null, phased: false, dueAt: 0, heapIndex: -1 };
+      this.checks.set(check.id, managed);
+      if (plan.type === 'ttl') {
+        this.ttl.track(check.id, plan.ttlMs);
+      } else {
+        // The first run comes at once, spread over up to a second so that checks loaded together
+        // at start-up (or registered in one burst) do not all fire in the same millisecond.
+        this.scheduler.schedule(managed, this.now() + Math.min(plan.intervalMs, 1000) * this.random());
+      }
+    }
+    this.reaper?.observe(check);
+  }
+
+  private retire(checkId: string): void {
+    const managed = this.checks.get(checkId);
+    if (managed === undefined) return;
+    managed.retired = true;
+    this.checks.delete(checkId);
+    this.scheduler.cancel(managed);
+    managed.abort?.abort();
+    this.ttl.forget(checkId);
+    this.reaper?.forget(checkId);
+  }
+
+  // ---- running http and tcp checks -------------------------------------------------------------
+
+  /** Called by the slots when `check` gets a slot; false gives the slot back. */
+  private begin(check: ManagedCheck): boolean {
+    if (check.retired || this.state !== 'running') return false;
+    // dueAt is the planned start; the difference includes any time spent queued for a slot.
+    this.metrics.startLag(Math.max(this.now() - check.dueAt, 0) / 1000);
+    const abort = new AbortController();
+    check.abort = abort;
+    const { plan } = check;
+    const startedAt = performance.now();
+    const probe = plan.type === 'http' ? this.http.run(plan.http!, plan.timeoutMs, abort.signal) : runTcpCheck(plan.tcp!, plan.timeoutMs, abort.signal);
+    const run: Promise<void> = probe
+      // A probe that fails to even start (a request Node refuses to build) is a critical result
+      // like any other, so the check is rescheduled instead of silently keeping its last status.
+      .catch((error: unknown): CheckResult => ({ status: 'critical', note: `check could not run: ${describeError(error)}` }))
+      .then((result) => this.complete(check, result, (performance.now() - startedAt) / 1000))
+      .catch((error: unknown) => this.logger.error({ err: error, checkId: plan.checkId }, 'health check run failed'))
+      .finally(() => {
+        this.runs.delete(run);
+        this.slots.release();
+      });
+    this.runs.add(run);
+    return true;
+  }
+
+  private complete(check: ManagedCheck, result: CheckResult, seconds: number): void {
+    check.abort = null;
+    if (check.retired || this.state !== 'running') return;
+    const { plan } = check;
+    this.metrics.result(plan.type, result.status);
+    this.metrics.duration(plan.type, seconds);
+    const found = this.catalog.findCheck(plan.checkId);
+    if (found !== undefined) {
+      if (admitResult(check.streak, found.check.status, result.status, plan.successBeforePassing, plan.failuresBeforeCritical)) {
+        this.record(plan.checkId, result.status, result.note);
+      } else {
+        this.logger.debug({ checkId: plan.checkId, result: result.status, streak: check.streak }, 'check result below its threshold; status kept');
+      }
+    }
+    if (!check.phased) {
+      // The first runs of checks registered or resumed together all fall within one second.
+      // Their second run comes after a random part of the interval (never more than all of it),
+      // which spreads them evenly over the interval instead of keeping them in lockstep: 10,000
+      // checks every 10 s then make 1,000 runs each second, not 10,000 in one.
+      check.phased = true;
+      this.scheduler.schedule(check, this.now() + plan.intervalMs * (1 - this.random()));
+      return;
+    }
+    // Fixed rate from the planned start; a run that ended past its next slot starts again now
+    // rather than firing the missed runs back to back.
+    this.scheduler.schedule(check, Math.max(check.dueAt + plan.intervalMs, this.now()));
+  }
+
+  // ---- TTL and deregisterCriticalAfter -----------------------------------------------------------
+
+  private expireTtl(checkId: string): void {
+    const found = this.catalog.findCheck(checkId);
+    if (found === undefined) return;
+    this.metrics.result('ttl', 'critical');
+    if (found.check.status !== 'critical') this.logger.info({ checkId, instanceId: found.instance.id }, 'TTL check expired');
+    this.record(checkId, 'critical', TTL_EXPIRED_NOTE);
+  }
+
+  private reap(notice: ReapNotice): void {
+    const found = this.catalog.findCheck(notice.checkId);
+    // A status change since the deadline was armed re-arms or cancels it; this guards the race.
+    if (found === undefined || found.check.status !== 'critical' || found.check.statusChangedAt !== notice.criticalSince) return;
+    const criticalForMs = this.now() - notice.criticalSince;
+    this.track(
+      this.catalog.deregister(notice.instanceId).then(({ index }) => {
+        this.logger.warn(
+          { instanceId: notice.instanceId, checkId: notice.checkId, criticalForMs, deregisterCriticalAfterMs: notice.deregisterCriticalAfterMs, index },
+          'deregistered instance: its check stayed critical longer than deregisterCriticalAfter',
+        );
+      }),
+      notice.checkId,
+    );
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  /** Writes a result only when it differs from what the catalog holds. */
+  private record(checkId: string, status: HealthStatus, note: string): void {
+    const found = this.catalog.findCheck(checkId);
+    if (found === undefined || (found.check.status === status && found.check.note === note)) return;
+    this.track(this.catalog.updateCheck(checkId, status, note), checkId);
+  }
+
+  private track(write: Promise<unknown>, checkId: string): void {
+    const tracked: Promise<void> = write
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof KonsulError && EXPECTED_WRITE_FAILURES.has(error.code)) return;
+          this.logger.warn({ err: error, checkId }, 'could not record a health check result');
+        },
+      )
+      .finally(() => this.writes.delete(tracked));
+    this.writes.add(tracked);
+  }
+}
