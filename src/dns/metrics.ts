@@ -1,0 +1,80 @@
+/**
+ * The DNS face's metrics, registered in the server's own registry (never prom-client's global
+ * one). Label children are bound once and kept, so counting a query is an array read and an
+ * increment rather than a label-hashing lookup per query.
+ */
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { MalformedReason } from './guard.js';
+import { QTYPE, RCODE, rcodeLabel } from './wire.js';
+
+type QueryLabels = 'qtype' | 'rcode';
+
+/** Qtypes labelled by name; the slots after them are "other" and "none" (no question was read). */
+const LABELLED_QTYPES: readonly number[] = [QTYPE.A, QTYPE.AAAA, QTYPE.SRV, QTYPE.ANY, QTYPE.CNAME, QTYPE.SOA, QTYPE.NS, QTYPE.TXT, QTYPE.PTR, QTYPE.MX, QTYPE.AXFR, QTYPE.IXFR];
+const QTYPE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(QTYPE).map(([name, code]) => [code, name]));
+const OTHER_SLOT = LABELLED_QTYPES.length;
+const NONE_SLOT = OTHER_SLOT + 1;
+const SLOT_LABELS: readonly string[] = [...LABELLED_QTYPES.map((code) => QTYPE_NAMES.get(code)!), 'other', 'none'];
+const SLOT_BY_QTYPE: ReadonlyMap<number, number> = new Map(LABELLED_QTYPES.map((code, slot) => [code, slot]));
+/** RCODEs Konsul sends: 0–5 in the header, 16 (BADVERS) through EDNS. */
+const RCODE_SLOTS = RCODE.BADVERS + 1;
+
+export class DnsMetrics {
+  private readonly queries: Counter<QueryLabels>;
+  private readonly duration: Histogram;
+  private readonly malformedTotal: Counter<'reason'>;
+  private readonly truncatedTotal: Counter;
+  private readonly bound: (Counter.Internal | undefined)[] = new Array(SLOT_LABELS.length * RCODE_SLOTS).fill(undefined);
+
+  constructor(registry: Registry) {
+    // Get-or-create: a DNS server restarted against the same registry (tests, reloads) reuses its series.
+    this.queries = metric(registry, 'konsul_dns_queries_total', () => new Counter({
+      name: 'konsul_dns_queries_total',
+      help: 'DNS messages answered, by question type and response code',
+      labelNames: ['qtype', 'rcode'],
+      registers: [registry],
+    }));
+    this.duration = metric(registry, 'konsul_dns_query_duration_seconds', () => new Histogram({
+      name: 'konsul_dns_query_duration_seconds',
+      help: 'Time from receiving a DNS message to handing its answer to the socket',
+      buckets: [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registers: [registry],
+    }));
+    this.malformedTotal = metric(registry, 'konsul_dns_malformed_total', () => new Counter({
+      name: 'konsul_dns_malformed_total',
+      help: 'DNS messages rejected as malformed (answered FORMERR or dropped), by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }));
+    this.truncatedTotal = metric(registry, 'konsul_dns_truncated_total', () => new Counter({
+      name: 'konsul_dns_truncated_total',
+      help: 'UDP answers sent with TC set because their answer records did not fit',
+      registers: [registry],
+    }));
+  }
+
+  /** One answered message; `qtype` is undefined when no question was read (FORMERR, unknown opcode). */
+  answered(qtype: number | undefined, rcode: number, seconds: number): void {
+    const slot = qtype === undefined ? NONE_SLOT : (SLOT_BY_QTYPE.get(qtype) ?? OTHER_SLOT);
+    const position = slot * RCODE_SLOTS + (rcode < RCODE_SLOTS ? rcode : RCODE.SERVFAIL);
+    let child = this.bound[position];
+    if (child === undefined) {
+      child = this.queries.labels(SLOT_LABELS[slot], rcodeLabel(rcode < RCODE_SLOTS ? rcode : RCODE.SERVFAIL));
+      this.bound[position] = child;
+    }
+    child.inc();
+    this.duration.observe(seconds);
+  }
+
+  malformed(reason: MalformedReason): void {
+    this.malformedTotal.inc({ reason });
+  }
+
+  truncated(): void {
+    this.truncatedTotal.inc();
+  }
+}
+
+function metric<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}

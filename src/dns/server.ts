@@ -1,0 +1,208 @@
+/**
+ * Konsul's DNS face: UDP and TCP on one port, answering for `<domain>` from the catalog in the
+ * strategy manager's order.
+ *
+ * Built on node:dgram and node:net rather than dns2's servers. dns2 3.0.0's servers parse every
+ * message with its unbounded Packet.parse (a remote CPU DoS), do not echo the query's OPT, cut an
+ * oversized UDP answer down to no records at all, leave a rejected async handler's promise
+ * unhandled (which ends a Node 20 process) and only free a `maxConcurrent` slot when the handler
+ * replies (so dropped queries leak slots). Here every message goes through a bounded guard, is
+ * answered synchronously from pre-encoded records and never leaves anything pending.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Config } from '../config/schema.js';
+import type { StrategyManager } from '../lb/manager.js';
+import { addressOctets } from './address.js';
+import { AnswerCache } from './answer-cache.js';
+import { udpLimit } from './edns.js';
+import { guardQuery, isRejection, type Query } from './guard.js';
+import { DnsMetrics } from './metrics.js';
+import { NameRouter } from './names.js';
+import { Responder } from './responder.js';
+import { TcpFront } from './tcp.js';
+import { Zone } from './zone.js';
+import { headerOnly } from './truncate.js';
+import { FLAG_QR, FLAG_RD, OPCODE_MASK, RCODE, TCP_MESSAGE_LIMIT } from './wire.js';
+
+export interface DnsServerOptions {
+  config: Config['dns'];
+  catalog: Catalog;
+  lb: StrategyManager;
+  registry: Registry;
+  logger: Logger;
+  /** RFC 7766 §6.2.3 idle timeout of TCP connections; default 10 s. */
+  tcpIdleTimeoutMs?: number;
+}
+
+export interface DnsServer {
+  /** The bound port (the config's port may be 0). */
+  readonly port: number;
+  readonly host: string;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TCP_IDLE_TIMEOUT_MS = 10_000;
+/** With port 0 the OS picks a UDP port that TCP may not get; try again with another this many times. */
+const BIND_ATTEMPTS = 8;
+/** At most one log line per this interval for repeated failures, so a bad query flood cannot flood the log. */
+const LOG_INTERVAL_MS = 10_000;
+const UDP_RECEIVE_BUFFER = 4 * 1024 * 1024;
+
+/** UDP and TCP on the same port; resolves once both listen. Throws when config.lb is unknown or disabled. */
+export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const { config, catalog, lb, registry, logger } = options;
+  // Fail at startup, not on the first query, when dns.lb names a strategy the manager will refuse.
+  lb.resolve(config.lb);
+
+  const metrics = new DnsMetrics(registry);
+  const responder = new Responder({
+    config,
+    lb,
+    router: new NameRouter(config.domain),
+    answers: new AnswerCache(catalog, { domain: config.domain, ttl: config.ttl }),
+    zone: new Zone(catalog, config.domain, config.ttl, ownAddress(config.host)),
+  });
+  const failures = new ThrottledLog(logger);
+
+  const answer = (message: Buffer, source: string, overUdp: boolean): Buffer | null => {
+    const started = performance.now();
+    const verdict = guardQuery(message);
+    if (isRejection(verdict)) {
+      if (verdict.reason !== null) metrics.malformed(verdict.reason);
+      if (verdict.action === 'drop') return null;
+      // The ID, opcode and RD are echoed from the header, which the guard has checked is whole.
+      const rcode = verdict.action === 'formerr' ? RCODE.FORMERR : RCODE.NOTIMP;
+      const flags = FLAG_QR | (message.readUInt16BE(2) & (OPCODE_MASK | FLAG_RD)) | rcode;
+      const reply = headerOnly(message.readUInt16BE(0), flags);
+      metrics.answered(undefined, rcode, (performance.now() - started) / 1000);
+      return reply;
+    }
+    const limit = overUdp ? udpLimit(verdict.edns) : TCP_MESSAGE_LIMIT;
+    let reply: { message: Buffer; rcode: number; truncated: boolean };
+    try {
+      reply = responder.answer(message, verdict, source, limit);
+    } catch (error) {
+      failures.error(error, verdict);
+      reply = responder.failure(message, verdict, RCODE.SERVFAIL, limit);
+    }
+    if (reply.truncated) metrics.truncated();
+    metrics.answered(verdict.qtype, reply.rcode, (performance.now() - started) / 1000);
+    return reply.message;
+  };
+
+  const tcpIdleTimeoutMs = options.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS;
+  const { udp, tcp, port } = await bindBoth(config, tcpIdleTimeoutMs, answer, logger);
+  logger.debug({ host: config.host, port, domain: config.domain }, 'DNS server listening (UDP and TCP)');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    host: config.host,
+    close(): Promise<void> {
+      closing ??= Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), tcp.close()]).then(() => undefined);
+      return closing;
+    },
+  };
+}
+
+type Answerer = (message: Buffer, source: string, overUdp: boolean) => Buffer | null;
+
+async function bindBoth(config: Config['dns'], tcpIdleTimeoutMs: number, answer: Answerer, logger: Logger): Promise<{ udp: Socket; tcp: TcpFront; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = await bindUdp(config.host, config.port, answer, logger);
+    const port = udp.address().port;
+    const tcp = new TcpFront({
+      // Every UDP query is answered before the next is read, so none is ever outstanding there;
+      // maxConcurrent bounds what can be held open: TCP connections.
+      maxConnections: config.maxConcurrent,
+      idleTimeoutMs: tcpIdleTimeoutMs,
+      answer: (message, source) => answer(message, source, false),
+    });
+    try {
+      await tcp.listen(port, config.host);
+      return { udp, tcp, port };
+    } catch (error) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (config.port !== 0 || !inUse || attempt >= BIND_ATTEMPTS) throw error;
+    }
+  }
+}
+
+function bindUdp(host: string, port: number, answer: Answerer, logger: Logger): Promise<Socket> {
+  const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
+  const sendFailures = new ThrottledLog(logger);
+  const afterSend = (error: Error | null): void => {
+    if (error !== null) sendFailures.warn(error, 'DNS answer could not be sent');
+  };
+  socket.on('message', (message: Buffer, peer: RemoteInfo) => {
+    // Port 0 cannot be answered; such datagrams are spoofed or broken.
+    if (peer.port === 0) return;
+    const reply = answer(message, peer.address, true);
+    if (reply !== null) socket.send(reply, peer.port, peer.address, afterSend);
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      socket.close();
+      reject(error);
+    };
+    socket.once('error', onError);
+    socket.bind({ port, address: host, exclusive: true }, () => {
+      socket.off('error', onError);
+      // A burst of small datagrams fills the default receive buffer (the kernel charges each one
+      // far more than its size) and drops queries; ask for more. The kernel caps it at rmem_max.
+      try {
+        socket.setRecvBufferSize(UDP_RECEIVE_BUFFER);
+      } catch {
+        // Keep the default: a smaller buffer only means drops under bursts.
+      }
+      // After binding, errors (ICMP unreachable on some platforms) must not end the process.
+      socket.on('error', (error) => sendFailures.warn(error, 'DNS UDP socket error'));
+      resolve(socket);
+    });
+  });
+}
+
+/** The server's own address for NS glue: the configured host when it is a concrete IP. */
+function ownAddress(host: string): Buffer | undefined {
+  const octets = addressOctets(host);
+  return octets === undefined || octets.every((octet) => octet === 0) ? undefined : octets;
+}
+
+class ThrottledLog {
+  private lastAt = 0;
+  private suppressed = 0;
+
+  constructor(private readonly logger: Logger) {}
+
+  error(error: unknown, query: Query): void {
+    if (!this.due()) return;
+    this.logger.error({ err: error, qtype: query.qtype, suppressed: this.take() }, 'DNS query failed; answered SERVFAIL');
+  }
+
+  warn(error: unknown, message: string): void {
+    if (!this.due()) return;
+    this.logger.warn({ err: error, suppressed: this.take() }, message);
+  }
+
+  private due(): boolean {
+    const now = Date.now();
+    if (now - this.lastAt < LOG_INTERVAL_MS) {
+      this.suppressed++;
+      return false;
+    }
+    this.lastAt = now;
+    return true;
+  }
+
+  private take(): number {
+    const count = this.suppressed;
+    this.suppressed = 0;
+    return count;
+  }
+}
