@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Config } from '../config/load.js';
+import { parseDuration } from '../duration.js';
+import { Errors } from '../errors.js';
+import type { HealthManager } from '../health/manager.js';
+import type { StrategyManager } from '../lb/manager.js';
+import type { Metrics } from '../metrics/registry.js';
+import { createAuthHook } from './auth.js';
+import { clientErrorHandler, errorHandler } from './error-handler.js';
+import { createWriteRateLimit } from './rate-limit.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { checkRoutes } from './routes/checks.js';
+import { consulRoutes } from './routes/consul.js';
+import { konsulCompatRoutes } from './routes/konsul-compat.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { probeRoutes } from './routes/probes.js';
+import { validatorCompiler } from './validation.js';
+
+export interface AppDependencies {
+  config: Config;
+  catalog: Catalog;
+  lb: StrategyManager;
+  health: HealthManager;
+  metrics: Metrics;
+  logger: Logger;
+  /** Why the server cannot serve yet, or null when it can. */
+  notReadyReason: () => string | null;
+  /** Blocking-query jitter source, injectable for tests. */
+  random?: () => number;
+  /** Clock of the write rate limit, injectable for tests. */
+  now?: () => number;
+  /** True from the moment shutdown begins (before Fastify's own close hooks run). */
+  shuttingDown?: () => boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const TOKEN_PARAM = /([?&]token=)[^&]*/gi;
+
+/** Consul clients may put the token in the query string; the logged URL never carries it. */
+function withoutToken(url: string): string {
+  return url.includes('token=') ? url.replace(TOKEN_PARAM, '$1[redacted]') : url;
+}
+
+/** The HTTP face: every route group registered on one Fastify instance, not yet listening. */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config, catalog, lb, health, metrics } = deps;
+  // Fastify's own info lines (its "Server listening at") would repeat the server's single
+  // start-up line; it logs warnings and errors only, and requests are logged below.
+  const fastifyLogger = deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
+  const app = Fastify({
+    loggerInstance: fastifyLogger as FastifyBaseLogger,
+    // One line per request comes from the onResponse hook below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.http.bodyLimit,
+    trustProxy: config.http.trustProxy,
+    // Requests that arrive while the server drains get our own shutting_down 503 (below).
+    return503OnClosing: false,
+    // Ids and check ids are up to 256 characters, three times that when %-escaped; the default
+    // of 100 made long ids registrable but not readable or removable.
+    routerOptions: { maxParamLength: 1024 },
+    // The router's and the HTTP parser's refusals answer in the standard error shape too.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    clientErrorHandler,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const sent = request.headers['x-request-id'];
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON only: any other body type is a 415, not a string that fails validation later.
+  app.removeContentTypeParser(['text/plain']);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    const error = Errors.routeNotFound(request.method, request.url.split('?', 1)[0]);
+    void reply.status(error.statusCode).send({ error: { code: error.code, message: error.message } });
+  });
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing && deps.shuttingDown?.() !== true) return;
+    void reply.header('connection', 'close');
+    throw Errors.shuttingDown();
+  });
+
+  const authHook = createAuthHook(config.auth);
+  if (authHook !== null) app.addHook('onRequest', authHook);
+  const rateLimit = createWriteRateLimit({ ...config.limits, ...(deps.now === undefined ? {} : { now: deps.now }) });
+  if (rateLimit !== null) app.addHook('onRequest', rateLimit);
+
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  // One line and two metrics per request, labelled by route template (never the raw URL, whose
+  // ids would make label values unbounded).
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, seconds);
+    deps.logger.info({ reqId: request.id, method: request.method, route, url: withoutToken(request.url), status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
+  });
+
+  const blocking = {
+    defaultWaitMs: parseDuration(config.blocking.defaultWait)!,
+    maxWaitMs: parseDuration(config.blocking.maxWait)!,
+    ...(deps.random === undefined ? {} : { random: deps.random }),
+  };
+  await app.register(probeRoutes, { notReadyReason: deps.notReadyReason });
+  await app.register(metricsRoutes, { registry: metrics.registry });
+  await app.register(catalogRoutes, { catalog, lb, blocking });
+  await app.register(checkRoutes, { catalog, health, blocking });
+  await app.register(konsulCompatRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
+  await app.register(consulRoutes, { catalog, lb, health, blocking });
+  return app;
+}

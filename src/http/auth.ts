@@ -1,0 +1,46 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { Errors } from '../errors.js';
+
+/** Methods that change the catalog: the token and the write rate limit apply to these. */
+export const WRITE_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
+/** Orchestrators probe these without credentials. */
+const ALWAYS_OPEN = new Set(['/health/live', '/health/ready']);
+
+export interface AuthOptions {
+  token: string;
+  protectReads: boolean;
+}
+
+/** An onRequest hook enforcing the bearer token, or null when no token is configured. */
+export function createAuthHook(options: AuthOptions): ((request: FastifyRequest) => Promise<void>) | null {
+  if (options.token === '') return null;
+  // Digests have equal length whatever was sent, which timingSafeEqual requires.
+  const expected = digest(options.token);
+  return async (request) => {
+    if (!WRITE_METHODS.has(request.method) && !options.protectReads) return;
+    if (ALWAYS_OPEN.has(request.url.split('?', 1)[0])) return;
+    const presented = tokenOf(request);
+    if (presented === undefined) throw Errors.unauthorized();
+    if (!timingSafeEqual(digest(presented), expected)) throw Errors.forbidden();
+  };
+}
+
+function tokenOf(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization);
+    if (match !== null) return match[1].trim();
+  }
+  for (const name of ['x-konsul-token', 'x-consul-token']) {
+    const header = request.headers[name];
+    if (typeof header === 'string' && header !== '') return header;
+  }
+  // Consul clients may send the token as ?token= (the query string is parsed before onRequest).
+  const queryToken = (request.query as Record<string, unknown> | undefined)?.token;
+  return typeof queryToken === 'string' && queryToken !== '' ? queryToken : undefined;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

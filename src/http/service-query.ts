@@ -1,0 +1,62 @@
+import { isIP } from 'node:net';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Instance } from '../catalog/types.js';
+import { Errors } from '../errors.js';
+import type { StrategyManager } from '../lb/manager.js';
+import { waitIfBlocking, type BlockingSettings } from './blocking.js';
+import type { ServiceQuery } from './schemas.js';
+
+export interface ServiceQueryDeps {
+  catalog: Catalog;
+  lb: StrategyManager;
+  blocking: BlockingSettings;
+}
+
+/**
+ * The one implementation behind every service query route: filter in the catalog, wait if the
+ * query blocks, then let the strategy manager filter by health and order the answer.
+ */
+export async function answerServiceQuery(
+  deps: ServiceQueryDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: string | undefined,
+  query: ServiceQuery,
+): Promise<Instance[]> {
+  const meta = parseMetaFilter(query.meta);
+  const clientIp = query['client-ip'] ?? request.ip;
+  if (query['client-ip'] !== undefined && isIP(query['client-ip']) === 0) throw Errors.invalidClientIp(query['client-ip']);
+  // Validate the load-balancing options before holding a blocking query, so a bad one fails fast.
+  deps.lb.check(query.lb, query.limit, query['session-key']);
+  await waitIfBlocking(request, deps.catalog, name, query, deps.blocking);
+  const result = deps.catalog.query({ name, tags: query.tag, meta });
+  const ordered = deps.lb.order(
+    { key: result.key, service: result.service, instances: result.instances },
+    {
+      strategy: query.lb,
+      limit: query.limit,
+      clientIp,
+      sessionKey: query['session-key'],
+      clientRegion: query['client-region'],
+      healthFilter: query['health-filter'] ?? true,
+      passingOnly: query.passing ?? false,
+    },
+  );
+  void reply.header('x-konsul-index', String(result.index)).header('x-konsul-strategy', ordered.strategy);
+  if (ordered.panic) void reply.header('x-konsul-panic', 'true');
+  return ordered.instances;
+}
+
+function parseMetaFilter(pairs: readonly string[] | undefined): Record<string, string> | undefined {
+  if (pairs === undefined || pairs.length === 0) return undefined;
+  const meta: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const pair of pairs) {
+    const split = pair.indexOf(':');
+    const key = pair.slice(0, split);
+    const value = pair.slice(split + 1);
+    if (key in meta && meta[key] !== value) throw Errors.validationFailed(`querystring.meta: key "${key}" is given twice with different values`);
+    meta[key] = value;
+  }
+  return meta;
+}

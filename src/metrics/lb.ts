@@ -1,0 +1,64 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { LbObserver } from '../lb/types.js';
+
+/** What a service label may name: the catalog's services, never a name a client made up. */
+export type KnownService = (service: string) => boolean;
+const OTHER_SERVICE = '(unknown)';
+
+/**
+ * The strategy manager reports through this observer, so src/lb stays free of prom-client.
+ * Label values stay bounded: a queried name the catalog never held is counted as
+ * "(unknown)", and a deregistered instance's series is removed.
+ */
+export function createLbObserver(registry: Registry, isKnown: KnownService): LbObserver {
+  const selections = new Counter({
+    name: 'konsul_lb_selections_total',
+    help: 'Ordered answers produced, by service, strategy and result',
+    labelNames: ['service', 'strategy', 'result'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'konsul_lb_selection_duration_seconds',
+    help: 'Time the strategy manager spent ordering one answer',
+    labelNames: ['strategy'],
+    buckets: [1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2],
+    registers: [registry],
+  });
+  const connections = new Gauge({
+    name: 'konsul_lb_instance_connections',
+    help: 'Active connections an instance last reported',
+    labelNames: ['service', 'instance'],
+    registers: [registry],
+  });
+  const healthFiltered = new Counter({
+    name: 'konsul_lb_health_filtered_total',
+    help: 'Instances left out of answers for their health',
+    labelNames: ['service'],
+    registers: [registry],
+  });
+  const panics = new Counter({
+    name: 'konsul_lb_panic_total',
+    help: 'Answers given in panic mode (healthy share under lb.panicThreshold)',
+    labelNames: ['service'],
+    registers: [registry],
+  });
+  const label = (service: string) => (isKnown(service) ? service : OTHER_SERVICE);
+  return {
+    selection(service, strategy, result, seconds) {
+      selections.inc({ service: label(service), strategy, result });
+      duration.observe({ strategy }, seconds);
+    },
+    healthFiltered(service, count) {
+      healthFiltered.inc({ service: label(service) }, count);
+    },
+    panic(service) {
+      panics.inc({ service: label(service) });
+    },
+    connections(service, instance, count) {
+      connections.set({ service, instance }, count);
+    },
+    instanceRemoved(service, instance) {
+      connections.remove({ service, instance });
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Catalog } from '../catalog/catalog.js';
+import { HEALTH_STATUSES } from '../catalog/types.js';
+import { VERSION } from '../version.js';
+
+/**
+ * One registry per server (not prom-client's global one), so several servers in one process,
+ * as in the tests, keep their figures apart. Each part adds its own metrics to `registry`.
+ */
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
+}
+
+export function createMetrics(catalog: Catalog): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'konsul_' });
+  // These default gauges end in _total, which Prometheus reserves for counters (promtool
+  // rejects them); the per-type gauges konsul_nodejs_active_{handles,requests,resources} stay.
+  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`konsul_nodejs_active_${kind}_total`);
+
+  new Gauge({
+    name: 'konsul_build_info',
+    help: 'Always 1; labels carry the Konsul and Node.js versions',
+    labelNames: ['version', 'node'],
+    registers: [registry],
+  }).set({ version: VERSION, node: process.version }, 1);
+
+  new Gauge({
+    name: 'konsul_catalog_index',
+    help: 'Highest catalog index committed',
+    registers: [registry],
+    collect() {
+      this.set(catalog.index);
+    },
+  });
+  new Gauge({
+    name: 'konsul_catalog_services',
+    help: 'Services with at least one registered instance',
+    registers: [registry],
+    collect() {
+      this.set(catalog.summaries().length);
+    },
+  });
+  new Gauge({
+    name: 'konsul_catalog_instances',
+    help: 'Registered instances by health status',
+    labelNames: ['status'],
+    registers: [registry],
+    collect() {
+      const counts = { passing: 0, warning: 0, critical: 0 };
+      for (const instance of catalog.allInstances()) counts[instance.status]++;
+      for (const status of HEALTH_STATUSES) this.set({ status }, counts[status]);
+    },
+  });
+  new Gauge({
+    name: 'konsul_blocking_queries',
+    help: 'Blocking queries held open now',
+    registers: [registry],
+    collect() {
+      this.set(catalog.waiting);
+    },
+  });
+
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'konsul_http_requests_total',
+      help: 'HTTP requests answered, by route template and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'konsul_http_request_duration_seconds',
+      help: 'Time from request to response, by route template',
+      labelNames: ['method', 'route'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+  };
+}

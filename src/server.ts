@@ -1,0 +1,131 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Catalog } from './catalog/catalog.js';
+import { openSqliteStore } from './catalog/sqlite-store.js';
+import type { Config } from './config/load.js';
+import { startDnsServer, type DnsServer } from './dns/server.js';
+import { HealthManager } from './health/manager.js';
+import { buildApp } from './http/app.js';
+import { createStrategyManager, type StrategyManager } from './lb/manager.js';
+import { createLogger } from './logger.js';
+import { createLbObserver } from './metrics/lb.js';
+import { createMetrics, type Metrics } from './metrics/registry.js';
+import { VERSION } from './version.js';
+
+export interface KonsulServer {
+  readonly config: Config;
+  readonly catalog: Catalog;
+  readonly lb: StrategyManager;
+  readonly health: HealthManager;
+  readonly metrics: Metrics;
+  readonly app: FastifyInstance;
+  readonly dns: DnsServer | null;
+  /** The bound HTTP port (the configured one may be 0). */
+  readonly httpPort: number;
+  /** Stops accepting, answers what is in flight, stops checks and closes the database. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** Opens the catalog and starts every face on it. Whatever started is closed again if a later step fails. */
+export async function startKonsul(config: Config, options: StartOptions = {}): Promise<KonsulServer> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  const cleanups: (() => Promise<void>)[] = [];
+  const unwind = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
+  };
+  let listening = false;
+  let closing = false;
+  try {
+    const store = openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
+    const catalog = await Catalog.open(store, {
+      checkDefaults: { interval: config.health.defaultInterval, timeout: config.health.defaultTimeout },
+      maxWaiters: config.blocking.maxWaiters,
+      onListenerError: (error) => logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
+      ...(options.now === undefined ? {} : { now: options.now }),
+    }).catch(async (error: unknown) => {
+      await store.close();
+      throw error;
+    });
+    cleanups.push(() => catalog.close());
+
+    const metrics = createMetrics(catalog);
+    const lb = createStrategyManager(config.lb, { observer: createLbObserver(metrics.registry, (service) => service === '*' || catalog.service(service) !== undefined), ...(options.random === undefined ? {} : { random: options.random }) });
+    catalog.subscribe((event) => {
+      if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
+    });
+
+    const health = new HealthManager({ catalog, config: config.health, registry: metrics.registry, logger, ...(options.now === undefined ? {} : { now: options.now }) });
+    if (config.health.enabled) health.start();
+    cleanups.push(() => health.stop());
+
+    const app = await buildApp({
+      config,
+      catalog,
+      lb,
+      health,
+      metrics,
+      logger,
+      notReadyReason: () => (closing ? 'shutting down' : !catalog.isOpen ? 'the catalog is closed' : !listening ? 'listeners are starting' : null),
+      ...(options.random === undefined ? {} : { random: options.random }),
+      ...(options.now === undefined ? {} : { now: options.now }),
+      shuttingDown: () => closing,
+    });
+    // Blocking queries are in-flight requests: answer them first so the close can finish.
+    cleanups.push(async () => {
+      const closed = app.close();
+      catalog.releaseWaiters();
+      await closed;
+    });
+    await app.listen({ host: config.http.host, port: config.http.port });
+    const address = app.server.address();
+    const httpPort = typeof address === 'object' && address !== null ? address.port : config.http.port;
+
+    let dns: DnsServer | null = null;
+    if (config.dns.enabled) {
+      dns = await startDnsServer({ config: config.dns, catalog, lb, registry: metrics.registry, logger });
+      const started = dns;
+      cleanups.push(() => started.close());
+    }
+    listening = true;
+    logger.info(
+      {
+        version: VERSION,
+        http: `${config.http.host}:${httpPort}`,
+        dns: dns === null ? 'disabled' : `${dns.host}:${dns.port} (udp+tcp, domain ${config.dns.domain})`,
+        dataFile: catalog.location,
+        index: catalog.index,
+        instances: catalog.instanceCount,
+        strategies: lb.enabled(),
+        defaultStrategy: config.lb.default,
+      },
+      `konsul ${VERSION} listening on http ${config.http.host}:${httpPort}, dns ${dns === null ? 'disabled' : `${dns.host}:${dns.port}`}, data ${catalog.location}, strategies ${lb.enabled().join(',')}`,
+    );
+
+    return {
+      config,
+      catalog,
+      lb,
+      health,
+      metrics,
+      app,
+      dns,
+      httpPort,
+      async close() {
+        if (closing) return;
+        closing = true;
+        // Reverse start order: faces first (stop accepting, drain), then checks, then the database.
+        await unwind();
+      },
+    };
+  } catch (error) {
+    closing = true;
+    await unwind();
+    throw error;
+  }
+}
