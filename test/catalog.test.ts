@@ -185,7 +185,7 @@ t.test('a waiter times out when nothing changes, and an index already passed ans
   t.ok(Date.now() - started >= 45, 'it waited');
   const again = Date.now();
   await catalog.waitForChange('web', 0, 10_000);
-  t.ok(Date.now() - again < 1000, 'it did not wait');
+  t.ok(Date.now() - again < 5000, 'it did not wait');
 });
 
 t.test('waiters beyond the limit are refused with 429 and an abort releases a waiter', async (t) => {

@@ -45,12 +45,14 @@ t.test('section counts other than one question and at most one additional are FO
   }
 });
 
-t.test('a 17-byte packet claiming 65535 records in every section is rejected in microseconds', async (t) => {
+t.test('a 17-byte packet claiming 65535 records in every section is rejected without walking the counts', async (t) => {
   const hostile = Buffer.from([0, 1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 3, 0x61, 0x62, 0x63, 0]);
   const started = process.hrtime.bigint();
   for (let i = 0; i < 10_000; i++) guardQuery(hostile);
   const perCall = Number(process.hrtime.bigint() - started) / 10_000;
-  t.ok(perCall < 20_000, `${Math.round(perCall)} ns per call`);
+  // A parser that believed the counts spends about 2 s on this packet; the bound leaves room
+  // for a loaded machine and still fails such a parser by four orders of magnitude.
+  t.ok(perCall < 200_000, `${Math.round(perCall)} ns per call`);
   t.same(guardQuery(hostile), { action: 'formerr', reason: 'counts' });
 });
 

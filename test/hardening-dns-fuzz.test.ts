@@ -317,7 +317,7 @@ t.test('malformed TCP framing is survived: short frames, zero-length frames, gar
   // With 40 slowloris connections held, a new connection is answered at once.
   const startedAt = performance.now();
   const [answer] = await tcpExchange(port, [valid]);
-  t.ok(performance.now() - startedAt < 1000, 'a valid TCP query is answered promptly while slow connections are held');
+  t.ok(performance.now() - startedAt < 3000, 'a valid TCP query is answered promptly while slow connections are held');
   t.same(answer.answers.map((record) => record.address), ['10.0.0.1']);
   const udp = await new UdpExchange(t, port).query(valid);
   t.same(udp.answers.map((record) => record.address), ['10.0.0.1'], 'and so is UDP');

@@ -101,7 +101,7 @@ t.test('a blocking query with nothing new answers when its wait ends, with the s
   t.equal(response.headers['x-konsul-index'], String(index));
   const stale = Date.now();
   await app.inject({ method: 'GET', url: `/catalog/services/web?index=${index - 1}&wait=10s` });
-  t.ok(Date.now() - stale < 1000, 'an index already passed answers at once');
+  t.ok(Date.now() - stale < 5000, 'an index already passed answers at once');
 });
 
 t.test('the service-names listing blocks on the whole catalog', async (t) => {

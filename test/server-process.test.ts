@@ -57,7 +57,14 @@ t.test('SIGTERM answers a held blocking query, closes the database and exits 0',
   const registered = await http(konsul.port, 'PUT', '/catalog/register', { name: 'web', address: '10.0.0.1', port: 80 });
   const { index } = JSON.parse(registered.body) as { index: number };
   const held = http(konsul.port, 'GET', `/catalog/services/web?index=${index}&wait=5m`);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Signal only once the query is parked in the child; a fixed pause could lose that race on a
+  // slow machine and test an unparsed request instead.
+  for (let tries = 0; ; tries++) {
+    const metrics = await http(konsul.port, 'GET', '/metrics');
+    if (/^konsul_blocking_queries 1$/m.test(metrics.body)) break;
+    if (tries === 400) throw new Error('the blocking query never parked');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   konsul.child.kill('SIGTERM');
   const answer = await held;
   t.equal(answer.status, 200, 'the blocking query was answered, not cut');
