@@ -63,7 +63,9 @@ export function routeLabels(labels: readonly string[], domainLabels: readonly st
 }
 
 function serviceRoute(service: string, tag: string | undefined): Route {
-  return { kind: 'service', service, tag, cacheKey: tag === undefined ? service : `${service}\u0000${tag}` };
+  // Labels may hold any byte, so no separator is safe: a tagged key starts with the service's
+  // length (a digit) and marks the tag's start with it, an untagged key starts with '='.
+  return { kind: 'service', service, tag, cacheKey: tag === undefined ? `=${service}` : `${service.length}:${service}${tag}` };
 }
 
 /**

@@ -15,9 +15,6 @@ import { layOut, ResponseSections } from './truncate.js';
 import { FLAG_AA, FLAG_QR, FLAG_RD, QCLASS, QTYPE, RCODE } from './wire.js';
 import type { Zone } from './zone.js';
 
-/** Strategies whose order depends on the client's address: their answers vary with the subnet (RFC 7871 §7.2.1 scope). */
-const CLIENT_KEYED: ReadonlySet<string> = new Set(['ip-hash', 'ring-hash', 'maglev']);
-
 export interface Answer {
   message: Buffer;
   /** The full RCODE, including extended ones (BADVERS). */
@@ -45,6 +42,8 @@ export class Responder {
   private readonly seenAdditionals = new Set<Buffer>();
   /** RFC 7871 scope of the answer being built. */
   private scopePrefix = 0;
+  /** Whether dns.lb orders by the client's address, so an ECS answer is scoped to its subnet. */
+  private readonly keyedByClient: boolean;
 
   constructor(parts: ResponderParts) {
     this.config = parts.config;
@@ -52,6 +51,7 @@ export class Responder {
     this.router = parts.router;
     this.answers = parts.answers;
     this.zone = parts.zone;
+    this.keyedByClient = parts.lb.get(parts.config.lb)?.keyedByClient === true;
     this.orderOptions = { strategy: parts.config.lb, limit: 0, clientIp: undefined, sessionKey: undefined, passingOnly: parts.config.onlyPassing };
   }
 
@@ -157,7 +157,7 @@ export class Responder {
     const ordered = this.lb.order(set.candidates, options).instances;
     options.clientIp = undefined;
     options.sessionKey = undefined;
-    if (subnet !== undefined && CLIENT_KEYED.has(this.config.lb)) this.scopePrefix = subnet.sourcePrefix;
+    if (subnet !== undefined && this.keyedByClient) this.scopePrefix = subnet.sourcePrefix;
 
     const records = set.records;
     const answers = this.sections.answers;

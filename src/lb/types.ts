@@ -108,6 +108,11 @@ export interface StrategyContext {
 export interface Strategy {
   readonly name: string;
   /**
+   * True when the order is a function of the caller's key (clientIp or sessionKey): the DNS
+   * face then scopes its answer to the client's subnet (RFC 7871 §7.2.1).
+   */
+  readonly keyedByClient?: boolean;
+  /**
    * Rejects options the strategy cannot work without (throw an Errors.* KonsulError).
    * Called before the candidate list is looked at, so an empty service still reports the error.
    */

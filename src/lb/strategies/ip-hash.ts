@@ -14,6 +14,7 @@ import { DistinctWalker } from '../walk.js';
 
 export class IpHashStrategy implements Strategy {
   readonly name = 'ip-hash';
+  readonly keyedByClient = true;
   private readonly walker = new DistinctWalker();
 
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {

@@ -16,6 +16,7 @@ import { DistinctWalker } from '../walk.js';
 
 export class MaglevStrategy implements Strategy {
   readonly name = 'maglev';
+  readonly keyedByClient = true;
   private readonly walker = new DistinctWalker();
 
   validate(ctx: StrategyContext): void {

@@ -14,6 +14,7 @@ import { DistinctWalker } from '../walk.js';
 
 export class RingHashStrategy implements Strategy {
   readonly name = 'ring-hash';
+  readonly keyedByClient = true;
   private readonly walker = new DistinctWalker();
 
   validate(ctx: StrategyContext): void {
