@@ -65,6 +65,10 @@ t.test('when the database refuses writes, each write is a 503 storage_unavailabl
   const removal = await httpCall(limited.port, 'DELETE', `/catalog/instances/${acknowledged[0]}`);
   t.equal(removal.status, 503, 'a removal is refused the same way');
 
+  // A sustained disk-full condition logs a warn line per refused write, never a stack trace each.
+  const refusalLines = limited.lines.filter((line) => line.includes('storage_unavailable'));
+  t.ok(refusalLines.length > 0, 'refusals are logged');
+  t.ok(refusalLines.every((line) => (JSON.parse(line) as { level: number }).level === 40 && !line.includes('"stack"')), 'at warn level, without a stack');
   t.equal((await httpCall(limited.port, 'GET', '/health/live')).status, 200, 'the process is alive');
   const listed = await idsOf(limited.port, 'full');
   t.same([...listed].sort(), [...acknowledged].sort(), 'reads answer, with exactly the acknowledged instances');

@@ -7,8 +7,18 @@ import { describeIssue, issuePath, type ValidationIssue } from './validation-mes
 /** Shapes every failure as `{ error: { code, message } }`; a validation failure names the field. */
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const konsulError = toKonsulError(error, request);
-  if (konsulError.statusCode >= 500) request.log.error({ err: error }, 'request failed');
+  if (konsulError.statusCode >= 500) logServerFailure(request, error);
   void reply.status(konsulError.statusCode).send({ error: { code: konsulError.code, message: konsulError.message } });
+}
+
+/**
+ * A catalogued 5xx (storage_unavailable, not_ready, shutting_down) is an operating condition
+ * that repeats for every request while it lasts, so it gets one warn line with its code and no
+ * stack; anything else is a bug and gets the stack.
+ */
+export function logServerFailure(request: FastifyRequest, error: Error): void {
+  if (error instanceof KonsulError) request.log.warn({ code: error.code, detail: error.message }, 'request refused');
+  else request.log.error({ err: error }, 'request failed');
 }
 
 function toKonsulError(error: FastifyError, request: FastifyRequest): KonsulError {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors, KonsulError } from '../../errors.js';
+import { logServerFailure } from '../error-handler.js';
 import { describeIssue, issuePath, type ValidationIssue } from '../validation-message.js';
 
 /**
@@ -46,7 +47,7 @@ export class ConsulHttpError extends Error {
 export function consulErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const { statusCode, message } = toConsulError(error, request);
   const expected = error instanceof ConsulHttpError || (error instanceof KonsulError && error.statusCode < 500);
-  if (statusCode >= 500 && !expected) request.log.error({ err: error }, 'request failed');
+  if (statusCode >= 500 && !expected) logServerFailure(request, error);
   void reply.status(statusCode).type('text/plain; charset=utf-8').send(message);
 }
 
