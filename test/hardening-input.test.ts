@@ -281,8 +281,8 @@ CHECKS.push({
 
 const QUERIES: Case[] = (
   [
-  ...['NaN', 'Infinity', '-Infinity', '1e400', '-1', '1.5', '', 'abc', '100001', '1e6', '1&limit=2'].map((v) => ({ what: `limit=${v}`, url: `/catalog/services/web?limit=${v}` })),
-  ...['NaN', 'Infinity', '1e400', '-1', '1.5', '9007199254740992', '', 'abc', '1&index=2', '-Infinity'].map((v) => ({ what: `index=${v}`, url: `/catalog/services/web?index=${v}&wait=10ms` })),
+  ...['NaN', 'Infinity', '-Infinity', '1e400', '-1', '1.5', '', 'abc', '100001', '1e6', '1&limit=2', '0x10', '1e1', '+3', '%203', '3.0', '0b11'].map((v) => ({ what: `limit=${v}`, url: `/catalog/services/web?limit=${v}` })),
+  ...['NaN', 'Infinity', '1e400', '-1', '1.5', '9007199254740992', '', 'abc', '1&index=2', '-Infinity', '0x10', '1e1'].map((v) => ({ what: `index=${v}`, url: `/catalog/services/web?index=${v}&wait=10ms` })),
   ...['', '-1s', '1d', 'NaNs', '1e400s', 'Infinity', '1s'.repeat(33), '1s&wait=2s'].map((v) => ({ what: `wait=${v}`, url: `/catalog/services/web?index=1&wait=${v}` })),
   { what: 'an empty lb', url: '/catalog/services/web?lb=' },
   { what: 'lb of 65 characters', url: `/catalog/services/web?lb=${'x'.repeat(65)}` },
