@@ -2,6 +2,7 @@ import t from 'tap';
 import { createServer } from 'node:net';
 import { runTcpCheck, tcpTarget } from '../src/health/tcp-check.js';
 import { startTcpListener } from './helpers/health-targets.js';
+import { waitUntil } from './helpers/wait.js';
 
 const never = new AbortController().signal;
 
@@ -15,6 +16,8 @@ t.test('a listener that accepts is passing, and the connection is closed', async
   const listener = await startTcpListener(t);
   const result = await runTcpCheck(tcpTarget(listener.address), 1000, never);
   t.same(result, { status: 'passing', note: `TCP connect ${listener.address}: Success` });
+  // The client's side finishes first; the listener accepts, and sees the close, a turn or more later.
+  await waitUntil(() => listener.accepted >= 1 && listener.openSockets === 0);
   t.equal(listener.accepted, 1);
 });
 
