@@ -10,6 +10,7 @@ import type { StrategyManager } from '../lb/manager.js';
 import type { Metrics } from '../metrics/registry.js';
 import { createAuthHook } from './auth.js';
 import { clientErrorHandler, errorHandler } from './error-handler.js';
+import { LazyChildLogger } from './lazy-child-logger.js';
 import { createWriteRateLimit } from './rate-limit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkRoutes } from './routes/checks.js';
@@ -62,9 +63,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // of 100 made long ids registrable but not readable or removable.
     routerOptions: { maxParamLength: 1024 },
     // The router's and the HTTP parser's refusals answer in the standard error shape too.
-    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    frameworkErrors: (error, request, reply) => {
+      void reply.header('x-request-id', request.id);
+      errorHandler(error, request, reply);
+    },
     clientErrorHandler,
     requestIdHeader: false,
+    childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options),
     genReqId: (request) => {
       const sent = request.headers['x-request-id'];
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
@@ -83,10 +88,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing && deps.shuttingDown?.() !== true) return;
+  // The per-request hooks take Fastify's done callback rather than being async: every request
+  // runs them, and a promise per hook is measurable next to a catalog query.
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    if (!closing && deps.shuttingDown?.() !== true) return done();
     void reply.header('connection', 'close');
-    throw Errors.shuttingDown();
+    done(Errors.shuttingDown());
   });
 
   const authHook = createAuthHook(config.auth);
@@ -94,17 +102,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const rateLimit = createWriteRateLimit({ ...config.limits, ...(deps.now === undefined ? {} : { now: deps.now }) });
   if (rateLimit !== null) app.addHook('onRequest', rateLimit);
 
-  app.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
-  });
   // One line and two metrics per request, labelled by route template (never the raw URL, whose
   // ids would make label values unbounded).
-  app.addHook('onResponse', async (request, reply) => {
+  const logger = deps.logger;
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    metrics.httpDuration.observe({ method: request.method, route }, seconds);
-    deps.logger.info({ reqId: request.id, method: request.method, route, url: withoutToken(request.url), status: reply.statusCode, ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
+    const elapsedMs = reply.elapsedTime;
+    metrics.httpRequests.inc(request.method, route, reply.statusCode);
+    metrics.httpDuration.observe(elapsedMs / 1000, request.method, route);
+    if (logger.isLevelEnabled('info')) {
+      logger.info({ reqId: request.id, method: request.method, route, url: withoutToken(request.url), status: reply.statusCode, ms: Number(elapsedMs.toFixed(3)) }, 'request');
+    }
+    done();
   });
 
   const blocking = {

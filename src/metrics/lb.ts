@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LbObserver } from '../lb/types.js';
+import { LabelledCounter, LabelledHistogram } from './labelled.js';
 
 /** What a service label may name: the catalog's services, never a name a client made up. */
 export type KnownService = (service: string) => boolean;
@@ -11,18 +12,19 @@ const OTHER_SERVICE = '(unknown)';
  * "(unknown)", and a deregistered instance's series is removed.
  */
 export function createLbObserver(registry: Registry, isKnown: KnownService): LbObserver {
-  const selections = new Counter({
+  // Counted on every answer, so on the cheap path (see labelled.ts).
+  const selections = new LabelledCounter({
     name: 'konsul_lb_selections_total',
     help: 'Ordered answers produced, by service, strategy and result',
     labelNames: ['service', 'strategy', 'result'],
-    registers: [registry],
+    registry,
   });
-  const duration = new Histogram({
+  const duration = new LabelledHistogram({
     name: 'konsul_lb_selection_duration_seconds',
     help: 'Time the strategy manager spent ordering one answer',
     labelNames: ['strategy'],
     buckets: [1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3, 1e-2],
-    registers: [registry],
+    registry,
   });
   const connections = new Gauge({
     name: 'konsul_lb_instance_connections',
@@ -45,8 +47,8 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbO
   const label = (service: string) => (isKnown(service) ? service : OTHER_SERVICE);
   return {
     selection(service, strategy, result, seconds) {
-      selections.inc({ service: label(service), strategy, result });
-      duration.observe({ strategy }, seconds);
+      selections.inc(label(service), strategy, result);
+      duration.observe(seconds, strategy);
     },
     healthFiltered(service, count) {
       healthFiltered.inc({ service: label(service) }, count);

@@ -1,7 +1,8 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import { HEALTH_STATUSES } from '../catalog/types.js';
 import { VERSION } from '../version.js';
+import { LabelledCounter, LabelledHistogram } from './labelled.js';
 
 /**
  * One registry per server (not prom-client's global one), so several servers in one process,
@@ -9,8 +10,10 @@ import { VERSION } from '../version.js';
  */
 export interface Metrics {
   registry: Registry;
-  httpRequests: Counter<'method' | 'route' | 'status'>;
-  httpDuration: Histogram<'method' | 'route'>;
+  /** Labels: method, route, status. */
+  httpRequests: LabelledCounter;
+  /** Labels: method, route. */
+  httpDuration: LabelledHistogram;
 }
 
 export function createMetrics(catalog: Catalog): Metrics {
@@ -65,18 +68,18 @@ export function createMetrics(catalog: Catalog): Metrics {
 
   return {
     registry,
-    httpRequests: new Counter({
+    httpRequests: new LabelledCounter({
       name: 'konsul_http_requests_total',
       help: 'HTTP requests answered, by route template and status',
       labelNames: ['method', 'route', 'status'],
-      registers: [registry],
+      registry,
     }),
-    httpDuration: new Histogram({
+    httpDuration: new LabelledHistogram({
       name: 'konsul_http_request_duration_seconds',
       help: 'Time from request to response, by route template',
       labelNames: ['method', 'route'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers: [registry],
+      registry,
     }),
   };
 }

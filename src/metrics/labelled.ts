@@ -1,0 +1,157 @@
+import type { Registry } from 'prom-client';
+
+/**
+ * A counter and a histogram for the per-request path, registered in prom-client's registry and
+ * formatted by it. prom-client builds and interns a string from the label object on every inc()
+ * or observe() (about 0.3 µs each, four of them per catalog query); here a label set's cell is
+ * found through one Map per label, keyed by the values as given, and labels are only turned
+ * into text when /metrics is scraped.
+ */
+
+/** A label value as the caller has it; a number (a status code) is printed as its decimal form. */
+export type LabelValue = string | number;
+
+type Labels = Record<string, string>;
+
+/** What prom-client's registry reads from a metric's get() to format it. */
+export interface ExportedMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  values: { metricName?: string; labels: Record<string, string | number>; value: number }[];
+}
+
+/** Cells in a tree of Maps, one level per label; one to three labels. */
+class LabelTree<C> {
+  private readonly root = new Map<LabelValue, unknown>();
+  /** Every cell with its labels, in creation order, for export. */
+  readonly entries: { labels: Labels; cell: C }[] = [];
+
+  constructor(
+    private readonly labelNames: readonly string[],
+    private readonly create: () => C,
+  ) {
+    if (labelNames.length < 1 || labelNames.length > 3) throw new Error('a labelled metric takes one to three labels');
+  }
+
+  cell(a: LabelValue, b?: LabelValue, c?: LabelValue): C {
+    const depth = this.labelNames.length;
+    const first = this.root;
+    if (depth === 1) return (first.get(a) as C | undefined) ?? this.add(first, a, [a]);
+    const second = this.level(first, a);
+    if (depth === 2) return (second.get(b!) as C | undefined) ?? this.add(second, b!, [a, b!]);
+    const third = this.level(second, b!);
+    return (third.get(c!) as C | undefined) ?? this.add(third, c!, [a, b!, c!]);
+  }
+
+  clear(): void {
+    this.root.clear();
+    this.entries.length = 0;
+  }
+
+  private level(parent: Map<LabelValue, unknown>, key: LabelValue): Map<LabelValue, unknown> {
+    let child = parent.get(key) as Map<LabelValue, unknown> | undefined;
+    if (child === undefined) parent.set(key, (child = new Map()));
+    return child;
+  }
+
+  private add(parent: Map<LabelValue, unknown>, key: LabelValue, values: readonly LabelValue[]): C {
+    const cell = this.create();
+    parent.set(key, cell);
+    const labels: Labels = {};
+    this.labelNames.forEach((name, index) => (labels[name] = String(values[index])));
+    this.entries.push({ labels, cell });
+    return cell;
+  }
+}
+
+interface MetricOptions {
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  registry: Registry;
+}
+
+export class LabelledCounter {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'counter' as const;
+  readonly aggregator = 'sum' as const;
+  private readonly tree: LabelTree<{ value: number }>;
+
+  constructor(options: MetricOptions) {
+    this.name = options.name;
+    this.help = options.help;
+    this.tree = new LabelTree(options.labelNames, () => ({ value: 0 }));
+    options.registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  inc(a: LabelValue, b?: LabelValue, c?: LabelValue): void {
+    this.tree.cell(a, b, c).value += 1;
+  }
+
+  reset(): void {
+    this.tree.clear();
+  }
+
+  async get(): Promise<ExportedMetric> {
+    const values = this.tree.entries.map(({ labels, cell }) => ({ labels, value: cell.value }));
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+interface HistogramCell {
+  /** Observations per bucket (not cumulative); the last slot is +Inf. */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+export class LabelledHistogram {
+  readonly name: string;
+  readonly help: string;
+  readonly type = 'histogram' as const;
+  readonly aggregator = 'sum' as const;
+  private readonly tree: LabelTree<HistogramCell>;
+  private readonly bounds: readonly number[];
+
+  constructor(options: MetricOptions & { buckets: readonly number[] }) {
+    this.name = options.name;
+    this.help = options.help;
+    this.bounds = [...options.buckets].sort((x, y) => x - y);
+    this.tree = new LabelTree(options.labelNames, () => ({ counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
+    options.registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  observe(value: number, a: LabelValue, b?: LabelValue, c?: LabelValue): void {
+    if (!Number.isFinite(value)) return;
+    const cell = this.tree.cell(a, b, c);
+    const bounds = this.bounds;
+    let slot = 0;
+    while (slot < bounds.length && value > bounds[slot]) slot++;
+    cell.counts[slot] += 1;
+    cell.sum += value;
+    cell.count += 1;
+  }
+
+  reset(): void {
+    this.tree.clear();
+  }
+
+  /** In prom-client's own layout: `le` first, cumulative buckets ending at +Inf, then _sum and _count. */
+  async get(): Promise<ExportedMetric> {
+    const values: ExportedMetric['values'] = [];
+    for (const { labels, cell } of this.tree.entries) {
+      let cumulative = 0;
+      for (let slot = 0; slot <= this.bounds.length; slot++) {
+        cumulative += cell.counts[slot];
+        const le = slot < this.bounds.length ? this.bounds[slot] : '+Inf';
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...labels }, value: cumulative });
+      }
+      values.push({ metricName: `${this.name}_sum`, labels, value: cell.sum });
+      values.push({ metricName: `${this.name}_count`, labels, value: cell.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
