@@ -9,6 +9,11 @@ export interface BlockingSettings {
   random?: () => number;
 }
 
+/** Whether the read asks to wait (`?index=N`, N > 0). */
+export function isBlocking<Q extends { index?: number }>(query: Q): query is Q & { index: number } {
+  return query.index !== undefined && query.index !== 0;
+}
+
 /**
  * Holds a read with `?index=N` until the index of what it reads passes N or the wait ends, as
  * Consul's blocking queries do. Up to wait/16 of jitter spreads the reconnects of many
@@ -21,7 +26,7 @@ export async function waitIfBlocking(
   query: { index?: number; wait?: string },
   settings: BlockingSettings,
 ): Promise<void> {
-  if (query.index === undefined || query.index === 0) return;
+  if (!isBlocking(query)) return;
   const asked = query.wait === undefined ? settings.defaultWaitMs : (parseDuration(query.wait) ?? settings.defaultWaitMs);
   const wait = Math.min(asked, settings.maxWaitMs);
   const timeout = wait + Math.floor((settings.random ?? Math.random)() * (wait / 16));

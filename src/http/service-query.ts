@@ -4,7 +4,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Instance } from '../catalog/types.js';
 import { Errors } from '../errors.js';
 import type { StrategyManager } from '../lb/manager.js';
-import { waitIfBlocking, type BlockingSettings } from './blocking.js';
+import { isBlocking, waitIfBlocking, type BlockingSettings } from './blocking.js';
 import type { ServiceQuery } from './schemas.js';
 
 export interface ServiceQueryDeps {
@@ -15,21 +15,33 @@ export interface ServiceQueryDeps {
 
 /**
  * The one implementation behind every service query route: filter in the catalog, wait if the
- * query blocks, then let the strategy manager filter by health and order the answer.
+ * query blocks, then let the strategy manager filter by health and order the answer. A query
+ * that does not block is answered synchronously (no promise), as most are.
  */
-export async function answerServiceQuery(
+export function answerServiceQuery(
   deps: ServiceQueryDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   name: string | undefined,
   query: ServiceQuery,
-): Promise<Instance[]> {
+): Instance[] | Promise<Instance[]> {
   const meta = parseMetaFilter(query.meta);
   const clientIp = query['client-ip'] ?? request.ip;
   if (query['client-ip'] !== undefined && isIP(query['client-ip']) === 0) throw Errors.invalidClientIp(query['client-ip']);
   // Validate the load-balancing options before holding a blocking query, so a bad one fails fast.
   deps.lb.check(query.lb, query.limit, query['session-key']);
-  await waitIfBlocking(request, deps.catalog, name, query, deps.blocking);
+  if (!isBlocking(query)) return orderedAnswer(deps, reply, name, query, meta, clientIp);
+  return waitIfBlocking(request, deps.catalog, name, query, deps.blocking).then(() => orderedAnswer(deps, reply, name, query, meta, clientIp));
+}
+
+function orderedAnswer(
+  deps: ServiceQueryDeps,
+  reply: FastifyReply,
+  name: string | undefined,
+  query: ServiceQuery,
+  meta: Record<string, string> | undefined,
+  clientIp: string,
+): Instance[] {
   const result = deps.catalog.query({ name, tags: query.tag, meta });
   const ordered = deps.lb.order(
     { key: result.key, service: result.service, instances: result.instances },

@@ -58,14 +58,14 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
     },
   );
 
-  app.get('/catalog/services', { schema: { querystring: ServiceListQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } }, async (request, reply) =>
+  app.get('/catalog/services', { schema: { querystring: ServiceListQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } }, (request, reply) =>
     answerServiceQuery(deps, request, reply, request.query.name, request.query),
   );
 
   app.get(
     '/catalog/services/:name',
     { schema: { params: NameParams, querystring: ServiceQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } },
-    async (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
+    (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
   );
 
   app.get('/catalog/service-names', { schema: { querystring: BlockingQuerySchema, response: withErrors({ 200: Type.Array(ServiceSummarySchema) }) } }, async (request, reply) => {

@@ -40,7 +40,7 @@ export const konsulCompatRoutes: FastifyPluginAsync<KonsulCompatOptions> = async
   app.get(
     '/services/:name',
     { schema: { params: NameParams, querystring: ServiceQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } },
-    async (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
+    (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
   );
 
   app.delete('/deregister/:id', { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } }, async (request) => {
