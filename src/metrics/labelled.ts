@@ -73,26 +73,34 @@ interface MetricOptions {
   registry: Registry;
 }
 
-export class LabelledCounter {
+/** What both kinds share: identity, the cells, registration and reset. */
+abstract class LabelledMetric<C> {
   readonly name: string;
   readonly help: string;
-  readonly type = 'counter' as const;
   readonly aggregator = 'sum' as const;
-  private readonly tree: LabelTree<{ value: number }>;
+  protected readonly tree: LabelTree<C>;
 
-  constructor(options: MetricOptions) {
+  constructor(options: MetricOptions, createCell: () => C) {
     this.name = options.name;
     this.help = options.help;
-    this.tree = new LabelTree(options.labelNames, () => ({ value: 0 }));
+    this.tree = new LabelTree(options.labelNames, createCell);
     options.registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
-  }
-
-  inc(a: LabelValue, b?: LabelValue, c?: LabelValue): void {
-    this.tree.cell(a, b, c).value += 1;
   }
 
   reset(): void {
     this.tree.clear();
+  }
+}
+
+export class LabelledCounter extends LabelledMetric<{ value: number }> {
+  readonly type = 'counter' as const;
+
+  constructor(options: MetricOptions) {
+    super(options, () => ({ value: 0 }));
+  }
+
+  inc(a: LabelValue, b?: LabelValue, c?: LabelValue): void {
+    this.tree.cell(a, b, c).value += 1;
   }
 
   async get(): Promise<ExportedMetric> {
@@ -108,20 +116,14 @@ interface HistogramCell {
   count: number;
 }
 
-export class LabelledHistogram {
-  readonly name: string;
-  readonly help: string;
+export class LabelledHistogram extends LabelledMetric<HistogramCell> {
   readonly type = 'histogram' as const;
-  readonly aggregator = 'sum' as const;
-  private readonly tree: LabelTree<HistogramCell>;
   private readonly bounds: readonly number[];
 
   constructor(options: MetricOptions & { buckets: readonly number[] }) {
-    this.name = options.name;
-    this.help = options.help;
-    this.bounds = [...options.buckets].sort((x, y) => x - y);
-    this.tree = new LabelTree(options.labelNames, () => ({ counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 }));
-    options.registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+    const bounds = [...options.buckets].sort((x, y) => x - y);
+    super(options, () => ({ counts: new Float64Array(bounds.length + 1), sum: 0, count: 0 }));
+    this.bounds = bounds;
   }
 
   observe(value: number, a: LabelValue, b?: LabelValue, c?: LabelValue): void {
@@ -133,10 +135,6 @@ export class LabelledHistogram {
     cell.counts[slot] += 1;
     cell.sum += value;
     cell.count += 1;
-  }
-
-  reset(): void {
-    this.tree.clear();
   }
 
   /** In prom-client's own layout: `le` first, cumulative buckets ending at +Inf, then _sum and _count. */
