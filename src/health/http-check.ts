@@ -1,9 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import { formatDuration } from '../duration.js';
 import type { HealthStatus } from '../catalog/types.js';
-import { describeError, type CheckResult } from './result.js';
-import { MAX_TIMER_MS } from './deadlines.js';
+import { runProbe } from './probe-run.js';
+import type { CheckResult } from './result.js';
 
 /** An http check's request, built once at registration. */
 export interface HttpTarget {
@@ -61,59 +60,38 @@ export class HttpProber {
    * most `timeoutMs`.
    */
   run(target: HttpTarget, timeoutMs: number, signal: AbortSignal): Promise<CheckResult> {
-    return new Promise<CheckResult>((resolve) => {
-      const request = (target.secure ? https : http).request(target.url, {
-        ...target.options,
-        agent: target.secure ? this.httpsAgent : this.httpAgent,
-      });
-      let settled = false;
-      let closed = false;
-      let result: CheckResult | undefined;
-      // Resolving only once the socket has closed means a finished run holds no handle: stop()
-      // waits for runs, and then nothing is left open.
-      request.once('close', () => {
-        closed = true;
-        if (result !== undefined) resolve(result);
-      });
-      const finish = (status: HealthStatus, note: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        result = { status, note };
-        request.destroy();
-        if (closed) resolve(result);
-      };
-      const timer = setTimeout(() => finish('critical', `${target.label}: timed out after ${formatDuration(timeoutMs)}`), Math.min(timeoutMs, MAX_TIMER_MS));
-      const onAbort = () => finish('critical', `${target.label}: check cancelled`);
-      // Stays attached after finish: destroying a request can still emit an error, which must not
-      // become an uncaught exception.
-      request.on('error', (error) => finish('critical', `${target.label}: ${describeError(error)}`));
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      request.on('response', (response) => {
-        const code = response.statusCode ?? 0;
-        const status = statusForCode(code);
-        const line = `${target.label}: ${code} ${response.statusMessage ?? ''}`.trimEnd();
-        if (this.outputBytes === 0) return finish(status, line);
-        const chunks: Buffer[] = [];
-        let size = 0;
-        // The status code decides; a body cut short by the target only shortens the note.
-        const done = () => finish(status, size === 0 ? line : `${line} Output: ${Buffer.concat(chunks, size).toString('utf8')}`);
-        response.on('data', (chunk: Buffer) => {
-          if (settled) return;
-          const wanted = this.outputBytes - size;
-          const taken = chunk.length > wanted ? chunk.subarray(0, wanted) : chunk;
-          chunks.push(taken);
-          size += taken.length;
-          if (size >= this.outputBytes) done();
+    return runProbe(
+      target.label,
+      timeoutMs,
+      signal,
+      () => (target.secure ? https : http).request(target.url, { ...target.options, agent: target.secure ? this.httpsAgent : this.httpAgent }),
+      (request, settle) => {
+        const finish = (status: HealthStatus, note: string) => settle({ status, note });
+        request.on('response', (response) => {
+          const code = response.statusCode ?? 0;
+          const status = statusForCode(code);
+          const line = `${target.label}: ${code} ${response.statusMessage ?? ''}`.trimEnd();
+          if (this.outputBytes === 0) return finish(status, line);
+          const chunks: Buffer[] = [];
+          let size = 0;
+          // The status code decides; a body cut short by the target only shortens the note.
+          const done = () => finish(status, size === 0 ? line : `${line} Output: ${Buffer.concat(chunks, size).toString('utf8')}`);
+          response.on('data', (chunk: Buffer) => {
+            // Every way a run ends destroys the request: nothing more is collected after that.
+            if (request.destroyed) return;
+            const wanted = this.outputBytes - size;
+            const taken = chunk.length > wanted ? chunk.subarray(0, wanted) : chunk;
+            chunks.push(taken);
+            size += taken.length;
+            if (size >= this.outputBytes) done();
+          });
+          response.on('end', done);
+          response.on('error', done);
+          response.on('aborted', done);
         });
-        response.on('end', done);
-        response.on('error', done);
-        response.on('aborted', done);
-      });
-      request.end();
-    });
+        request.end();
+      },
+    );
   }
 
   /** Closes every socket the agents still hold. */

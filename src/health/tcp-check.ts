@@ -1,7 +1,6 @@
 import { connect } from 'node:net';
-import { formatDuration } from '../duration.js';
-import { describeError, type CheckResult } from './result.js';
-import { MAX_TIMER_MS } from './deadlines.js';
+import { runProbe } from './probe-run.js';
+import type { CheckResult } from './result.js';
 
 /** A tcp check's address, parsed once at registration. */
 export interface TcpTarget {
@@ -21,30 +20,11 @@ export function tcpTarget(address: string): TcpTarget {
 
 /** Passing when a connection is established within the timeout; the socket is closed at once. Never rejects. */
 export function runTcpCheck(target: TcpTarget, timeoutMs: number, signal: AbortSignal): Promise<CheckResult> {
-  return new Promise<CheckResult>((resolve) => {
-    if (signal.aborted) return resolve({ status: 'critical', note: `${target.label}: check cancelled` });
-    const socket = connect({ host: target.host, port: target.port });
-    let settled = false;
-    let closed = false;
-    let outcome: CheckResult | undefined;
-    // Resolve once the socket has closed, so a finished run holds no handle (see HttpProber.run).
-    socket.once('close', () => {
-      closed = true;
-      if (outcome !== undefined) resolve(outcome);
-    });
-    const finish = (result: CheckResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      outcome = result;
-      socket.destroy();
-      if (closed) resolve(result);
-    };
-    const timer = setTimeout(() => finish({ status: 'critical', note: `${target.label}: timed out after ${formatDuration(timeoutMs)}` }), Math.min(timeoutMs, MAX_TIMER_MS));
-    const onAbort = () => finish({ status: 'critical', note: `${target.label}: check cancelled` });
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => finish({ status: 'passing', note: `${target.label}: Success` }));
-    socket.on('error', (error) => finish({ status: 'critical', note: `${target.label}: ${describeError(error)}` }));
-  });
+  return runProbe(
+    target.label,
+    timeoutMs,
+    signal,
+    () => connect({ host: target.host, port: target.port }),
+    (socket, finish) => socket.once('connect', () => finish({ status: 'passing', note: `${target.label}: Success` })),
+  );
 }

@@ -1,0 +1,52 @@
+import type { EventEmitter } from 'node:events';
+import { formatDuration } from '../duration.js';
+import { MAX_TIMER_MS } from './deadlines.js';
+import { describeError, type CheckResult } from './result.js';
+
+/** What a probe runs on: a socket or a client request. */
+export interface ProbeHandle extends EventEmitter {
+  destroy(): void;
+}
+
+/**
+ * The life of one http or tcp probe. The first result wins: the probe's own verdict, an error,
+ * the timeout or cancellation. The handle is destroyed as soon as the result is known, and the
+ * run resolves (never rejects) only once the handle has closed, so a finished run holds no
+ * handle: stop() waits for runs, and then nothing is left open. A signal aborted before the run
+ * starts opens nothing.
+ */
+export function runProbe<H extends ProbeHandle>(
+  label: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+  open: () => H,
+  probe: (handle: H, finish: (result: CheckResult) => void) => void,
+): Promise<CheckResult> {
+  return new Promise<CheckResult>((resolve) => {
+    if (signal.aborted) return resolve({ status: 'critical', note: `${label}: check cancelled` });
+    const handle = open();
+    let settled = false;
+    let closed = false;
+    let outcome: CheckResult | undefined;
+    handle.once('close', () => {
+      closed = true;
+      if (outcome !== undefined) resolve(outcome);
+    });
+    const finish = (result: CheckResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      outcome = result;
+      handle.destroy();
+      if (closed) resolve(result);
+    };
+    const timer = setTimeout(() => finish({ status: 'critical', note: `${label}: timed out after ${formatDuration(timeoutMs)}` }), Math.min(timeoutMs, MAX_TIMER_MS));
+    const onAbort = () => finish({ status: 'critical', note: `${label}: check cancelled` });
+    // Stays attached after finish: destroying a handle can still emit an error, which must not
+    // become an uncaught exception.
+    handle.on('error', (error: Error) => finish({ status: 'critical', note: `${label}: ${describeError(error)}` }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    probe(handle, finish);
+  });
+}
