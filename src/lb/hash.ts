@@ -108,6 +108,12 @@ function fmix64(): void {
   out[LO] = lo;
 }
 
+/** fmix64 of the FNV state in out[], reduced to its top 53 bits. */
+function mixedTop53(): number {
+  fmix64();
+  return out[HI] * TWO_POW_21 + (out[LO] >>> 11);
+}
+
 /**
  * The 64-bit hash of `key` reduced to its top 53 bits, as a non-negative integer
  * below 2^53 (exact in a double, comparable with `<`, usable with `%`).
@@ -115,8 +121,7 @@ function fmix64(): void {
  */
 export function hash53(key: string, seed = 0): number {
   fnv1a64(key, FNV_OFFSET_HI, FNV_OFFSET_LO ^ seed);
-  fmix64();
-  return out[HI] * TWO_POW_21 + (out[LO] >>> 11);
+  return mixedTop53();
 }
 
 /**
@@ -138,8 +143,7 @@ export function hash53WithSuffix(prefix: PrefixState, suffix: number): number {
   }
   out[HI] = hi;
   out[LO] = lo;
-  fmix64();
-  return out[HI] * TWO_POW_21 + (out[LO] >>> 11);
+  return mixedTop53();
 }
 
 export interface PrefixState {
