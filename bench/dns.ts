@@ -28,7 +28,15 @@ else await main();
 
 /** Child: a catalog with INSTANCES instances of `web` and Konsul's DNS server; prints its port. */
 async function serveKonsul(): Promise<void> {
-  const [{ default: pino }, { Registry }, { Catalog }, { SqliteStore }, { loadConfig }, { createStrategyManager }, { startDnsServer }] = await Promise.all([
+  const [
+    { default: pino },
+    { Registry },
+    { Catalog },
+    { SqliteStore },
+    { loadConfig },
+    { createStrategyManager },
+    { startDnsServer },
+  ] = await Promise.all([
     import('pino'),
     import('prom-client'),
     import('../src/catalog/catalog.js'),
@@ -39,9 +47,16 @@ async function serveKonsul(): Promise<void> {
   ]);
   const dir = mkdtempSync(join(tmpdir(), 'konsul-bench-dns-'));
   const config = loadConfig({ env: {} });
-  const catalog = await Catalog.open(new SqliteStore(join(dir, 'konsul.db')), { checkDefaults: { interval: '10s', timeout: '5s' } });
+  const catalog = await Catalog.open(new SqliteStore(join(dir, 'konsul.db')), {
+    checkDefaults: { interval: '10s', timeout: '5s' },
+  });
   for (let i = 1; i <= INSTANCES; i++) {
-    await catalog.register({ name: 'web', address: `10.0.0.${i}`, port: 8080, checks: [{ type: 'ttl', ttl: '1h', status: 'passing' }] });
+    await catalog.register({
+      name: 'web',
+      address: `10.0.0.${i}`,
+      port: 8080,
+      checks: [{ type: 'ttl', ttl: '1h', status: 'passing' }],
+    });
   }
   const server = await startDnsServer({
     config: { ...config.dns, host: '127.0.0.1', port: 0 },
@@ -81,7 +96,9 @@ function serveRaw(answer: Buffer): void {
 async function main(): Promise<void> {
   const probe = spawnSync('dnsperf', ['-h'], { encoding: 'utf8' });
   if (probe.error !== undefined) {
-    console.error('bench/dns.ts needs dnsperf, which was not found on PATH. Install it with: apt-get install -y dnsperf');
+    console.error(
+      'bench/dns.ts needs dnsperf, which was not found on PATH. Install it with: apt-get install -y dnsperf',
+    );
     process.exit(1);
   }
   const dir = mkdtempSync(join(tmpdir(), 'konsul-bench-dnsperf-'));
@@ -95,16 +112,25 @@ async function main(): Promise<void> {
     const rawAnswer = await askOnce(raw.port);
     if (rawAnswer.length !== answer.length) throw new Error('the raw responder does not answer the same size');
 
-    console.log(`dnsperf, ${SECONDS} s per target, UDP, "${QUERY_NAME} A" over ${INSTANCES} instances; answer ${answer.length} bytes`);
+    console.log(
+      `dnsperf, ${SECONDS} s per target, UDP, "${QUERY_NAME} A" over ${INSTANCES} instances; answer ${answer.length} bytes`,
+    );
     const konsulRun = runDnsperf(konsul.port, queryFile);
     const rawRun = runDnsperf(raw.port, queryFile);
     const ratio = konsulRun.qps / rawRun.qps;
     console.table([
-      { target: 'konsul dns', qps: Math.round(konsulRun.qps), lost: konsulRun.lost, 'avg latency ms': konsulRun.latencyMs },
+      {
+        target: 'konsul dns',
+        qps: Math.round(konsulRun.qps),
+        lost: konsulRun.lost,
+        'avg latency ms': konsulRun.latencyMs,
+      },
       { target: 'raw node:dgram', qps: Math.round(rawRun.qps), lost: rawRun.lost, 'avg latency ms': rawRun.latencyMs },
     ]);
     console.log(`answer size: ${answer.length} bytes`);
-    console.log(`konsul / raw: ${(ratio * 100).toFixed(1)}% (goal ≥ ${GOAL * 100}%) — ${ratio >= GOAL ? 'met' : 'NOT met'}`);
+    console.log(
+      `konsul / raw: ${(ratio * 100).toFixed(1)}% (goal ≥ ${GOAL * 100}%) — ${ratio >= GOAL ? 'met' : 'NOT met'}`,
+    );
   } finally {
     for (const child of children) child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -150,11 +176,19 @@ function askOnce(port: number): Promise<Buffer> {
 
 function runDnsperf(port: number, queryFile: string): { qps: number; lost: string; latencyMs: string } {
   // Enough outstanding queries to keep a single-threaded server busy; the same for both targets.
-  const run = spawnSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(SECONDS), '-c', '4', '-q', '200', '-t', '2'], { encoding: 'utf8' });
+  const run = spawnSync(
+    'dnsperf',
+    ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(SECONDS), '-c', '4', '-q', '200', '-t', '2'],
+    { encoding: 'utf8' },
+  );
   if (run.status !== 0) throw new Error(`dnsperf failed: ${run.stderr || run.stdout}`);
   const qps = /Queries per second:\s+([\d.]+)/.exec(run.stdout);
   const lost = /Queries lost:\s+(\d+ \([\d.]+%\))/.exec(run.stdout);
   const latency = /Average Latency \(s\):\s+([\d.]+)/.exec(run.stdout);
   if (qps === null) throw new Error(`could not read dnsperf's output:\n${run.stdout}`);
-  return { qps: Number(qps[1]), lost: lost?.[1] ?? '?', latencyMs: latency === null ? '?' : (Number(latency[1]) * 1000).toFixed(3) };
+  return {
+    qps: Number(qps[1]),
+    lost: lost?.[1] ?? '?',
+    latencyMs: latency === null ? '?' : (Number(latency[1]) * 1000).toFixed(3),
+  };
 }

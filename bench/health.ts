@@ -54,7 +54,8 @@ function runTarget(): void {
 
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? process.env.HEALTH_BENCH_SECONDS ?? 60);
-  if (!Number.isFinite(seconds) || seconds < 15) throw new Error('run for at least 15 s: the first 10 s interval is the start-up burst');
+  if (!Number.isFinite(seconds) || seconds < 15)
+    throw new Error('run for at least 15 s: the first 10 s interval is the start-up burst');
 
   const target = fork(fileURLToPath(import.meta.url), ['--target'], { execArgv: process.execArgv });
   let answered = 0;
@@ -66,11 +67,20 @@ async function main(): Promise<void> {
   );
 
   const dir = mkdtempSync(join(tmpdir(), 'konsul-bench-health-'));
-  const catalog = await Catalog.open(new SqliteStore(join(dir, 'konsul.db'), { synchronous: 'normal' }), { checkDefaults: { interval: INTERVAL, timeout: '5s' } });
+  const catalog = await Catalog.open(new SqliteStore(join(dir, 'konsul.db'), { synchronous: 'normal' }), {
+    checkDefaults: { interval: INTERVAL, timeout: '5s' },
+  });
   const registry = new Registry();
   const health = new HealthManager({
     catalog,
-    config: { enabled: true, maxConcurrent: 256, defaultInterval: INTERVAL, defaultTimeout: '5s', defaultTtl: '30s', outputBytes: 4096 },
+    config: {
+      enabled: true,
+      maxConcurrent: 256,
+      defaultInterval: INTERVAL,
+      defaultTimeout: '5s',
+      defaultTtl: '30s',
+      outputBytes: 4096,
+    },
     registry,
     logger: pino({ level: 'warn' }),
   });
@@ -82,18 +92,29 @@ async function main(): Promise<void> {
   const apiPort = (app.server.address() as { port: number }).port;
   const api = new ApiSampler(apiPort);
 
-  console.log(`health bench: ${CHECKS} http checks every ${INTERVAL} (${CHECKS / (INTERVAL_MS / 1000)} runs/s), ${seconds} s, node ${process.version}`);
+  console.log(
+    `health bench: ${CHECKS} http checks every ${INTERVAL} (${CHECKS / (INTERVAL_MS / 1000)} runs/s), ${seconds} s, node ${process.version}`,
+  );
   // Baseline 1: the API with the catalog loaded and no check running.
   for (let n = 0; n < CHECKS; n += 1000) {
     await Promise.all(
       Array.from({ length: 1000 }, (_, offset) => {
         const id = n + offset;
-        return catalog.register({ id: `app-${id}`, name: `svc-${id % SERVICES}`, address: '127.0.0.1', port: 20_000 + (id % 10_000), tags: [], checks: [] });
+        return catalog.register({
+          id: `app-${id}`,
+          name: `svc-${id % SERVICES}`,
+          address: '127.0.0.1',
+          port: 20_000 + (id % 10_000),
+          tags: [],
+          checks: [],
+        });
       }),
     );
   }
   const idle = await api.sampleFor(2000);
-  console.log(`baseline  API GET /health/checks/:service, no checks running: p50 ${ms(idle.p50)}  p99 ${ms(idle.p99)}  (${idle.count} requests)`);
+  console.log(
+    `baseline  API GET /health/checks/:service, no checks running: p50 ${ms(idle.p50)}  p99 ${ms(idle.p99)}  (${idle.count} requests)`,
+  );
 
   health.start();
   const startedAt = Date.now();
@@ -106,7 +127,15 @@ async function main(): Promise<void> {
           name: `svc-${id % SERVICES}`,
           address: '127.0.0.1',
           port: 20_000 + (id % 10_000),
-          checks: [{ id: `app-${id}-http`, type: 'http', http: `http://127.0.0.1:${port}/health?instance=${id}`, interval: INTERVAL, timeout: '2s' }],
+          checks: [
+            {
+              id: `app-${id}-http`,
+              type: 'http',
+              http: `http://127.0.0.1:${port}/health?instance=${id}`,
+              interval: INTERVAL,
+              timeout: '2s',
+            },
+          ],
         });
       }),
     );
@@ -138,7 +167,9 @@ async function main(): Promise<void> {
   const end = await snapshot(registry, answered);
   const total = diff(await zeroSnapshot(), end);
   const burstLag = steady === null ? total.lag : diff(await zeroSnapshot(), steady).lag;
-  console.log(`start-up burst (first ${warmupMs / 1000} s): lag p50 ${ms(quantile(burstLag, 0.5))}  p99 ${ms(quantile(burstLag, 0.99))}`);
+  console.log(
+    `start-up burst (first ${warmupMs / 1000} s): lag p50 ${ms(quantile(burstLag, 0.5))}  p99 ${ms(quantile(burstLag, 0.99))}`,
+  );
   if (steady !== null) {
     const window = diff(steady, end);
     const running = api.kept();
@@ -146,7 +177,9 @@ async function main(): Promise<void> {
       `steady state (${window.seconds.toFixed(0)} s): ${(window.runs / window.seconds).toFixed(0)} runs/s  lag p50 ${ms(quantile(window.lag, 0.5))}  p99 ${ms(quantile(window.lag, 0.99))}  ` +
         `CPU ${window.cpuPercent.toFixed(0)}% of one core  target ${(window.answered / window.seconds).toFixed(0)} req/s`,
     );
-    console.log(`baseline  API GET /health/checks/:service while checks run: p50 ${ms(running.p50)}  p99 ${ms(running.p99)}  max ${ms(running.max)}  (${running.count} requests)`);
+    console.log(
+      `baseline  API GET /health/checks/:service while checks run: p50 ${ms(running.p50)}  p99 ${ms(running.p99)}  max ${ms(running.max)}  (${running.count} requests)`,
+    );
     console.log(`goal p99 lag < 100 ms: ${quantile(window.lag, 0.99) < 0.1 ? 'met' : 'NOT met'}`);
   } else {
     console.log('run longer than 12 s to see the steady state');
@@ -187,8 +220,13 @@ async function snapshot(registry: Registry, answered: number): Promise<Snapshot>
   const lag = new Map<number, number>();
   let runs = 0;
   for (const metric of await registry.getMetricsAsJSON()) {
-    for (const value of metric.values as { labels: Record<string, string | number>; value: number; metricName?: string }[]) {
-      if (value.metricName === 'konsul_health_check_lag_seconds_bucket') lag.set(value.labels.le === '+Inf' ? Infinity : Number(value.labels.le), value.value);
+    for (const value of metric.values as {
+      labels: Record<string, string | number>;
+      value: number;
+      metricName?: string;
+    }[]) {
+      if (value.metricName === 'konsul_health_check_lag_seconds_bucket')
+        lag.set(value.labels.le === '+Inf' ? Infinity : Number(value.labels.le), value.value);
       if (metric.name === 'konsul_health_checks_total' && value.labels.type === 'http') runs += value.value;
     }
   }
@@ -204,7 +242,13 @@ function diff(from: Snapshot, to: Snapshot): Window {
   const cpuMicros = to.cpu.user - from.cpu.user + (to.cpu.system - from.cpu.system);
   const lag = new Map<number, number>();
   for (const [bound, count] of to.lag) lag.set(bound, count - (from.lag.get(bound) ?? 0));
-  return { seconds, runs: to.runs - from.runs, answered: to.answered - from.answered, cpuPercent: from.at === 0 ? 0 : cpuMicros / 10 / (to.at - from.at), lag };
+  return {
+    seconds,
+    runs: to.runs - from.runs,
+    answered: to.answered - from.answered,
+    cpuPercent: from.at === 0 ? 0 : cpuMicros / 10 / (to.at - from.at),
+    lag,
+  };
 }
 
 /** Prometheus histogram_quantile: linear interpolation inside the bucket holding the rank. */
@@ -272,13 +316,16 @@ class ApiSampler {
     const started = process.hrtime.bigint();
     const service = `svc-${this.sequence++ % SERVICES}`;
     return new Promise((resolve) => {
-      const request = http.get({ host: '127.0.0.1', port: this.port, path: `/health/checks/${service}`, agent: this.agent }, (response) => {
-        response.resume();
-        response.on('end', () => {
-          if (response.statusCode === 200) this.latencies.push(Number(process.hrtime.bigint() - started) / 1e9);
-          resolve();
-        });
-      });
+      const request = http.get(
+        { host: '127.0.0.1', port: this.port, path: `/health/checks/${service}`, agent: this.agent },
+        (response) => {
+          response.resume();
+          response.on('end', () => {
+            if (response.statusCode === 200) this.latencies.push(Number(process.hrtime.bigint() - started) / 1e9);
+            resolve();
+          });
+        },
+      );
       request.on('error', () => resolve());
     });
   }
@@ -294,7 +341,8 @@ interface Summary {
 
 function summarize(latencies: number[]): Summary {
   const sorted = [...latencies].sort((a, b) => a - b);
-  const at = (q: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+  const at = (q: number) =>
+    sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN };
 }
 

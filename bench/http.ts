@@ -30,7 +30,18 @@ const WARMUP_SECONDS = 2;
 const CONNECTIONS = 50;
 const INSTANCES = 100;
 const SESSION_KEYS = 10_000;
-export const STRATEGIES = ['round-robin', 'weighted-round-robin', 'random', 'weighted-random', 'least-connections', 'p2c', 'ip-hash', 'ring-hash', 'maglev', 'latency-based'];
+export const STRATEGIES = [
+  'round-robin',
+  'weighted-round-robin',
+  'random',
+  'weighted-random',
+  'least-connections',
+  'p2c',
+  'ip-hash',
+  'ring-hash',
+  'maglev',
+  'latency-based',
+];
 
 /** The benchmark's query path; a varying key cycles through SESSION_KEYS so the consistent-hash lookups differ per request. */
 export function queryPath(strategy: string, key: number | 'fixed'): string {
@@ -40,7 +51,12 @@ export function queryPath(strategy: string, key: number | 'fixed'): string {
 }
 
 /** Loads `server` with the query, the session key varying per request unless `fixed`. */
-export function loadQuery(server: ServerProcess, strategy: string, seconds: number, fixed = false): Promise<LoadResult> {
+export function loadQuery(
+  server: ServerProcess,
+  strategy: string,
+  seconds: number,
+  fixed = false,
+): Promise<LoadResult> {
   let counter = 0;
   return runLoad({
     url: server.url,
@@ -64,7 +80,9 @@ export async function run(): Promise<Section> {
     await registerService(konsul.url, 'web', INSTANCES);
     const answer = await sendOk(`${konsul.url}${queryPath('ring-hash', 'fixed')}`);
     const contentType = String(answer.headers['content-type']);
-    step(`http: Konsul answers ${answer.body.length} bytes (${contentType}); starting the bare Fastify route with the same bytes`);
+    step(
+      `http: Konsul answers ${answer.body.length} bytes (${contentType}); starting the bare Fastify route with the same bytes`,
+    );
     const bare = await startBareServer('bare', answer.body, contentType);
     servers.push(bare);
     const bareAnswer = await sendOk(`${bare.url}${queryPath('ring-hash', 'fixed')}`);
@@ -73,9 +91,16 @@ export async function run(): Promise<Section> {
     step(`http: warm-up, ${WARMUP_SECONDS} s each`);
     await loadQuery(konsul, 'ring-hash', WARMUP_SECONDS);
     await loadQuery(bare, 'ring-hash', WARMUP_SECONDS);
-    step(`http: Konsul vs bare, ring-hash with a varying session key, ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections`);
-    const [main, baseline] = await interleaved([() => loadQuery(konsul, 'ring-hash', SECONDS), () => loadQuery(bare, 'ring-hash', SECONDS)], ROUNDS, (target, round, result) =>
-      step(`http:   round ${round + 1} ${target === 0 ? 'Konsul' : 'bare  '}: ${fmt.int(result.rps)} req/s, p50 ${fmt.ms(result.p50Ms)}, p99 ${fmt.ms(result.p99Ms)}${describe(result)}`),
+    step(
+      `http: Konsul vs bare, ring-hash with a varying session key, ${ROUNDS} alternating rounds of ${SECONDS} s, ${CONNECTIONS} connections`,
+    );
+    const [main, baseline] = await interleaved(
+      [() => loadQuery(konsul, 'ring-hash', SECONDS), () => loadQuery(bare, 'ring-hash', SECONDS)],
+      ROUNDS,
+      (target, round, result) =>
+        step(
+          `http:   round ${round + 1} ${target === 0 ? 'Konsul' : 'bare  '}: ${fmt.int(result.rps)} req/s, p50 ${fmt.ms(result.p50Ms)}, p99 ${fmt.ms(result.p99Ms)}${describe(result)}`,
+        ),
     );
     step(`http: Konsul ring-hash, fixed session key, ${SHORT_SECONDS * 2} s`);
     const fixed = await loadQuery(konsul, 'ring-hash', SHORT_SECONDS * 2, true);
@@ -84,7 +109,14 @@ export async function run(): Promise<Section> {
     for (const strategy of STRATEGIES) {
       const result = await loadQuery(konsul, strategy, SHORT_SECONDS);
       step(`http: lb=${strategy}: ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99Ms)}${describe(result)}`);
-      strategyRows.push([strategy, fmt.int(result.rps), fmt.ms(result.p50Ms), fmt.ms(result.p99Ms), fmt.percent(result.rps / baseline.rps), failures(result) || '—']);
+      strategyRows.push([
+        strategy,
+        fmt.int(result.rps),
+        fmt.ms(result.p50Ms),
+        fmt.ms(result.p99Ms),
+        fmt.percent(result.rps / baseline.rps),
+        failures(result) || '—',
+      ]);
     }
     await bare.stop();
 
@@ -94,8 +126,13 @@ export async function run(): Promise<Section> {
     await registerService(verbose.url, 'web', INSTANCES);
     await loadQuery(verbose, 'ring-hash', WARMUP_SECONDS);
     step(`http: Konsul warn vs info, ${INFO_ROUNDS} alternating rounds of ${SECONDS} s`);
-    const [quiet, info] = await interleaved([() => loadQuery(konsul, 'ring-hash', SECONDS), () => loadQuery(verbose, 'ring-hash', SECONDS)], INFO_ROUNDS, (target, round, result) =>
-      step(`http:   round ${round + 1} ${target === 0 ? 'warn' : 'info'}: ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99Ms)}${describe(result)}`),
+    const [quiet, info] = await interleaved(
+      [() => loadQuery(konsul, 'ring-hash', SECONDS), () => loadQuery(verbose, 'ring-hash', SECONDS)],
+      INFO_ROUNDS,
+      (target, round, result) =>
+        step(
+          `http:   round ${round + 1} ${target === 0 ? 'warn' : 'info'}: ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99Ms)}${describe(result)}`,
+        ),
     );
 
     const throughputRatio = main.rps / baseline.rps;
@@ -109,12 +146,54 @@ export async function run(): Promise<Section> {
         'Baseline: a bare Fastify route in its own process answering the same bytes with the same content-type. Konsul at log level warn unless stated.',
       tables: [
         goalTable([
-          { figure: 'req/s (2xx only)', value: fmt.int(main.rps), baseline: fmt.int(baseline.rps), ratio: fmt.percent(throughputRatio), goal: '≥ 75% of bare', met: throughputRatio >= 0.75 },
-          { figure: 'p50 latency', value: fmt.ms(main.p50Ms), baseline: fmt.ms(baseline.p50Ms), ratio: fmt.ratio(main.p50Ms / baseline.p50Ms), goal: '—', met: null },
-          { figure: 'p99 latency', value: fmt.ms(main.p99Ms), baseline: fmt.ms(baseline.p99Ms), ratio: fmt.ratio(p99Ratio), goal: '≤ 2× bare', met: p99Ratio <= 2 },
-          { figure: 'req/s, fixed session key', value: fmt.int(fixed.rps), baseline: fmt.int(baseline.rps), ratio: fmt.percent(fixed.rps / baseline.rps), goal: '—', met: null },
-          { figure: 'req/s at log level info', value: fmt.int(info.rps), baseline: `${fmt.int(quiet.rps)} (warn)`, ratio: fmt.percent(info.rps / quiet.rps), goal: '— (the cost of one log line per request)', met: null },
-          { figure: 'p99 at log level info', value: fmt.ms(info.p99Ms), baseline: `${fmt.ms(quiet.p99Ms)} (warn)`, ratio: fmt.ratio(info.p99Ms / quiet.p99Ms), goal: '—', met: null },
+          {
+            figure: 'req/s (2xx only)',
+            value: fmt.int(main.rps),
+            baseline: fmt.int(baseline.rps),
+            ratio: fmt.percent(throughputRatio),
+            goal: '≥ 75% of bare',
+            met: throughputRatio >= 0.75,
+          },
+          {
+            figure: 'p50 latency',
+            value: fmt.ms(main.p50Ms),
+            baseline: fmt.ms(baseline.p50Ms),
+            ratio: fmt.ratio(main.p50Ms / baseline.p50Ms),
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: 'p99 latency',
+            value: fmt.ms(main.p99Ms),
+            baseline: fmt.ms(baseline.p99Ms),
+            ratio: fmt.ratio(p99Ratio),
+            goal: '≤ 2× bare',
+            met: p99Ratio <= 2,
+          },
+          {
+            figure: 'req/s, fixed session key',
+            value: fmt.int(fixed.rps),
+            baseline: fmt.int(baseline.rps),
+            ratio: fmt.percent(fixed.rps / baseline.rps),
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: 'req/s at log level info',
+            value: fmt.int(info.rps),
+            baseline: `${fmt.int(quiet.rps)} (warn)`,
+            ratio: fmt.percent(info.rps / quiet.rps),
+            goal: '— (the cost of one log line per request)',
+            met: null,
+          },
+          {
+            figure: 'p99 at log level info',
+            value: fmt.ms(info.p99Ms),
+            baseline: `${fmt.ms(quiet.p99Ms)} (warn)`,
+            ratio: fmt.ratio(info.p99Ms / quiet.p99Ms),
+            goal: '—',
+            met: null,
+          },
         ]),
         {
           headers: ['strategy (limit=3)', 'req/s', 'p50', 'p99', '% of bare', 'failures'],

@@ -48,7 +48,12 @@ export async function run(): Promise<Section> {
       total,
       // Service-major order interleaved: consecutive requests hit different services, as many clients would.
       (i) => instanceOf(serviceName(i % SERVICES), Math.floor(i / SERVICES)),
-      { concurrency: CONCURRENCY, progressEvery: PROGRESS_EVERY, progress: (done) => step(`large-catalog:   ${fmt.int(done)} registered (${fmt.int(done / ((Date.now() - started) / 1000))}/s)`) },
+      {
+        concurrency: CONCURRENCY,
+        progressEvery: PROGRESS_EVERY,
+        progress: (done) =>
+          step(`large-catalog:   ${fmt.int(done)} registered (${fmt.int(done / ((Date.now() - started) / 1000))}/s)`),
+      },
     );
     const loadSeconds = (Date.now() - started) / 1000;
     const rssLoaded = residentBytes(large.pid);
@@ -58,8 +63,13 @@ export async function run(): Promise<Section> {
     await loadQuery(small, 'ring-hash', 2);
     await loadQuery(large, 'ring-hash', 2);
     step(`large-catalog: small vs large, ${ROUNDS} alternating rounds of ${SECONDS} s`);
-    const [smallResult, largeResult] = await interleaved([() => loadQuery(small, 'ring-hash', SECONDS), () => loadQuery(large, 'ring-hash', SECONDS)], ROUNDS, (target, round, result) =>
-      step(`large-catalog:   round ${round + 1} ${target === 0 ? 'small' : 'large'}: ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99Ms)}${failures(result) ? ` (${failures(result)})` : ''}`),
+    const [smallResult, largeResult] = await interleaved(
+      [() => loadQuery(small, 'ring-hash', SECONDS), () => loadQuery(large, 'ring-hash', SECONDS)],
+      ROUNDS,
+      (target, round, result) =>
+        step(
+          `large-catalog:   round ${round + 1} ${target === 0 ? 'small' : 'large'}: ${fmt.int(result.rps)} req/s, p99 ${fmt.ms(result.p99Ms)}${failures(result) ? ` (${failures(result)})` : ''}`,
+        ),
     );
     const rssSmall = residentBytes(small.pid);
     const rssAfter = residentBytes(large.pid);
@@ -72,8 +82,22 @@ export async function run(): Promise<Section> {
         `queried alternately for ${ROUNDS} rounds of ${SECONDS} s (medians). Resident memory is VmRSS of the server process.`,
       tables: [
         goalTable([
-          { figure: 'query req/s', value: fmt.int(largeResult.rps), baseline: fmt.int(smallResult.rps), ratio: fmt.percent(ratio), goal: '≥ 80% of the small catalog', met: ratio >= 0.8 },
-          { figure: 'query p99', value: fmt.ms(largeResult.p99Ms), baseline: fmt.ms(smallResult.p99Ms), ratio: fmt.ratio(largeResult.p99Ms / smallResult.p99Ms), goal: '—', met: null },
+          {
+            figure: 'query req/s',
+            value: fmt.int(largeResult.rps),
+            baseline: fmt.int(smallResult.rps),
+            ratio: fmt.percent(ratio),
+            goal: '≥ 80% of the small catalog',
+            met: ratio >= 0.8,
+          },
+          {
+            figure: 'query p99',
+            value: fmt.ms(largeResult.p99Ms),
+            baseline: fmt.ms(smallResult.p99Ms),
+            ratio: fmt.ratio(largeResult.p99Ms / smallResult.p99Ms),
+            goal: '—',
+            met: null,
+          },
           {
             figure: 'resident memory after the queries',
             value: megabytes(rssAfter),
@@ -82,11 +106,20 @@ export async function run(): Promise<Section> {
             goal: '< 400 MB',
             met: rssAfter === null ? null : rssAfter < RSS_GOAL,
           },
-          { figure: 'bulk registration rate (64 in flight)', value: `${fmt.int(total / loadSeconds)}/s`, baseline: '—', ratio: '—', goal: '—', met: null },
+          {
+            figure: 'bulk registration rate (64 in flight)',
+            value: `${fmt.int(total / loadSeconds)}/s`,
+            baseline: '—',
+            ratio: '—',
+            goal: '—',
+            met: null,
+          },
         ]),
       ],
       command: 'npx tsx bench/large-catalog.ts',
-      notes: [`Resident memory of the large server: ${megabytes(rssEmpty)} empty, ${megabytes(rssLoaded)} once loaded (${loadSeconds.toFixed(0)} s), ${megabytes(rssAfter)} after the queries.`],
+      notes: [
+        `Resident memory of the large server: ${megabytes(rssEmpty)} empty, ${megabytes(rssLoaded)} once loaded (${loadSeconds.toFixed(0)} s), ${megabytes(rssAfter)} after the queries.`,
+      ],
     };
   } finally {
     await Promise.all(servers.map((server) => server.stop()));

@@ -23,7 +23,18 @@ const KEYS = 1024;
 
 const config: LbConfig = {
   default: 'round-robin',
-  enabled: ['round-robin', 'weighted-round-robin', 'random', 'weighted-random', 'least-connections', 'p2c', 'ip-hash', 'ring-hash', 'maglev', 'latency-based'],
+  enabled: [
+    'round-robin',
+    'weighted-round-robin',
+    'random',
+    'weighted-random',
+    'least-connections',
+    'p2c',
+    'ip-hash',
+    'ring-hash',
+    'maglev',
+    'latency-based',
+  ],
   ringHash: { pointsPerWeight: 100, minRingSize: 1024 },
   maglev: { tableSize: 65537 },
   latency: { 'eu-west': { 'eu-west': 1, 'eu-central': 12, 'us-east': 80 } },
@@ -91,7 +102,14 @@ for (const size of SIZES) {
   const instances = makeInstances(size);
   const candidates: Candidates = { key: `web@${size}`, service: 'web', instances };
   for (const instance of instances) {
-    manager.reportLoad(instance.id, { connections: (instance.id.charCodeAt(instance.id.length - 1) * 7) % 13, latencyMs: 5 + (instance.id.length % 3) }, 'web');
+    manager.reportLoad(
+      instance.id,
+      {
+        connections: (instance.id.charCodeAt(instance.id.length - 1) * 7) % 13,
+        latencyMs: 5 + (instance.id.length % 3),
+      },
+      'web',
+    );
   }
   const baseline = measure(() => instances.slice().length);
   console.log(`| baseline: instances.slice() | ${size} | all | ${format(baseline)} | 1.0 |`);
@@ -105,7 +123,9 @@ for (const size of SIZES) {
         clientRegion: 'eu-west',
       }));
       const ns = measure((i) => manager.order(candidates, options[i & (KEYS - 1)]).instances.length);
-      console.log(`| ${strategy} | ${size} | ${limit === 0 ? 'all' : limit} | ${format(ns)} | ${(ns / baseline).toFixed(1)} |`);
+      console.log(
+        `| ${strategy} | ${size} | ${limit === 0 ? 'all' : limit} | ${format(ns)} | ${(ns / baseline).toFixed(1)} |`,
+      );
     }
   }
 }

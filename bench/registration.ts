@@ -58,7 +58,10 @@ export async function run(): Promise<Section> {
     const [fullResult, normalResult, bareResult] = await interleaved(
       servers.map((server) => () => loadRegistrations(server, SECONDS)),
       ROUNDS,
-      (target, round, result) => step(`registration:   round ${round + 1} ${names[target]}: ${fmt.int(result.rps)}/s, p99 ${fmt.ms(result.p99Ms)}${failures(result) ? ` (${failures(result)})` : ''}`),
+      (target, round, result) =>
+        step(
+          `registration:   round ${round + 1} ${names[target]}: ${fmt.int(result.rps)}/s, p99 ${fmt.ms(result.p99Ms)}${failures(result) ? ` (${failures(result)})` : ''}`,
+        ),
     );
     const failed = [fullResult, normalResult].map(failures).filter((text) => text !== '');
     return {
@@ -69,11 +72,46 @@ export async function run(): Promise<Section> {
         'Baseline: a bare Fastify PUT route that parses the same JSON body and answers 200.',
       tables: [
         goalTable([
-          { figure: 'registrations/s, synchronous full (default)', value: fmt.int(fullResult.rps), baseline: fmt.int(bareResult.rps), ratio: fmt.percent(fullResult.rps / bareResult.rps), goal: `≥ ${fmt.int(GOAL)}/s`, met: fullResult.rps >= GOAL },
-          { figure: 'p99, synchronous full', value: fmt.ms(fullResult.p99Ms), baseline: fmt.ms(bareResult.p99Ms), ratio: fmt.ratio(fullResult.p99Ms / bareResult.p99Ms), goal: '—', met: null },
-          { figure: 'registrations/s, synchronous normal', value: fmt.int(normalResult.rps), baseline: fmt.int(bareResult.rps), ratio: fmt.percent(normalResult.rps / bareResult.rps), goal: `≥ ${fmt.int(GOAL)}/s`, met: normalResult.rps >= GOAL },
-          { figure: 'p99, synchronous normal', value: fmt.ms(normalResult.p99Ms), baseline: fmt.ms(bareResult.p99Ms), ratio: fmt.ratio(normalResult.p99Ms / bareResult.p99Ms), goal: '—', met: null },
-          { figure: 'full / normal', value: fmt.percent(fullResult.rps / normalResult.rps), baseline: '—', ratio: '—', goal: '— (the price of fsync per commit)', met: null },
+          {
+            figure: 'registrations/s, synchronous full (default)',
+            value: fmt.int(fullResult.rps),
+            baseline: fmt.int(bareResult.rps),
+            ratio: fmt.percent(fullResult.rps / bareResult.rps),
+            goal: `≥ ${fmt.int(GOAL)}/s`,
+            met: fullResult.rps >= GOAL,
+          },
+          {
+            figure: 'p99, synchronous full',
+            value: fmt.ms(fullResult.p99Ms),
+            baseline: fmt.ms(bareResult.p99Ms),
+            ratio: fmt.ratio(fullResult.p99Ms / bareResult.p99Ms),
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: 'registrations/s, synchronous normal',
+            value: fmt.int(normalResult.rps),
+            baseline: fmt.int(bareResult.rps),
+            ratio: fmt.percent(normalResult.rps / bareResult.rps),
+            goal: `≥ ${fmt.int(GOAL)}/s`,
+            met: normalResult.rps >= GOAL,
+          },
+          {
+            figure: 'p99, synchronous normal',
+            value: fmt.ms(normalResult.p99Ms),
+            baseline: fmt.ms(bareResult.p99Ms),
+            ratio: fmt.ratio(normalResult.p99Ms / bareResult.p99Ms),
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: 'full / normal',
+            value: fmt.percent(fullResult.rps / normalResult.rps),
+            baseline: '—',
+            ratio: '—',
+            goal: '— (the price of fsync per commit)',
+            met: null,
+          },
         ]),
       ],
       command: 'npx tsx bench/registration.ts',

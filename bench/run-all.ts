@@ -39,20 +39,50 @@ function fenced(text: string): string {
 }
 
 /** A section for a script owned elsewhere: its own printed output, verbatim, or a plain statement that it is missing or failed. */
-async function scriptSection(title: string, file: string, args: string[], env: Record<string, string>, timeoutMs: number, command: string, pick: (run: ScriptRun) => string): Promise<Section> {
+async function scriptSection(
+  title: string,
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+  command: string,
+  pick: (run: ScriptRun) => string,
+): Promise<Section> {
   if (!existsSync(join(ROOT, file))) {
-    return { title, summary: `**Not measured: \`${file}\` does not exist in this tree.**`, tables: [], command, notes: [] };
+    return {
+      title,
+      summary: `**Not measured: \`${file}\` does not exist in this tree.**`,
+      tables: [],
+      command,
+      notes: [],
+    };
   }
-  step(`${title}: running ${file} (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+  step(
+    `${title}: running ${file} (${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')})`,
+  );
   const run = await runScript(file, args, env, timeoutMs);
-  step(`${title}: ${run.ok ? 'done' : run.timedOut ? 'TIMED OUT' : `FAILED (exit ${run.exitCode})`} in ${run.seconds.toFixed(0)} s`);
+  step(
+    `${title}: ${run.ok ? 'done' : run.timedOut ? 'TIMED OUT' : `FAILED (exit ${run.exitCode})`} in ${run.seconds.toFixed(0)} s`,
+  );
   if (!run.ok) {
-    const why = run.timedOut ? `did not finish within ${timeoutMs / 1000} s and was stopped` : `exited with code ${run.exitCode}`;
-    return { title, summary: `**Not measured: \`${file}\` ${why}.** Its output:`, tables: [], command, notes: [fenced(`${run.stdout}\n${run.stderr}`.slice(-4000) || '(no output)')] };
+    const why = run.timedOut
+      ? `did not finish within ${timeoutMs / 1000} s and was stopped`
+      : `exited with code ${run.exitCode}`;
+    return {
+      title,
+      summary: `**Not measured: \`${file}\` ${why}.** Its output:`,
+      tables: [],
+      command,
+      notes: [fenced(`${run.stdout}\n${run.stderr}`.slice(-4000) || '(no output)')],
+    };
   }
   return {
     title,
-    summary: `\`${file}\` (owned by its own module), run with ${Object.entries(env).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; its goal lines, then its printed result verbatim:`,
+    summary: `\`${file}\` (owned by its own module), run with ${Object.entries(env)
+      .map(([k, v]) => `\`${k}=${v}\``)
+      .join(', ')}; its goal lines, then its printed result verbatim:`,
     tables: [printedGoals(run.stdout)],
     command,
     notes: [pick(run)],
@@ -67,7 +97,14 @@ function printedGoals(output: string): Table {
     .map((line) => {
       const text = line.trim();
       const met = !/NOT met\s*$/.test(text);
-      return { figure: text.replace(/[\s:—-]*(NOT )?met$/, ''), value: 'see output', baseline: '—', ratio: '—', goal: 'in the figure', met };
+      return {
+        figure: text.replace(/[\s:—-]*(NOT )?met$/, ''),
+        value: 'see output',
+        baseline: '—',
+        ratio: '—',
+        goal: 'in the figure',
+        met,
+      };
     });
   return goalTable(rows);
 }
@@ -79,10 +116,14 @@ const steps: Step[] = [
     run: async () => {
       step('lb: running bench/lb.ts');
       const run = await runScript('bench/lb.ts', [], {}, 4 * MINUTE);
-      if (!run.ok) throw new Error(`bench/lb.ts ${run.timedOut ? 'timed out' : `exited with ${run.exitCode}`}: ${run.stderr.slice(-1000)}`);
+      if (!run.ok)
+        throw new Error(
+          `bench/lb.ts ${run.timedOut ? 'timed out' : `exited with ${run.exitCode}`}: ${run.stderr.slice(-1000)}`,
+        );
       return {
         title: 'Load-balancing micro-benchmark',
-        summary: 'ns per `StrategyManager.order()` call, in process, against `instances.slice()` measured in the same run (the least any answer costs); then ring and Maglev build times.',
+        summary:
+          'ns per `StrategyManager.order()` call, in process, against `instances.slice()` measured in the same run (the least any answer costs); then ring and Maglev build times.',
         tables: [],
         command: 'npx tsx bench/lb.ts',
         notes: [run.stdout.trim()],
@@ -91,21 +132,45 @@ const steps: Step[] = [
   },
   { title: 'Catalog query over HTTP', timeoutMs: 5 * MINUTE, run: async () => (await import('./http.js')).run() },
   { title: 'Large catalog', timeoutMs: 6 * MINUTE, run: async () => (await import('./large-catalog.js')).run() },
-  { title: 'Registration over HTTP', timeoutMs: 3 * MINUTE, run: async () => (await import('./registration.js')).run() },
+  {
+    title: 'Registration over HTTP',
+    timeoutMs: 3 * MINUTE,
+    run: async () => (await import('./registration.js')).run(),
+  },
   { title: 'Blocking queries', timeoutMs: 3 * MINUTE, run: async () => (await import('./watchers.js')).run() },
   {
     title: 'DNS',
     timeoutMs: 3 * MINUTE,
     run: () =>
-      scriptSection('DNS', 'bench/dns.ts', [], { BENCH_DNS_SECONDS: process.env.BENCH_DNS_SECONDS ?? '5' }, 3 * MINUTE, 'npx tsx bench/dns.ts', (run) => fenced(run.stdout)),
+      scriptSection(
+        'DNS',
+        'bench/dns.ts',
+        [],
+        { BENCH_DNS_SECONDS: process.env.BENCH_DNS_SECONDS ?? '5' },
+        3 * MINUTE,
+        'npx tsx bench/dns.ts',
+        (run) => fenced(run.stdout),
+      ),
   },
   {
     title: 'Health checks',
     timeoutMs: 4 * MINUTE,
     run: () =>
-      scriptSection('Health checks', 'bench/health.ts', [], { HEALTH_BENCH_SECONDS: process.env.HEALTH_BENCH_SECONDS ?? '30' }, 4 * MINUTE, 'npx tsx bench/health.ts', (run) => fenced(run.stdout)),
+      scriptSection(
+        'Health checks',
+        'bench/health.ts',
+        [],
+        { HEALTH_BENCH_SECONDS: process.env.HEALTH_BENCH_SECONDS ?? '30' },
+        4 * MINUTE,
+        'npx tsx bench/health.ts',
+        (run) => fenced(run.stdout),
+      ),
   },
-  { title: 'Consistent hashing: key spread and remapping', timeoutMs: 2 * MINUTE, run: async () => (await import('./spread-chart.js')).run() },
+  {
+    title: 'Consistent hashing: key spread and remapping',
+    timeoutMs: 2 * MINUTE,
+    run: async () => (await import('./spread-chart.js')).run(),
+  },
 ];
 
 /** Every goal row of every section, for the summary at the top. */
@@ -117,7 +182,11 @@ function goalSummary(sections: Section[]): string {
       for (const row of table.rows) if (row.at(-1) !== 'n/a') rows.push([section.title, ...row]);
     }
   }
-  return renderTable({ headers: ['benchmark', 'figure', 'Konsul', 'baseline', 'ratio', 'goal', 'met?'], align: ['l', 'l', 'r', 'r', 'r', 'l', 'l'], rows });
+  return renderTable({
+    headers: ['benchmark', 'figure', 'Konsul', 'baseline', 'ratio', 'goal', 'met?'],
+    align: ['l', 'l', 'r', 'r', 'r', 'l', 'l'],
+    rows,
+  });
 }
 
 const machine = machineLine();
@@ -128,7 +197,13 @@ for (const entry of steps) {
     sections.push(await withTimeout(entry.run(), entry.timeoutMs, entry.title));
   } catch (error) {
     step(`${entry.title}: FAILED: ${(error as Error).message.split('\n')[0]}`);
-    sections.push({ title: entry.title, summary: `**Not measured: the step failed.**`, tables: [], command: 'npx tsx bench/run-all.ts', notes: [fenced((error as Error).message)] });
+    sections.push({
+      title: entry.title,
+      summary: `**Not measured: the step failed.**`,
+      tables: [],
+      command: 'npx tsx bench/run-all.ts',
+      notes: [fenced((error as Error).message)],
+    });
   }
 }
 const minutes = ((Date.now() - started) / MINUTE).toFixed(1);

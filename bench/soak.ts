@@ -65,7 +65,12 @@ export async function run(): Promise<Section> {
   try {
     step(`soak: ${SECONDS} s of mixed load; registering 100 instances of web and ${WORKERS} heartbeat workers`);
     await registerService(konsul.url, 'web', 100);
-    await registerMany(konsul.url, WORKERS, (i) => ({ id: `worker-${i}`, name: 'worker', address: `10.1.${i >> 8}.${i & 255}`, port: 7000 }), { path: '/register' });
+    await registerMany(
+      konsul.url,
+      WORKERS,
+      (i) => ({ id: `worker-${i}`, name: 'worker', address: `10.1.${i >> 8}.${i & 255}`, port: 7000 }),
+      { path: '/register' },
+    );
 
     let inFlight = 0;
     let httpDone = 0;
@@ -88,11 +93,19 @@ export async function run(): Promise<Section> {
       setInterval(() => {
         for (let i = 0; i < perTick(RATES.queries); i++) {
           const n = counter++;
-          fire(`/catalog/services?name=web&lb=${n % 2 === 0 ? 'ring-hash' : 'round-robin'}&session-key=user-${n % 10_000}&limit=3`, 'GET');
+          fire(
+            `/catalog/services?name=web&lb=${n % 2 === 0 ? 'ring-hash' : 'round-robin'}&session-key=user-${n % 10_000}&limit=3`,
+            'GET',
+          );
         }
         for (let i = 0; i < perTick(RATES.registrations); i++) {
           const n = counter++ % POOL;
-          fire('/catalog/register', 'PUT', { id: `soak-${n}`, name: `soak-${n % 20}`, address: `10.2.${n >> 8}.${n & 255}`, port: 8000 + (counter % 100) });
+          fire('/catalog/register', 'PUT', {
+            id: `soak-${n}`,
+            name: `soak-${n % 20}`,
+            address: `10.2.${n >> 8}.${n & 255}`,
+            port: 8000 + (counter % 100),
+          });
         }
         // Heartbeats go without a body: an empty body sent as application/json is refused (malformed_json).
         for (let i = 0; i < perTick(RATES.heartbeats); i++) fire(`/heartbeat/worker-${counter++ % WORKERS}`, 'PUT');
@@ -106,8 +119,14 @@ export async function run(): Promise<Section> {
     let lastDns = 0;
     await scrapeMetrics(konsul.url, []); // resets the event-loop histogram, so the first sample covers the first interval only
     while (Date.now() - started < SECONDS * 1000) {
-      await new Promise((resolveDelay) => setTimeout(resolveDelay, Math.min(SAMPLE_MS, SECONDS * 1000 - (Date.now() - started))));
-      const metrics = await scrapeMetrics(konsul.url, ['konsul_nodejs_eventloop_lag_p99_seconds', 'konsul_nodejs_eventloop_lag_mean_seconds', 'konsul_nodejs_heap_size_used_bytes']);
+      await new Promise((resolveDelay) =>
+        setTimeout(resolveDelay, Math.min(SAMPLE_MS, SECONDS * 1000 - (Date.now() - started))),
+      );
+      const metrics = await scrapeMetrics(konsul.url, [
+        'konsul_nodejs_eventloop_lag_p99_seconds',
+        'konsul_nodejs_eventloop_lag_mean_seconds',
+        'konsul_nodejs_heap_size_used_bytes',
+      ]);
       const elapsed = (Date.now() - started) / 1000;
       const interval = elapsed - (samples.at(-1)?.second ?? 0);
       const sample: Sample = {
@@ -155,8 +174,22 @@ export async function run(): Promise<Section> {
             // Shrinking after warm-up (the GC returning start-up memory) is not a leak; only growth fails.
             met: Number.isNaN(growth) ? null : growth <= GROWTH_GOAL,
           },
-          { figure: 'RSS trend after warm-up (least squares)', value: `${perMinute >= 0 ? '+' : ''}${perMinute.toFixed(2)} MB/min`, baseline: '—', ratio: '—', goal: '≈ 0', met: null },
-          { figure: 'heap-used trend after warm-up', value: `${heapPerMinute >= 0 ? '+' : ''}${heapPerMinute.toFixed(2)} MB/min`, baseline: '—', ratio: '—', goal: '≈ 0', met: null },
+          {
+            figure: 'RSS trend after warm-up (least squares)',
+            value: `${perMinute >= 0 ? '+' : ''}${perMinute.toFixed(2)} MB/min`,
+            baseline: '—',
+            ratio: '—',
+            goal: '≈ 0',
+            met: null,
+          },
+          {
+            figure: 'heap-used trend after warm-up',
+            value: `${heapPerMinute >= 0 ? '+' : ''}${heapPerMinute.toFixed(2)} MB/min`,
+            baseline: '—',
+            ratio: '—',
+            goal: '≈ 0',
+            met: null,
+          },
           {
             figure: 'event-loop delay p99, last interval',
             value: last === undefined ? 'n/a' : `${last.loopP99Ms.toFixed(1)} ms`,

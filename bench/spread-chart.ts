@@ -44,7 +44,10 @@ function instance(i: number): Instance {
 /** The owner (first choice) of every key; `version` keys the manager's cached ring/table to this membership. */
 function owners(manager: StrategyManager, strategy: string, instances: Instance[], version: string): string[] {
   const candidates = { key: `web@${version}`, service: 'web', instances };
-  return Array.from({ length: KEYS }, (_, k) => manager.order(candidates, { strategy, sessionKey: `session-${k}`, limit: 1 }).instances[0].id);
+  return Array.from(
+    { length: KEYS },
+    (_, k) => manager.order(candidates, { strategy, sessionKey: `session-${k}`, limit: 1 }).instances[0].id,
+  );
 }
 
 function moved(before: string[], after: string[]): number {
@@ -72,27 +75,56 @@ export function measureSpread(): SpreadFigures[] {
     const counts = base.map((member) => before.filter((id) => id === member.id).length);
     let removedSum = 0;
     for (let r = 0; r < INSTANCES; r++) {
-      removedSum += moved(before, owners(manager, strategy, base.filter((_, i) => i !== r), `without-${r}`));
+      removedSum += moved(
+        before,
+        owners(
+          manager,
+          strategy,
+          base.filter((_, i) => i !== r),
+          `without-${r}`,
+        ),
+      );
     }
     const plusOne = owners(manager, strategy, [...base, instance(INSTANCES)], 'plus-one');
     const addedMoved = moved(before, plusOne);
-    const addedMovedFrom11 = moved(plusOne, owners(manager, strategy, [...base, instance(INSTANCES), instance(INSTANCES + 1)], 'plus-two'));
-    return { strategy, counts, maxOverMean: Math.max(...counts) / (KEYS / INSTANCES), removedMoved: removedSum / INSTANCES, addedMoved, addedMovedFrom11 };
+    const addedMovedFrom11 = moved(
+      plusOne,
+      owners(manager, strategy, [...base, instance(INSTANCES), instance(INSTANCES + 1)], 'plus-two'),
+    );
+    return {
+      strategy,
+      counts,
+      maxOverMean: Math.max(...counts) / (KEYS / INSTANCES),
+      removedMoved: removedSum / INSTANCES,
+      addedMoved,
+      addedMovedFrom11,
+    };
   });
 }
 
 export function renderChart(figures: SpreadFigures[]): string {
   const width = 820;
   const height = 340;
-  const body: string[] = [text(width / 2, 24, `ring-hash vs maglev: ${fmt.int(KEYS)} session keys over ${INSTANCES} instances`, { size: 15, anchor: 'middle', weight: 'bold' })];
+  const body: string[] = [
+    text(width / 2, 24, `ring-hash vs maglev: ${fmt.int(KEYS)} session keys over ${INSTANCES} instances`, {
+      size: 15,
+      anchor: 'middle',
+      weight: 'bold',
+    }),
+  ];
 
   // Left: keys per instance, grouped bars, with the ideal (mean) as a dashed line.
   const left = { x: 50, y: 50, w: 430, h: 220 };
   const maxCount = Math.max(...figures.flatMap((figure) => figure.counts)) * 1.15;
   const scale = (value: number): number => (value / maxCount) * left.h;
   const group = left.w / INSTANCES;
-  body.push(text(left.x + left.w / 2, left.y - 6, 'keys per instance (first choice)', { anchor: 'middle', weight: 'bold' }));
-  body.push(line(left.x, left.y + left.h, left.x + left.w, left.y + left.h, '#444'), line(left.x, left.y, left.x, left.y + left.h, '#444'));
+  body.push(
+    text(left.x + left.w / 2, left.y - 6, 'keys per instance (first choice)', { anchor: 'middle', weight: 'bold' }),
+  );
+  body.push(
+    line(left.x, left.y + left.h, left.x + left.w, left.y + left.h, '#444'),
+    line(left.x, left.y, left.x, left.y + left.h, '#444'),
+  );
   for (const tick of [0, 500, 1000, 1500]) {
     if (tick > maxCount) continue;
     body.push(text(left.x - 6, left.y + left.h - scale(tick) + 4, String(tick), { size: 10, anchor: 'end' }));
@@ -101,12 +133,24 @@ export function renderChart(figures: SpreadFigures[]): string {
     for (const [s, figure] of figures.entries()) {
       const count = figure.counts[i];
       const x = left.x + i * group + 4 + s * ((group - 8) / figures.length);
-      body.push(rect(x, left.y + left.h - scale(count), (group - 8) / figures.length - 1, scale(count), COLORS[figure.strategy as keyof typeof COLORS], `${figure.strategy}, instance ${i}: ${count} keys`));
+      body.push(
+        rect(
+          x,
+          left.y + left.h - scale(count),
+          (group - 8) / figures.length - 1,
+          scale(count),
+          COLORS[figure.strategy as keyof typeof COLORS],
+          `${figure.strategy}, instance ${i}: ${count} keys`,
+        ),
+      );
     }
     body.push(text(left.x + i * group + group / 2, left.y + left.h + 14, String(i), { size: 10, anchor: 'middle' }));
   }
   const meanY = left.y + left.h - scale(KEYS / INSTANCES);
-  body.push(line(left.x, meanY, left.x + left.w, meanY, '#222', true), text(left.x + left.w - 2, meanY - 4, 'mean (ideal)', { size: 10, anchor: 'end' }));
+  body.push(
+    line(left.x, meanY, left.x + left.w, meanY, '#222', true),
+    text(left.x + left.w - 2, meanY - 4, 'mean (ideal)', { size: 10, anchor: 'end' }),
+  );
   body.push(text(left.x + left.w / 2, left.y + left.h + 30, 'instance', { size: 11, anchor: 'middle' }));
 
   // Right: fraction of keys that change owner, against 1/n.
@@ -118,22 +162,44 @@ export function renderChart(figures: SpreadFigures[]): string {
   const maxFraction = Math.max(0.2, ...figures.flatMap((figure) => cases.map((c) => c.pick(figure)))) * 1.15;
   const scaleFraction = (value: number): number => (value / maxFraction) * right.h;
   body.push(text(right.x + right.w / 2, right.y - 6, 'keys remapped', { anchor: 'middle', weight: 'bold' }));
-  body.push(line(right.x, right.y + right.h, right.x + right.w, right.y + right.h, '#444'), line(right.x, right.y, right.x, right.y + right.h, '#444'));
+  body.push(
+    line(right.x, right.y + right.h, right.x + right.w, right.y + right.h, '#444'),
+    line(right.x, right.y, right.x, right.y + right.h, '#444'),
+  );
   for (const tick of [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]) {
     if (tick > maxFraction) continue;
-    body.push(text(right.x - 6, right.y + right.h - scaleFraction(tick) + 4, fmt.percent(tick), { size: 10, anchor: 'end' }));
+    body.push(
+      text(right.x - 6, right.y + right.h - scaleFraction(tick) + 4, fmt.percent(tick), { size: 10, anchor: 'end' }),
+    );
   }
   const caseWidth = right.w / cases.length;
   const barWidth = (caseWidth - 20) / (figures.length + 1);
   for (const [c, entry] of cases.entries()) {
-    const bars = [...figures.map((figure) => ({ name: figure.strategy, value: entry.pick(figure) })), { name: 'ideal', value: entry.ideal }];
+    const bars = [
+      ...figures.map((figure) => ({ name: figure.strategy, value: entry.pick(figure) })),
+      { name: 'ideal', value: entry.ideal },
+    ];
     for (const [b, bar] of bars.entries()) {
       const x = right.x + c * caseWidth + 10 + b * barWidth;
       const y = right.y + right.h - scaleFraction(bar.value);
-      body.push(rect(x, y, barWidth - 2, scaleFraction(bar.value), COLORS[bar.name as keyof typeof COLORS], `${bar.name}, ${entry.label}: ${fmt.percent(bar.value)}`));
+      body.push(
+        rect(
+          x,
+          y,
+          barWidth - 2,
+          scaleFraction(bar.value),
+          COLORS[bar.name as keyof typeof COLORS],
+          `${bar.name}, ${entry.label}: ${fmt.percent(bar.value)}`,
+        ),
+      );
       body.push(text(x + (barWidth - 2) / 2, y - 3, `${(bar.value * 100).toFixed(1)}`, { size: 9, anchor: 'middle' }));
     }
-    body.push(text(right.x + c * caseWidth + caseWidth / 2, right.y + right.h + 14, entry.label, { size: 11, anchor: 'middle' }));
+    body.push(
+      text(right.x + c * caseWidth + caseWidth / 2, right.y + right.h + 14, entry.label, {
+        size: 11,
+        anchor: 'middle',
+      }),
+    );
   }
 
   // Legend, with the spread figures in it.
@@ -141,10 +207,15 @@ export function renderChart(figures: SpreadFigures[]): string {
   let legendX = 50;
   for (const figure of figures) {
     body.push(rect(legendX, legendY - 10, 12, 12, COLORS[figure.strategy as keyof typeof COLORS]));
-    body.push(text(legendX + 18, legendY, `${figure.strategy} (max/mean ${figure.maxOverMean.toFixed(3)})`, { size: 12 }));
+    body.push(
+      text(legendX + 18, legendY, `${figure.strategy} (max/mean ${figure.maxOverMean.toFixed(3)})`, { size: 12 }),
+    );
     legendX += 250;
   }
-  body.push(rect(legendX, legendY - 10, 12, 12, COLORS.ideal), text(legendX + 18, legendY, 'ideal: 1/n of the keys move', { size: 12 }));
+  body.push(
+    rect(legendX, legendY - 10, 12, 12, COLORS.ideal),
+    text(legendX + 18, legendY, 'ideal: 1/n of the keys move', { size: 12 }),
+  );
   return document(width, height, 'Key spread and remapping: ring-hash vs maglev', body);
 }
 
@@ -159,7 +230,7 @@ export async function run(): Promise<Section> {
     summary:
       `${fmt.int(KEYS)} session keys over ${INSTANCES} instances of weight 1, through \`createStrategyManager(loadConfig().lb)\` with the default configuration ` +
       `(ring: ${config.ringHash.pointsPerWeight} points per weight, at least ${config.ringHash.minRingSize}; Maglev table ${fmt.int(config.maglev.tableSize)} slots). ` +
-      'Spread is the busiest instance\'s share over the mean (1.00 is perfect); remapped is the fraction of keys whose first choice changes when one instance is removed ' +
+      "Spread is the busiest instance's share over the mean (1.00 is perfect); remapped is the fraction of keys whose first choice changes when one instance is removed " +
       `(mean over removing each in turn) or one is added; the theoretical minimum is 1/n (${fmt.percent(1 / INSTANCES)} and ${((1 / (INSTANCES + 1)) * 100).toFixed(1)}%).`,
     tables: [
       {
@@ -173,14 +244,20 @@ export async function run(): Promise<Section> {
             `${(figure.removedMoved * 100).toFixed(1)}% (${fmt.ratio(figure.removedMoved * INSTANCES)} ideal)`,
             `${(figure.addedMoved * 100).toFixed(1)}% (${fmt.ratio(figure.addedMoved * (INSTANCES + 1))} ideal)`,
           ]),
-          ['theoretical', '1.000', '1.000', `${((1 / INSTANCES) * 100).toFixed(1)}%`, `${((1 / (INSTANCES + 1)) * 100).toFixed(1)}%`],
+          [
+            'theoretical',
+            '1.000',
+            '1.000',
+            `${((1 / INSTANCES) * 100).toFixed(1)}%`,
+            `${((1 / (INSTANCES + 1)) * 100).toFixed(1)}%`,
+          ],
         ],
       },
     ],
     command: 'npx tsx bench/spread-chart.ts',
     notes: [
       'Adding an 11th instance is a worst case for ring-hash with the defaults: 10 instances × 100 points fall short of `minRingSize` 1,024, so the ring doubles every ' +
-        'instance\'s points, and at 11 instances it no longer needs to; the scale change moves keys between surviving instances (documented in src/lb/ring.ts). ' +
+        "instance's points, and at 11 instances it no longer needs to; the scale change moves keys between surviving instances (documented in src/lb/ring.ts). " +
         `Off that boundary, adding a 12th instance to 11 remaps ${figures.map((figure) => `${(figure.addedMovedFrom11 * 100).toFixed(1)}% with ${figure.strategy}`).join(' and ')} (ideal ${((1 / (INSTANCES + 2)) * 100).toFixed(1)}%).`,
       '![Key spread and remapping: ring-hash vs maglev](benchmark-spread.svg)',
     ],

@@ -64,11 +64,20 @@ async function wave(connections: RawConnection[], path: string, afterSend?: () =
   if (afterSend !== undefined) t0 = await afterSend();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not every client was answered within ${ANSWER_TIMEOUT_MS / 1000} s`)), ANSWER_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`not every client was answered within ${ANSWER_TIMEOUT_MS / 1000} s`)),
+      ANSWER_TIMEOUT_MS,
+    );
   });
   const results = await Promise.race([Promise.all(answers), timeout]).finally(() => clearTimeout(timer));
   const times = results.map((result) => result.at - t0).sort((a, b) => a - b);
-  return { firstMs: times[0], allMs: times[times.length - 1], p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), failed: results.filter((result) => !result.ok).length };
+  return {
+    firstMs: times[0],
+    allMs: times[times.length - 1],
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    failed: results.filter((result) => !result.ok).length,
+  };
 }
 
 async function currentIndex(konsul: KonsulProcess): Promise<number> {
@@ -94,14 +103,22 @@ function median(values: number[]): number {
 }
 
 function medianWave(waves: Wave[]): Wave {
-  return { firstMs: median(waves.map((w) => w.firstMs)), allMs: median(waves.map((w) => w.allMs)), p50Ms: median(waves.map((w) => w.p50Ms)), p99Ms: median(waves.map((w) => w.p99Ms)), failed: waves.reduce((sum, w) => sum + w.failed, 0) };
+  return {
+    firstMs: median(waves.map((w) => w.firstMs)),
+    allMs: median(waves.map((w) => w.allMs)),
+    p50Ms: median(waves.map((w) => w.p50Ms)),
+    p99Ms: median(waves.map((w) => w.p99Ms)),
+    failed: waves.reduce((sum, w) => sum + w.failed, 0),
+  };
 }
 
 export async function run(): Promise<Section> {
   const limit = openFilesLimit();
   const needed = WATCHERS + 500;
   if (limit !== null && limit < needed) {
-    throw new Error(`${WATCHERS} watchers need ${needed} open files in this process and in the server, but ulimit -n is ${limit}: run under \`ulimit -n ${needed * 2}\``);
+    throw new Error(
+      `${WATCHERS} watchers need ${needed} open files in this process and in the server, but ulimit -n is ${limit}: run under \`ulimit -n ${needed * 2}\``,
+    );
   }
   let konsul: KonsulProcess | undefined;
   // One connection per client, as separate processes would have.
@@ -112,7 +129,10 @@ export async function run(): Promise<Section> {
     await registerService(konsul.url, 'web', 10);
     step(`watchers: opening ${WATCHERS} keep-alive connections, ${RAMP_BATCH} at a time`);
     for (let i = 0; i < WATCHERS; i += RAMP_BATCH) {
-      const batch = Array.from({ length: Math.min(RAMP_BATCH, WATCHERS - i) }, () => new RawConnection('127.0.0.1', konsul!.httpPort));
+      const batch = Array.from(
+        { length: Math.min(RAMP_BATCH, WATCHERS - i) },
+        () => new RawConnection('127.0.0.1', konsul!.httpPort),
+      );
       connections.push(...batch);
       await Promise.all(batch.map((connection) => connection.open()));
     }
@@ -122,7 +142,9 @@ export async function run(): Promise<Section> {
     for (let round = 1; round <= ROUNDS; round++) {
       const plain = await wave(connections, '/catalog/services/web');
       baselines.push(plain);
-      step(`watchers:   round ${round} plain: all ${WATCHERS} answered in ${fmt.ms(plain.allMs)} (first ${fmt.ms(plain.firstMs)}, p50 ${fmt.ms(plain.p50Ms)}, p99 ${fmt.ms(plain.p99Ms)}, failed ${plain.failed})`);
+      step(
+        `watchers:   round ${round} plain: all ${WATCHERS} answered in ${fmt.ms(plain.allMs)} (first ${fmt.ms(plain.firstMs)}, p50 ${fmt.ms(plain.p50Ms)}, p99 ${fmt.ms(plain.p99Ms)}, failed ${plain.failed})`,
+      );
 
       const index = await currentIndex(konsul);
       const target = konsul;
@@ -130,11 +152,16 @@ export async function run(): Promise<Section> {
         await waitForHeld(target, WATCHERS);
         const t0 = performance.now();
         // The clock starts as the registration is sent: its own durable commit is part of the figure.
-        await sendOk(`${target.url}/catalog/register`, { method: 'PUT', json: { id: `late-${registered++}`, name: 'web', address: '10.9.9.9', port: 9000 + registered } });
+        await sendOk(`${target.url}/catalog/register`, {
+          method: 'PUT',
+          json: { id: `late-${registered++}`, name: 'web', address: '10.9.9.9', port: 9000 + registered },
+        });
         return t0;
       });
       blocked.push(woken);
-      step(`watchers:   round ${round} blocking: all ${WATCHERS} answered ${fmt.ms(woken.allMs)} after the registration (first ${fmt.ms(woken.firstMs)}, p50 ${fmt.ms(woken.p50Ms)}, p99 ${fmt.ms(woken.p99Ms)}, failed ${woken.failed})`);
+      step(
+        `watchers:   round ${round} blocking: all ${WATCHERS} answered ${fmt.ms(woken.allMs)} after the registration (first ${fmt.ms(woken.firstMs)}, p50 ${fmt.ms(woken.p50Ms)}, p99 ${fmt.ms(woken.p99Ms)}, failed ${woken.failed})`,
+      );
     }
     const plain = medianWave(baselines);
     const woken = medianWave(blocked);
@@ -144,14 +171,42 @@ export async function run(): Promise<Section> {
       summary:
         `${fmt.int(WATCHERS)} clients, each on its own keep-alive connection, hold \`GET /catalog/services/web?index=<current>&wait=5m\` on one service ` +
         `(10 instances); once the server reports them all held (\`konsul_blocking_queries\`), one registration to \`web\`. The figure is the time from sending ` +
-        'that registration until the last watcher has its answer (the registration\'s durable commit included). Baseline: the same clients, on the same ' +
+        "that registration until the last watcher has its answer (the registration's durable commit included). Baseline: the same clients, on the same " +
         `connections, sending the plain query all at once, timed from the first send to the last answer. ${ROUNDS} alternating rounds, medians.`,
       tables: [
         goalTable([
-          { figure: 'time until every watcher is answered', value: fmt.ms(woken.allMs), baseline: fmt.ms(plain.allMs), ratio: fmt.ratio(woken.allMs / plain.allMs), goal: `≤ ${GOAL_MS} ms`, met: woken.allMs <= GOAL_MS && woken.failed === 0 },
-          { figure: 'first watcher answered', value: fmt.ms(woken.firstMs), baseline: fmt.ms(plain.firstMs), ratio: fmt.ratio(woken.firstMs / plain.firstMs), goal: '—', met: null },
-          { figure: 'median watcher', value: fmt.ms(woken.p50Ms), baseline: fmt.ms(plain.p50Ms), ratio: fmt.ratio(woken.p50Ms / plain.p50Ms), goal: '—', met: null },
-          { figure: 'p99 watcher', value: fmt.ms(woken.p99Ms), baseline: fmt.ms(plain.p99Ms), ratio: fmt.ratio(woken.p99Ms / plain.p99Ms), goal: '—', met: null },
+          {
+            figure: 'time until every watcher is answered',
+            value: fmt.ms(woken.allMs),
+            baseline: fmt.ms(plain.allMs),
+            ratio: fmt.ratio(woken.allMs / plain.allMs),
+            goal: `≤ ${GOAL_MS} ms`,
+            met: woken.allMs <= GOAL_MS && woken.failed === 0,
+          },
+          {
+            figure: 'first watcher answered',
+            value: fmt.ms(woken.firstMs),
+            baseline: fmt.ms(plain.firstMs),
+            ratio: fmt.ratio(woken.firstMs / plain.firstMs),
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: 'median watcher',
+            value: fmt.ms(woken.p50Ms),
+            baseline: fmt.ms(plain.p50Ms),
+            ratio: fmt.ratio(woken.p50Ms / plain.p50Ms),
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: 'p99 watcher',
+            value: fmt.ms(woken.p99Ms),
+            baseline: fmt.ms(plain.p99Ms),
+            ratio: fmt.ratio(woken.p99Ms / plain.p99Ms),
+            goal: '—',
+            met: null,
+          },
         ]),
       ],
       command: 'npx tsx bench/watchers.ts',

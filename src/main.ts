@@ -23,7 +23,10 @@ async function main(): Promise<void> {
     server = await startKonsul(config, { logger });
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
-    const detail = err.code === 'EADDRINUSE' ? `address already in use (${String((err as { address?: string }).address ?? '')}:${String((err as { port?: number }).port ?? '')})` : err.message;
+    const detail =
+      err.code === 'EADDRINUSE'
+        ? `address already in use (${String((err as { address?: string }).address ?? '')}:${String((err as { port?: number }).port ?? '')})`
+        : err.message;
     logger.fatal({ code: err.code }, `konsul could not start: ${detail}`);
     process.stderr.write(`konsul: could not start: ${detail}\n`);
     process.exit(1);

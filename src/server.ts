@@ -37,7 +37,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? createLogger(config.log.level);
   const cleanups: (() => Promise<void>)[] = [];
   const unwind = async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
   };
   let listening = false;
   let closing = false;
@@ -46,7 +47,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     const catalog = await Catalog.open(store, {
       checkDefaults: { interval: config.health.defaultInterval, timeout: config.health.defaultTimeout },
       maxWaiters: config.blocking.maxWaiters,
-      onListenerError: (error) => logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
+      onListenerError: (error) =>
+        logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
       ...(options.now === undefined ? {} : { now: options.now }),
     }).catch(async (error: unknown) => {
       await store.close();
@@ -55,12 +57,24 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     cleanups.push(() => catalog.close());
 
     const metrics = createMetrics(catalog);
-    const lb = createStrategyManager(config.lb, { observer: createLbObserver(metrics.registry, (service) => service === '*' || catalog.service(service) !== undefined), ...(options.random === undefined ? {} : { random: options.random }) });
+    const lb = createStrategyManager(config.lb, {
+      observer: createLbObserver(
+        metrics.registry,
+        (service) => service === '*' || catalog.service(service) !== undefined,
+      ),
+      ...(options.random === undefined ? {} : { random: options.random }),
+    });
     catalog.subscribe((event) => {
       if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
     });
 
-    const health = new HealthManager({ catalog, config: config.health, registry: metrics.registry, logger, ...(options.now === undefined ? {} : { now: options.now }) });
+    const health = new HealthManager({
+      catalog,
+      config: config.health,
+      registry: metrics.registry,
+      logger,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
     if (config.health.enabled) health.start();
     cleanups.push(() => health.stop());
 
@@ -71,7 +85,14 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       health,
       metrics,
       logger,
-      notReadyReason: () => (closing ? 'shutting down' : !catalog.isOpen ? 'the catalog is closed' : !listening ? 'listeners are starting' : null),
+      notReadyReason: () =>
+        closing
+          ? 'shutting down'
+          : !catalog.isOpen
+            ? 'the catalog is closed'
+            : !listening
+              ? 'listeners are starting'
+              : null,
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,

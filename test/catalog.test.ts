@@ -4,7 +4,12 @@ import { KonsulError } from '../src/errors.js';
 import type { CatalogEvent } from '../src/catalog/catalog.js';
 import { openCatalog, tempDir } from './helpers/catalog.js';
 
-const web = (n: number, extra: Record<string, unknown> = {}) => ({ name: 'web', address: `10.0.0.${n}`, port: 8080, ...extra });
+const web = (n: number, extra: Record<string, unknown> = {}) => ({
+  name: 'web',
+  address: `10.0.0.${n}`,
+  port: 8080,
+  ...extra,
+});
 
 t.test('a registration gets a default id, an index, and defaults for what it leaves out', async (t) => {
   const catalog = await openCatalog(t, join(tempDir(t), 'k.db'));
@@ -12,7 +17,17 @@ t.test('a registration gets a default id, an index, and defaults for what it lea
   t.same(result.id, 'web-10.0.0.1-8080');
   t.equal(result.index, 2, 'the empty catalog is at 1, so the first write is 2');
   const instance = catalog.instance(result.id)!;
-  t.match(instance, { name: 'web', weight: 1, tags: [], meta: {}, region: null, zone: null, status: 'passing', createIndex: 2, modifyIndex: 2 });
+  t.match(instance, {
+    name: 'web',
+    weight: 1,
+    tags: [],
+    meta: {},
+    region: null,
+    zone: null,
+    status: 'passing',
+    createIndex: 2,
+    modifyIndex: 2,
+  });
   t.equal(catalog.index, 2);
 });
 
@@ -37,7 +52,10 @@ t.test('moving an instance to another service removes it from the old one and bu
   t.equal(catalog.service('web')!.instances.length, 0);
   t.equal(catalog.service('web')!.index, 3);
   t.equal(catalog.service('api')!.instances[0].id, 'a');
-  t.same(catalog.summaries().map((s) => s.name), ['api']);
+  t.same(
+    catalog.summaries().map((s) => s.name),
+    ['api'],
+  );
 });
 
 t.test('deregistering removes the instance, bumps the index and an unknown id is instance_not_found', async (t) => {
@@ -57,17 +75,35 @@ t.test('deregistering removes the instance, bumps the index and an unknown id is
 t.test('writes queued in the same turn commit together, each with its own index, in order', async (t) => {
   const catalog = await openCatalog(t, join(tempDir(t), 'k.db'));
   const results = await Promise.all([1, 2, 3, 4, 5].map((n) => catalog.register(web(n))));
-  t.same(results.map((r) => r.index), [2, 3, 4, 5, 6]);
-  const mixed = await Promise.allSettled([catalog.register(web(9, { id: 'x' })), catalog.deregister('x'), catalog.deregister('missing'), catalog.register(web(9, { id: 'x' }))]);
-  t.same(mixed.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-  t.same(mixed.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ index: number }>).value.index), [7, 8, 9]);
+  t.same(
+    results.map((r) => r.index),
+    [2, 3, 4, 5, 6],
+  );
+  const mixed = await Promise.allSettled([
+    catalog.register(web(9, { id: 'x' })),
+    catalog.deregister('x'),
+    catalog.deregister('missing'),
+    catalog.register(web(9, { id: 'x' })),
+  ]);
+  t.same(
+    mixed.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+  );
+  t.same(
+    mixed
+      .filter((r) => r.status === 'fulfilled')
+      .map((r) => (r as PromiseFulfilledResult<{ index: number }>).value.index),
+    [7, 8, 9],
+  );
   t.equal(catalog.instance('x')!.createIndex, 9, 'the second registration after removal is a new instance');
 });
 
 t.test('every acknowledged write is there after the catalog is reopened from its file', async (t) => {
   const file = join(tempDir(t), 'k.db');
   const first = await openCatalog(t, file);
-  await first.register(web(1, { id: 'a', tags: ['x', 'y'], meta: { version: '1.2' }, weight: 7, region: 'eu-west', zone: 'eu-west-1a' }));
+  await first.register(
+    web(1, { id: 'a', tags: ['x', 'y'], meta: { version: '1.2' }, weight: 7, region: 'eu-west', zone: 'eu-west-1a' }),
+  );
   await first.register(web(2, { id: 'b', checks: [{ type: 'ttl', ttl: '30s' }] }));
   await first.register(web(3, { id: 'c' }));
   await first.deregister('c');
@@ -75,7 +111,14 @@ t.test('every acknowledged write is there after the catalog is reopened from its
   await first.close();
   const second = await openCatalog(t, file);
   t.equal(second.index, 6);
-  t.match(second.instance('a'), { tags: ['x', 'y'], meta: { version: '1.2' }, weight: 7, region: 'eu-west', zone: 'eu-west-1a', createIndex: 2 });
+  t.match(second.instance('a'), {
+    tags: ['x', 'y'],
+    meta: { version: '1.2' },
+    weight: 7,
+    region: 'eu-west',
+    zone: 'eu-west-1a',
+    createIndex: 2,
+  });
   t.match(second.instance('b')!.checks[0], { id: 'service:b', type: 'ttl', ttl: '30s', status: 'passing', note: 'ok' });
   t.equal(second.instance('b')!.modifyIndex, 6, "a status change moves the instance's modify index, durably");
   t.equal(second.instance('c'), undefined);
@@ -87,9 +130,23 @@ t.test('every acknowledged write is there after the catalog is reopened from its
 t.test('check ids default to service:<id> for one check and service:<id>:<n> for several', async (t) => {
   const catalog = await openCatalog(t, join(tempDir(t), 'k.db'));
   await catalog.register(web(1, { id: 'one', checks: [{ type: 'ttl', ttl: '10s' }] }));
-  await catalog.register(web(2, { id: 'two', checks: [{ type: 'ttl', ttl: '10s' }, { type: 'tcp', tcp: '127.0.0.1:1', interval: '5s' }] }));
-  t.same(catalog.instance('one')!.checks.map((c) => c.id), ['service:one']);
-  t.same(catalog.instance('two')!.checks.map((c) => c.id), ['service:two:1', 'service:two:2']);
+  await catalog.register(
+    web(2, {
+      id: 'two',
+      checks: [
+        { type: 'ttl', ttl: '10s' },
+        { type: 'tcp', tcp: '127.0.0.1:1', interval: '5s' },
+      ],
+    }),
+  );
+  t.same(
+    catalog.instance('one')!.checks.map((c) => c.id),
+    ['service:one'],
+  );
+  t.same(
+    catalog.instance('two')!.checks.map((c) => c.id),
+    ['service:two:1', 'service:two:2'],
+  );
   t.equal(catalog.instance('two')!.checks[1].timeout, '5s', 'the timeout defaults to at most the interval');
   t.equal(catalog.instance('one')!.status, 'critical', 'a new check starts critical');
 });
@@ -107,10 +164,22 @@ t.test('a check keeps its status when the instance is registered again, unless a
 t.test('a check id that belongs to another instance is refused', async (t) => {
   const catalog = await openCatalog(t, join(tempDir(t), 'k.db'));
   await catalog.register(web(1, { id: 'a', checks: [{ id: 'shared', type: 'ttl', ttl: '10s' }] }));
-  const error = (await catalog.register(web(2, { id: 'b', checks: [{ id: 'shared', type: 'ttl', ttl: '10s' }] })).catch((e: unknown) => e)) as KonsulError;
+  const error = (await catalog
+    .register(web(2, { id: 'b', checks: [{ id: 'shared', type: 'ttl', ttl: '10s' }] }))
+    .catch((e: unknown) => e)) as KonsulError;
   t.equal(error.code, 'check_id_taken');
   t.equal(catalog.instance('b'), undefined);
-  const duplicate = (await catalog.register(web(3, { id: 'c', checks: [{ id: 'x', type: 'ttl', ttl: '1s' }, { id: 'x', type: 'ttl', ttl: '1s' }] })).catch((e: unknown) => e)) as KonsulError;
+  const duplicate = (await catalog
+    .register(
+      web(3, {
+        id: 'c',
+        checks: [
+          { id: 'x', type: 'ttl', ttl: '1s' },
+          { id: 'x', type: 'ttl', ttl: '1s' },
+        ],
+      }),
+    )
+    .catch((e: unknown) => e)) as KonsulError;
   t.equal(duplicate.code, 'duplicate_check_id');
 });
 
@@ -143,23 +212,42 @@ t.test('addresses must be an IPv4 address, an IPv6 address or a hostname', async
   }
 });
 
-t.test('queries filter by name, every tag and every meta pair, and report a key that changes with the index', async (t) => {
-  const catalog = await openCatalog(t, join(tempDir(t), 'k.db'));
-  await catalog.register(web(1, { id: 'a', tags: ['v1', 'eu'], meta: { build: '7' } }));
-  await catalog.register(web(2, { id: 'b', tags: ['v2', 'eu'], meta: { build: '8' } }));
-  await catalog.register({ id: 'c', name: 'api', address: '10.0.1.1', port: 80, tags: ['eu'] });
-  t.same(catalog.query({ name: 'WEB' }).instances.map((i) => i.id), ['a', 'b']);
-  t.same(catalog.query({ name: 'web', tags: ['eu', 'v2'] }).instances.map((i) => i.id), ['b']);
-  t.same(catalog.query({ name: 'web', meta: { build: '7' } }).instances.map((i) => i.id), ['a']);
-  t.same(catalog.query({ tags: ['eu'] }).instances.map((i) => i.id), ['a', 'b', 'c']);
-  t.same(catalog.query({ name: 'nothing' }).instances, []);
-  const before = catalog.query({ name: 'web', tags: ['eu'] });
-  t.equal(before.key, catalog.query({ name: 'web', tags: ['eu'] }).key);
-  t.not(before.key, catalog.query({ name: 'web', tags: ['v1'] }).key);
-  t.equal(catalog.query({ name: 'web', tags: ['eu', 'eu', 'eu'] }).key, before.key, 'a repeated tag makes no new key');
-  await catalog.register(web(3, { id: 'd' }));
-  t.not(before.key, catalog.query({ name: 'web', tags: ['eu'] }).key);
-});
+t.test(
+  'queries filter by name, every tag and every meta pair, and report a key that changes with the index',
+  async (t) => {
+    const catalog = await openCatalog(t, join(tempDir(t), 'k.db'));
+    await catalog.register(web(1, { id: 'a', tags: ['v1', 'eu'], meta: { build: '7' } }));
+    await catalog.register(web(2, { id: 'b', tags: ['v2', 'eu'], meta: { build: '8' } }));
+    await catalog.register({ id: 'c', name: 'api', address: '10.0.1.1', port: 80, tags: ['eu'] });
+    t.same(
+      catalog.query({ name: 'WEB' }).instances.map((i) => i.id),
+      ['a', 'b'],
+    );
+    t.same(
+      catalog.query({ name: 'web', tags: ['eu', 'v2'] }).instances.map((i) => i.id),
+      ['b'],
+    );
+    t.same(
+      catalog.query({ name: 'web', meta: { build: '7' } }).instances.map((i) => i.id),
+      ['a'],
+    );
+    t.same(
+      catalog.query({ tags: ['eu'] }).instances.map((i) => i.id),
+      ['a', 'b', 'c'],
+    );
+    t.same(catalog.query({ name: 'nothing' }).instances, []);
+    const before = catalog.query({ name: 'web', tags: ['eu'] });
+    t.equal(before.key, catalog.query({ name: 'web', tags: ['eu'] }).key);
+    t.not(before.key, catalog.query({ name: 'web', tags: ['v1'] }).key);
+    t.equal(
+      catalog.query({ name: 'web', tags: ['eu', 'eu', 'eu'] }).key,
+      before.key,
+      'a repeated tag makes no new key',
+    );
+    await catalog.register(web(3, { id: 'd' }));
+    t.not(before.key, catalog.query({ name: 'web', tags: ['eu'] }).key);
+  },
+);
 
 t.test('a waiter on one service wakes on its change, not on another service', async (t) => {
   const catalog = await openCatalog(t, join(tempDir(t), 'k.db'));
@@ -213,7 +301,14 @@ t.test('listeners hear every committed change in order, and a note-only update w
   t.equal(await catalog.updateCheck('service:a', 'passing', 'two'), null, 'same status, new note: no index');
   t.equal(catalog.instance('a')!.checks[0].note, 'two', 'but the live view has the note');
   t.equal(await catalog.updateCheck('service:a', 'passing', 'two'), null);
-  t.same(events.map((e) => [e.kind, e.index]), [['registered', 2], ['check-updated', 3], ['check-updated', null]]);
+  t.same(
+    events.map((e) => [e.kind, e.index]),
+    [
+      ['registered', 2],
+      ['check-updated', 3],
+      ['check-updated', null],
+    ],
+  );
   const error = (await catalog.updateCheck('nope', 'passing', '').catch((e: unknown) => e)) as KonsulError;
   t.equal(error.code, 'check_not_found');
 });
@@ -225,7 +320,11 @@ t.test('a subscriber that throws cannot strand the other writes of its batch', a
     throw new Error('subscriber bug');
   });
   const results = await Promise.all([catalog.register(web(1)), catalog.register(web(2)), catalog.register(web(3))]);
-  t.same(results.map((r) => r.index), [2, 3, 4], 'every write of the batch was acknowledged');
+  t.same(
+    results.map((r) => r.index),
+    [2, 3, 4],
+    'every write of the batch was acknowledged',
+  );
   t.equal(errors.length, 3, 'each failure was reported');
   t.match(String(errors[0]), /subscriber bug/);
 });

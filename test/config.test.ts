@@ -60,8 +60,14 @@ t.test('invalid config names the key and the problem', async (t) => {
     [{ KONSUL_DNS_DOMAIN: 'Not A Domain' }, /dns\.domain/],
     [{ KONSUL_CONFIG: write('typo.json', '{"http":{"prot":1}}') }, /http.*unknown key.*prot/],
     [{ KONSUL_CONFIG: write('bad.json', '{"http":') }, /not valid JSON/],
-    [{ KONSUL_CONFIG: write('size.json', '{"lb":{"maglev":{"tableSize":65536}}}') }, /lb\.maglev\.tableSize must be prime/],
-    [{ KONSUL_CONFIG: write('default.json', '{"lb":{"default":"maglev","enabled":["round-robin"]}}') }, /lb\.default "maglev" is not in lb\.enabled/],
+    [
+      { KONSUL_CONFIG: write('size.json', '{"lb":{"maglev":{"tableSize":65536}}}') },
+      /lb\.maglev\.tableSize must be prime/,
+    ],
+    [
+      { KONSUL_CONFIG: write('default.json', '{"lb":{"default":"maglev","enabled":["round-robin"]}}') },
+      /lb\.default "maglev" is not in lb\.enabled/,
+    ],
     [{ KONSUL_CONFIG: write('wait.json', '{"blocking":{"defaultWait":"20m"}}') }, /defaultWait must not exceed/],
     [{ KONSUL_CONFIG: write('dur.json', '{"health":{"defaultTtl":"forever"}}') }, /health\.defaultTtl/],
     [{ KONSUL_CONFIG: join(dir, 'missing.json') }, /cannot read config file .*ENOENT/],

@@ -6,7 +6,14 @@ import { openCatalog, tempDir } from './helpers/catalog.js';
 async function setup(t: Parameters<typeof tempDir>[0]) {
   const catalog = await openCatalog(t, join(tempDir(t), 'konsul.db'));
   const register = (id: string, address: string, tags: string[] = []) =>
-    catalog.register({ id, name: 'web', address, port: 80, tags, checks: [{ type: 'ttl', ttl: '30s', status: 'passing' }] });
+    catalog.register({
+      id,
+      name: 'web',
+      address,
+      port: 80,
+      tags,
+      checks: [{ type: 'ttl', ttl: '30s', status: 'passing' }],
+    });
   return { catalog, register, cache: new AnswerCache(catalog, { domain: 'konsul', ttl: 5, capacity: 2 }) };
 }
 
@@ -42,7 +49,8 @@ t.test('each kind selects its own instances and records', async (t) => {
   await register('v6', 'fd00::1');
   await register('host', 'db.example.com');
   const answers = cache.lookup('web', undefined, 'web')!;
-  const ids = (kind: (typeof KIND)[keyof typeof KIND]) => answers.set(kind).candidates.instances.map((instance) => instance.id);
+  const ids = (kind: (typeof KIND)[keyof typeof KIND]) =>
+    answers.set(kind).candidates.instances.map((instance) => instance.id);
   t.same(ids(KIND.A), ['host', 'v4']);
   t.same(ids(KIND.AAAA), ['host', 'v6']);
   t.same(ids(KIND.ANY), ['host', 'v4', 'v6']);
@@ -53,14 +61,21 @@ t.test('each kind selects its own instances and records', async (t) => {
   t.same([...srv.additionals!.keys()].sort(), ['v4', 'v6'], 'hostname targets have no additional record');
   t.equal(srv.aliases.size, 0);
   const a = answers.set(KIND.A).records.get('v4')!;
-  t.same([...a], [0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1], 'owner = pointer to the question, TTL from config');
+  t.same(
+    [...a],
+    [0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1],
+    'owner = pointer to the question, TTL from config',
+  );
 });
 
 t.test('a tag narrows the instances without case; no match or no service is undefined', async (t) => {
   const { cache, register } = await setup(t);
   await register('a', '10.0.0.1', ['Canary']);
   await register('b', '10.0.0.2');
-  t.same(cache.lookup('web', 'canary', 'web\u0000canary')!.instances.map((instance) => instance.id), ['a']);
+  t.same(
+    cache.lookup('web', 'canary', 'web\u0000canary')!.instances.map((instance) => instance.id),
+    ['a'],
+  );
   t.equal(cache.lookup('web', 'nope', 'web\u0000nope'), undefined);
   t.equal(cache.lookup('db', undefined, 'db'), undefined);
 });

@@ -18,9 +18,17 @@ t.test('dig reads the answers a service registered over HTTP gets over DNS', asy
   const server = await startTestKonsul(t, { dns: { enabled: true } });
   const port = server.dns!.port;
   for (let i = 1; i <= 3; i++) {
-    await server.app.inject({ method: 'PUT', url: '/catalog/register', payload: { name: 'web', address: `10.0.0.${i}`, port: 8080 + i, weight: i, tags: i === 1 ? ['primary'] : [] } });
+    await server.app.inject({
+      method: 'PUT',
+      url: '/catalog/register',
+      payload: { name: 'web', address: `10.0.0.${i}`, port: 8080 + i, weight: i, tags: i === 1 ? ['primary'] : [] },
+    });
   }
-  await server.app.inject({ method: 'PUT', url: '/catalog/register', payload: { name: 'web', address: '2001:db8::7', port: 9000 } });
+  await server.app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload: { name: 'web', address: '2001:db8::7', port: 9000 },
+  });
 
   const a = await dig(port, 'web.service.konsul', 'A', '+short');
   t.same(a.trim().split('\n').sort(), ['10.0.0.1', '10.0.0.2', '10.0.0.3']);
@@ -46,7 +54,11 @@ t.test('dig gets a truncated answer over UDP and the whole one when it retries o
   const server = await startTestKonsul(t, { dns: { enabled: true } });
   const port = server.dns!.port;
   for (let i = 1; i <= 40; i++) {
-    await server.app.inject({ method: 'PUT', url: '/catalog/register', payload: { name: 'big', address: `10.1.0.${i}`, port: 7000 } });
+    await server.app.inject({
+      method: 'PUT',
+      url: '/catalog/register',
+      payload: { name: 'big', address: `10.1.0.${i}`, port: 7000 },
+    });
   }
   const udp = await dig(port, 'big.service.konsul', 'SRV', '+noedns', '+ignore');
   t.match(udp, /flags: qr aa tc/, 'TC is set over UDP');

@@ -25,7 +25,12 @@ function ecs(family: number, source: number, scope: number, address: number[]): 
 const read = (record: Buffer) => readOpt(record, 0, record.length);
 
 t.test('an OPT record gives the payload size, version and DO bit', async (t) => {
-  t.same(read(opt(4096, Buffer.alloc(0), (1 << 16) | 0x8000)), { udpSize: 4096, version: 1, dnssecOk: true, clientSubnet: undefined });
+  t.same(read(opt(4096, Buffer.alloc(0), (1 << 16) | 0x8000)), {
+    udpSize: 4096,
+    version: 1,
+    dnssecOk: true,
+    clientSubnet: undefined,
+  });
 });
 
 t.test('a Client Subnet option gives the subnet address, and prefix 0 gives none (RFC 7871 §7.1.2)', async (t) => {
@@ -74,16 +79,19 @@ t.test('the UDP limit is 512 without EDNS and the offer clamped to 512..4096 wit
   t.equal(udpLimit(edns(65535)), 4096);
 });
 
-t.test('the response OPT carries our size, the extended RCODE, the DO bit and the echoed subnet with its scope', async (t) => {
-  const query = read(opt(4096, ecs(1, 24, 0, [198, 51, 100]), 0x8000)) as Edns;
-  const record = encodeOpt(query, 16, 24);
-  t.equal(record.readUInt16BE(1), 41);
-  t.equal(record.readUInt16BE(3), ADVERTISED_UDP_SIZE);
-  t.equal(record[5], 1, 'BADVERS: upper bits of RCODE 16');
-  t.equal(record[6], 0, 'version 0');
-  t.equal(record.readUInt16BE(7), 0x8000, 'DO copied');
-  t.same([...record.subarray(11)], [0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100]);
-  const plain = encodeOpt({ udpSize: 512, version: 0, dnssecOk: false, clientSubnet: undefined }, 0, 0);
-  t.equal(plain.length, 11);
-  t.equal(plain.readUInt16BE(9), 0);
-});
+t.test(
+  'the response OPT carries our size, the extended RCODE, the DO bit and the echoed subnet with its scope',
+  async (t) => {
+    const query = read(opt(4096, ecs(1, 24, 0, [198, 51, 100]), 0x8000)) as Edns;
+    const record = encodeOpt(query, 16, 24);
+    t.equal(record.readUInt16BE(1), 41);
+    t.equal(record.readUInt16BE(3), ADVERTISED_UDP_SIZE);
+    t.equal(record[5], 1, 'BADVERS: upper bits of RCODE 16');
+    t.equal(record[6], 0, 'version 0');
+    t.equal(record.readUInt16BE(7), 0x8000, 'DO copied');
+    t.same([...record.subarray(11)], [0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100]);
+    const plain = encodeOpt({ udpSize: 512, version: 0, dnssecOk: false, clientSubnet: undefined }, 0, 0);
+    t.equal(plain.length, 11);
+    t.equal(plain.readUInt16BE(9), 0);
+  },
+);

@@ -38,7 +38,14 @@ t.test('an opcode other than QUERY is NOTIMP and not counted as malformed', asyn
 });
 
 t.test('section counts other than one question and at most one additional are FORMERR', async (t) => {
-  for (const [offset, value] of [[4, 0], [4, 2], [6, 1], [8, 1], [10, 2], [4, 65535]] as const) {
+  for (const [offset, value] of [
+    [4, 0],
+    [4, 2],
+    [6, 1],
+    [8, 1],
+    [10, 2],
+    [4, 65535],
+  ] as const) {
     const message = buildQuery('web.service.konsul', TYPE.A);
     message.writeUInt16BE(value, offset);
     t.same(guardQuery(message), { action: 'formerr', reason: 'counts' }, `count at ${offset} = ${value}`);
@@ -76,20 +83,35 @@ t.test('a question cut short, type 0 or OPT as the question type is FORMERR', as
 });
 
 t.test('bytes after the question, or an additional record that is not a well-formed OPT, are FORMERR', async (t) => {
-  t.same(guardQuery(Buffer.concat([buildQuery('konsul', TYPE.A), Buffer.from([0])])), { action: 'formerr', reason: 'trailing' });
+  t.same(guardQuery(Buffer.concat([buildQuery('konsul', TYPE.A), Buffer.from([0])])), {
+    action: 'formerr',
+    reason: 'trailing',
+  });
   const withOpt = buildQuery('konsul', TYPE.A, { udpSize: 1232 });
-  t.same(guardQuery(Buffer.concat([withOpt, Buffer.from([0])])), { action: 'formerr', reason: 'opt' }, 'bytes after the OPT');
+  t.same(
+    guardQuery(Buffer.concat([withOpt, Buffer.from([0])])),
+    { action: 'formerr', reason: 'opt' },
+    'bytes after the OPT',
+  );
   const notOpt = Buffer.from(withOpt);
   notOpt.writeUInt16BE(TYPE.A, notOpt.length - 10);
   t.same(guardQuery(notOpt), { action: 'formerr', reason: 'opt' });
   t.same(guardQuery(withOpt.subarray(0, withOpt.length - 1)), { action: 'formerr', reason: 'opt' }, 'an OPT cut short');
   const arcountOnly = buildQuery('konsul', TYPE.A);
   arcountOnly.writeUInt16BE(1, 10);
-  t.same(guardQuery(arcountOnly), { action: 'formerr', reason: 'opt' }, 'an announced additional record that is missing');
+  t.same(
+    guardQuery(arcountOnly),
+    { action: 'formerr', reason: 'opt' },
+    'an announced additional record that is missing',
+  );
 });
 
 t.test('every prefix of a valid query is rejected and never throws', async (t) => {
-  const query = buildQuery('_web._tcp.service.konsul', TYPE.SRV, { udpSize: 1232, clientSubnet: { address: '10.1.0.0', prefix: 16 } });
+  const query = buildQuery('_web._tcp.service.konsul', TYPE.SRV, {
+    udpSize: 1232,
+    clientSubnet: { address: '10.1.0.0', prefix: 16 },
+  });
   t.notOk(isRejection(guardQuery(query)));
-  for (let length = 0; length < query.length; length++) t.ok(isRejection(guardQuery(query.subarray(0, length))), `${length} bytes`);
+  for (let length = 0; length < query.length; length++)
+    t.ok(isRejection(guardQuery(query.subarray(0, length))), `${length} bytes`);
 });

@@ -3,7 +3,8 @@ import { NameRouter, routeLabels } from '../src/dns/names.js';
 import { buildQuery } from './helpers/dns-client.js';
 
 const DOMAIN = ['konsul'];
-const route = (name: string, domain: readonly string[] = DOMAIN) => routeLabels(name === '' ? [] : name.split('.'), domain);
+const route = (name: string, domain: readonly string[] = DOMAIN) =>
+  routeLabels(name === '' ? [] : name.split('.'), domain);
 
 t.test('service names route to the service, with a tag when one label precedes it', async (t) => {
   t.same(route('web.service.konsul'), { kind: 'service', service: 'web', tag: undefined, cacheKey: '=web' });
@@ -15,14 +16,28 @@ t.test('cache keys tell (service, tag) pairs apart whatever bytes the labels hol
     const routed = routeLabels([...labels, 'service', 'konsul'], DOMAIN);
     return routed.kind === 'service' ? routed.cacheKey : routed.kind;
   };
-  const keys = [['a\u0000b'], ['b', 'a'], ['a\u0000', 'b'], ['\u0000b', 'a'], ['3:abcx'], ['x', 'abc'], ['=a'], ['a']].map(key);
+  const keys = [
+    ['a\u0000b'],
+    ['b', 'a'],
+    ['a\u0000', 'b'],
+    ['\u0000b', 'a'],
+    ['3:abcx'],
+    ['x', 'abc'],
+    ['=a'],
+    ['a'],
+  ].map(key);
   t.equal(new Set(keys).size, keys.length, JSON.stringify(keys));
 });
 
 t.test('RFC 2782 names route to the service; _tcp and _udp are no tag, other protocol labels are', async (t) => {
   t.same(route('_web._tcp.service.konsul'), { kind: 'service', service: 'web', tag: undefined, cacheKey: '=web' });
   t.same(route('_web._udp.service.konsul'), { kind: 'service', service: 'web', tag: undefined, cacheKey: '=web' });
-  t.same(route('_web._canary.service.konsul'), { kind: 'service', service: 'web', tag: 'canary', cacheKey: '3:webcanary' });
+  t.same(route('_web._canary.service.konsul'), {
+    kind: 'service',
+    service: 'web',
+    tag: 'canary',
+    cacheKey: '3:webcanary',
+  });
   t.same(route('_web.tcp.service.konsul'), { kind: 'nxdomain' });
   t.same(route('web._tcp.service.konsul'), { kind: 'nxdomain' });
   t.same(route('_._tcp.service.konsul'), { kind: 'nxdomain' });
@@ -56,7 +71,12 @@ t.test('names outside the domain, including look-alike suffixes, are outside', a
 
 t.test('a multi-label domain is matched label by label', async (t) => {
   const domain = ['sd', 'example', 'internal'];
-  t.same(route('web.service.sd.example.internal', domain), { kind: 'service', service: 'web', tag: undefined, cacheKey: '=web' });
+  t.same(route('web.service.sd.example.internal', domain), {
+    kind: 'service',
+    service: 'web',
+    tag: undefined,
+    cacheKey: '=web',
+  });
   t.same(route('sd.example.internal', domain), { kind: 'apex' });
   t.same(route('example.internal', domain), { kind: 'outside' });
 });

@@ -24,14 +24,25 @@ t.test('records owned by the question pointer decode under the question name', a
 });
 
 t.test('SRV carries priority, weight (clamped to 16 bits), port and an uncompressed target', async (t) => {
-  const [heavy, light] = decodeAnswers([srvRecord(QUESTION_NAME, 0, 1, 100000, 8080, '0a000001.addr.konsul'), srvRecord(QUESTION_NAME, 0, 1, -3, 53, 'x.konsul')]);
+  const [heavy, light] = decodeAnswers([
+    srvRecord(QUESTION_NAME, 0, 1, 100000, 8080, '0a000001.addr.konsul'),
+    srvRecord(QUESTION_NAME, 0, 1, -3, 53, 'x.konsul'),
+  ]);
   t.same([heavy.priority, heavy.weight, heavy.port, heavy.target], [1, 65535, 8080, '0a000001.addr.konsul']);
   t.equal(light.weight, 0);
 });
 
 t.test('SOA carries its names and timers, the serial modulo 2^32', async (t) => {
   const [soa] = decodeAnswers([
-    soaRecord(encodeName('konsul'), 0, { mname: 'ns.konsul', rname: 'hostmaster.konsul', serial: 2 ** 32 + 5, refresh: 3600, retry: 600, expire: 86400, minimum: 7 }),
+    soaRecord(encodeName('konsul'), 0, {
+      mname: 'ns.konsul',
+      rname: 'hostmaster.konsul',
+      serial: 2 ** 32 + 5,
+      refresh: 3600,
+      retry: 600,
+      expire: 86400,
+      minimum: 7,
+    }),
   ]);
   t.same(soa.soa, { mname: 'ns.konsul', rname: 'hostmaster.konsul', serial: 5, minimum: 7 });
   t.equal(soa.name, 'konsul');

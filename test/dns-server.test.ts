@@ -1,26 +1,45 @@
 import t from 'tap';
 import { connect } from 'node:net';
 import DNS from 'dns2';
-import { buildQuery, decodeMessage, type DecodedMessage, RCODE, startDnsFixture, tcpExchange, TYPE, UdpExchange, udpQuery } from './helpers/dns-client.js';
+import {
+  buildQuery,
+  decodeMessage,
+  type DecodedMessage,
+  RCODE,
+  startDnsFixture,
+  tcpExchange,
+  TYPE,
+  UdpExchange,
+  udpQuery,
+} from './helpers/dns-client.js';
 
-const ttlCheck = (status: 'passing' | 'warning' | 'critical' = 'passing') => [{ type: 'ttl' as const, ttl: '30s', status }];
+const ttlCheck = (status: 'passing' | 'warning' | 'critical' = 'passing') => [
+  { type: 'ttl' as const, ttl: '30s', status },
+];
 
-t.test('an A query answers every IPv4 instance, authoritatively, with the configured TTL and the question echoed', async (t) => {
-  const dns = await startDnsFixture(t, { ttl: 30 });
-  await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
-  await dns.register({ name: 'web', address: '10.0.0.2', port: 80 });
-  await dns.register({ name: 'web', address: 'fd00::1', port: 80 });
-  const reply = await udpQuery(t, dns.server.port, 'web.service.konsul', TYPE.A, { id: 4242 });
-  t.equal(reply.id, 4242);
-  t.ok(reply.qr && reply.aa && reply.rd, 'QR, AA and the query RD are set');
-  t.notOk(reply.ra, 'recursion is never offered');
-  t.equal(reply.rcode, RCODE.NOERROR);
-  t.same(reply.question, { name: 'web.service.konsul', type: TYPE.A, class: 1 });
-  t.same(reply.answers.map((record) => record.address).sort(), ['10.0.0.1', '10.0.0.2']);
-  t.ok(reply.answers.every((record) => record.type === TYPE.A && record.ttl === 30 && record.name === 'web.service.konsul'));
-  t.same(reply.authority, []);
-  t.equal(reply.opt, undefined, 'no OPT in the answer to a query without one');
-});
+t.test(
+  'an A query answers every IPv4 instance, authoritatively, with the configured TTL and the question echoed',
+  async (t) => {
+    const dns = await startDnsFixture(t, { ttl: 30 });
+    await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
+    await dns.register({ name: 'web', address: '10.0.0.2', port: 80 });
+    await dns.register({ name: 'web', address: 'fd00::1', port: 80 });
+    const reply = await udpQuery(t, dns.server.port, 'web.service.konsul', TYPE.A, { id: 4242 });
+    t.equal(reply.id, 4242);
+    t.ok(reply.qr && reply.aa && reply.rd, 'QR, AA and the query RD are set');
+    t.notOk(reply.ra, 'recursion is never offered');
+    t.equal(reply.rcode, RCODE.NOERROR);
+    t.same(reply.question, { name: 'web.service.konsul', type: TYPE.A, class: 1 });
+    t.same(reply.answers.map((record) => record.address).sort(), ['10.0.0.1', '10.0.0.2']);
+    t.ok(
+      reply.answers.every(
+        (record) => record.type === TYPE.A && record.ttl === 30 && record.name === 'web.service.konsul',
+      ),
+    );
+    t.same(reply.authority, []);
+    t.equal(reply.opt, undefined, 'no OPT in the answer to a query without one');
+  },
+);
 
 t.test('an AAAA query answers the IPv6 instances only', async (t) => {
   const dns = await startDnsFixture(t);
@@ -32,37 +51,52 @@ t.test('an AAAA query answers the IPv6 instances only', async (t) => {
   t.ok(reply.answers.every((record) => record.type === TYPE.AAAA));
 });
 
-t.test('an SRV query answers priority 1, the weight, the port and an .addr. target whose address is in the additional section', async (t) => {
-  const dns = await startDnsFixture(t);
-  await dns.register({ id: 'a', name: 'api', address: '10.0.0.1', port: 8080, weight: 5 });
-  await dns.register({ id: 'b', name: 'api', address: '10.0.0.1', port: 8081, weight: 1 });
-  await dns.register({ id: 'c', name: 'api', address: 'fd00::2', port: 9090, weight: 2 });
-  const reply = await udpQuery(t, dns.server.port, 'api.service.konsul', TYPE.SRV);
-  const srv = reply.answers.map(({ type, priority, weight, port, target }) => ({ type, priority, weight, port, target }));
-  t.same(
-    srv.sort((x, y) => x.port! - y.port!),
-    [
-      { type: TYPE.SRV, priority: 1, weight: 5, port: 8080, target: '0a000001.addr.konsul' },
-      { type: TYPE.SRV, priority: 1, weight: 1, port: 8081, target: '0a000001.addr.konsul' },
-      { type: TYPE.SRV, priority: 1, weight: 2, port: 9090, target: 'fd000000000000000000000000000002.addr.konsul' },
-    ],
-  );
-  t.same(
-    reply.additional.map(({ name, type, address }) => ({ name, type, address })).sort((x, y) => x.type - y.type),
-    [
-      { name: '0a000001.addr.konsul', type: TYPE.A, address: '10.0.0.1' },
-      { name: 'fd000000000000000000000000000002.addr.konsul', type: TYPE.AAAA, address: 'fd00:0:0:0:0:0:0:2' },
-    ],
-    'one address record per distinct target',
-  );
-});
+t.test(
+  'an SRV query answers priority 1, the weight, the port and an .addr. target whose address is in the additional section',
+  async (t) => {
+    const dns = await startDnsFixture(t);
+    await dns.register({ id: 'a', name: 'api', address: '10.0.0.1', port: 8080, weight: 5 });
+    await dns.register({ id: 'b', name: 'api', address: '10.0.0.1', port: 8081, weight: 1 });
+    await dns.register({ id: 'c', name: 'api', address: 'fd00::2', port: 9090, weight: 2 });
+    const reply = await udpQuery(t, dns.server.port, 'api.service.konsul', TYPE.SRV);
+    const srv = reply.answers.map(({ type, priority, weight, port, target }) => ({
+      type,
+      priority,
+      weight,
+      port,
+      target,
+    }));
+    t.same(
+      srv.sort((x, y) => x.port! - y.port!),
+      [
+        { type: TYPE.SRV, priority: 1, weight: 5, port: 8080, target: '0a000001.addr.konsul' },
+        { type: TYPE.SRV, priority: 1, weight: 1, port: 8081, target: '0a000001.addr.konsul' },
+        { type: TYPE.SRV, priority: 1, weight: 2, port: 9090, target: 'fd000000000000000000000000000002.addr.konsul' },
+      ],
+    );
+    t.same(
+      reply.additional.map(({ name, type, address }) => ({ name, type, address })).sort((x, y) => x.type - y.type),
+      [
+        { name: '0a000001.addr.konsul', type: TYPE.A, address: '10.0.0.1' },
+        { name: 'fd000000000000000000000000000002.addr.konsul', type: TYPE.AAAA, address: 'fd00:0:0:0:0:0:0:2' },
+      ],
+      'one address record per distinct target',
+    );
+  },
+);
 
 t.test('the .addr. target names resolve to their addresses on their own', async (t) => {
   const dns = await startDnsFixture(t);
   const v4 = await udpQuery(t, dns.server.port, '0a000001.addr.konsul', TYPE.A);
-  t.same(v4.answers.map((record) => record.address), ['10.0.0.1']);
+  t.same(
+    v4.answers.map((record) => record.address),
+    ['10.0.0.1'],
+  );
   const v6 = await udpQuery(t, dns.server.port, 'fd000000000000000000000000000002.addr.konsul', TYPE.AAAA);
-  t.same(v6.answers.map((record) => record.address), ['fd00:0:0:0:0:0:0:2']);
+  t.same(
+    v6.answers.map((record) => record.address),
+    ['fd00:0:0:0:0:0:0:2'],
+  );
   const wrongFamily = await udpQuery(t, dns.server.port, '0a000001.addr.konsul', TYPE.AAAA);
   t.equal(wrongFamily.rcode, RCODE.NOERROR);
   t.equal(wrongFamily.answers.length, 0);
@@ -75,9 +109,15 @@ t.test('a tag label narrows the answer to instances carrying the tag, whatever i
   await dns.register({ name: 'web', address: '10.0.0.1', port: 80, tags: ['V2', 'primary'] });
   await dns.register({ name: 'web', address: '10.0.0.2', port: 80, tags: ['v1'] });
   const v2 = await udpQuery(t, dns.server.port, 'v2.web.service.konsul', TYPE.A);
-  t.same(v2.answers.map((record) => record.address), ['10.0.0.1']);
+  t.same(
+    v2.answers.map((record) => record.address),
+    ['10.0.0.1'],
+  );
   const v1 = await udpQuery(t, dns.server.port, 'V1.web.service.konsul', TYPE.A);
-  t.same(v1.answers.map((record) => record.address), ['10.0.0.2']);
+  t.same(
+    v1.answers.map((record) => record.address),
+    ['10.0.0.2'],
+  );
 });
 
 t.test('RFC 2782 names answer SRV: _tcp and _udp mean no tag, any other protocol label is a tag', async (t) => {
@@ -90,7 +130,10 @@ t.test('RFC 2782 names answer SRV: _tcp and _udp mean no tag, any other protocol
   const udp = await udpQuery(t, dns.server.port, '_web._udp.service.konsul', TYPE.SRV);
   t.equal(udp.answers.length, 2);
   const tagged = await udpQuery(t, dns.server.port, '_web._v2.service.konsul', TYPE.SRV);
-  t.same(tagged.answers.map((record) => record.port), [80]);
+  t.same(
+    tagged.answers.map((record) => record.port),
+    [80],
+  );
   const half = await udpQuery(t, dns.server.port, '_web.tcp.service.konsul', TYPE.SRV);
   t.equal(half.rcode, RCODE.NXDOMAIN, 'both labels need the underscore');
 });
@@ -100,7 +143,10 @@ t.test('names are matched without case and the question comes back with the case
   await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
   const reply = await udpQuery(t, dns.server.port, 'WeB.SeRvIcE.KoNsUl', TYPE.A);
   t.equal(reply.question?.name, 'WeB.SeRvIcE.KoNsUl');
-  t.same(reply.answers.map((record) => [record.name, record.address]), [['WeB.SeRvIcE.KoNsUl', '10.0.0.1']]);
+  t.same(
+    reply.answers.map((record) => [record.name, record.address]),
+    [['WeB.SeRvIcE.KoNsUl', '10.0.0.1']],
+  );
 });
 
 t.test('a name in the zone that does not exist is NXDOMAIN with the SOA in the authority section', async (t) => {
@@ -152,10 +198,20 @@ t.test('the zone apex answers SOA and NS', async (t) => {
   t.equal(soa.answers[0].type, TYPE.SOA);
   t.equal(soa.answers[0].soa?.mname, 'ns.konsul');
   const ns = await udpQuery(t, dns.server.port, 'konsul', TYPE.NS);
-  t.same(ns.answers.map((record) => record.target), ['ns.konsul']);
-  t.same(ns.additional.map((record) => [record.name, record.address]), [['ns.konsul', '127.0.0.1']], 'glue for the listening address');
+  t.same(
+    ns.answers.map((record) => record.target),
+    ['ns.konsul'],
+  );
+  t.same(
+    ns.additional.map((record) => [record.name, record.address]),
+    [['ns.konsul', '127.0.0.1']],
+    'glue for the listening address',
+  );
   const glue = await udpQuery(t, dns.server.port, 'ns.konsul', TYPE.A);
-  t.same(glue.answers.map((record) => record.address), ['127.0.0.1']);
+  t.same(
+    glue.answers.map((record) => record.address),
+    ['127.0.0.1'],
+  );
   const apexA = await udpQuery(t, dns.server.port, 'konsul', TYPE.A);
   t.equal(apexA.rcode, RCODE.NOERROR);
   t.equal(apexA.authority[0]?.type, TYPE.SOA);
@@ -173,7 +229,10 @@ t.test('critical instances are left out and warning ones stay unless onlyPassing
   await strict.register({ name: 'web', address: '10.0.0.1', port: 80, checks: ttlCheck('passing') });
   await strict.register({ name: 'web', address: '10.0.0.2', port: 80, checks: ttlCheck('warning') });
   const passing = await udpQuery(t, strict.server.port, 'web.service.konsul', TYPE.A);
-  t.same(passing.answers.map((record) => record.address), ['10.0.0.1']);
+  t.same(
+    passing.answers.map((record) => record.address),
+    ['10.0.0.1'],
+  );
 });
 
 t.test('a health change is seen by the next query', async (t) => {
@@ -184,7 +243,10 @@ t.test('a health change is seen by the next query', async (t) => {
   t.equal(before.answers.length, 2);
   await dns.catalog.updateCheck('service:two', 'critical', 'down');
   const after = await udpQuery(t, dns.server.port, 'web.service.konsul', TYPE.A);
-  t.same(after.answers.map((record) => record.address), ['10.0.0.1']);
+  t.same(
+    after.answers.map((record) => record.address),
+    ['10.0.0.1'],
+  );
 });
 
 t.test('repeated queries rotate the order round-robin', async (t) => {
@@ -192,11 +254,20 @@ t.test('repeated queries rotate the order round-robin', async (t) => {
   for (const host of [1, 2, 3]) await dns.register({ name: 'web', address: `10.0.0.${host}`, port: 80 });
   const exchange = new UdpExchange(t, dns.server.port);
   const orders: string[][] = [];
-  for (let i = 0; i < 3; i++) orders.push((await exchange.query(buildQuery('web.service.konsul', TYPE.A, { id: i }))).answers.map((record) => record.address!));
+  for (let i = 0; i < 3; i++)
+    orders.push(
+      (await exchange.query(buildQuery('web.service.konsul', TYPE.A, { id: i }))).answers.map(
+        (record) => record.address!,
+      ),
+    );
   t.same(new Set(orders.map((order) => order[0])).size, 3, 'each instance leads once in three queries');
   for (const order of orders.slice(1)) {
     const shift = order.indexOf(orders[0][0]);
-    t.same(order, [...orders[0].slice(3 - shift), ...orders[0].slice(0, 3 - shift)], 'each order is a rotation of the first');
+    t.same(
+      order,
+      [...orders[0].slice(3 - shift), ...orders[0].slice(0, 3 - shift)],
+      'each order is a rotation of the first',
+    );
   }
 });
 
@@ -209,21 +280,27 @@ t.test('maxAnswers caps the address records of an answer', async (t) => {
   t.equal(srv.answers.length, 4, 'SRV answers are not capped');
 });
 
-t.test('a UDP answer over 512 bytes keeps the whole records that fit and sets TC; TCP returns all of them', async (t) => {
-  const dns = await startDnsFixture(t);
-  for (let host = 1; host <= 40; host++) await dns.register({ name: 'big', address: `10.0.1.${host}`, port: 80 });
-  const udp = await udpQuery(t, dns.server.port, 'big.service.konsul', TYPE.A);
-  t.ok(udp.tc, 'TC set');
-  t.ok(udp.size <= 512);
-  t.ok(udp.answers.length >= 25 && udp.answers.length < 40, `kept ${udp.answers.length} whole A records`);
-  const [tcpA, tcpSrv] = await tcpExchange(dns.server.port, [buildQuery('big.service.konsul', TYPE.A, { id: 1 }), buildQuery('big.service.konsul', TYPE.SRV, { id: 2 })]);
-  t.notOk(tcpA.tc);
-  t.equal(tcpA.answers.length, 40);
-  t.equal(tcpSrv.answers.length, 40);
-  t.equal(tcpSrv.additional.length, 40);
-  const metrics = await dns.registry.getSingleMetricAsString('konsul_dns_truncated_total');
-  t.match(metrics, /konsul_dns_truncated_total 1\b/);
-});
+t.test(
+  'a UDP answer over 512 bytes keeps the whole records that fit and sets TC; TCP returns all of them',
+  async (t) => {
+    const dns = await startDnsFixture(t);
+    for (let host = 1; host <= 40; host++) await dns.register({ name: 'big', address: `10.0.1.${host}`, port: 80 });
+    const udp = await udpQuery(t, dns.server.port, 'big.service.konsul', TYPE.A);
+    t.ok(udp.tc, 'TC set');
+    t.ok(udp.size <= 512);
+    t.ok(udp.answers.length >= 25 && udp.answers.length < 40, `kept ${udp.answers.length} whole A records`);
+    const [tcpA, tcpSrv] = await tcpExchange(dns.server.port, [
+      buildQuery('big.service.konsul', TYPE.A, { id: 1 }),
+      buildQuery('big.service.konsul', TYPE.SRV, { id: 2 }),
+    ]);
+    t.notOk(tcpA.tc);
+    t.equal(tcpA.answers.length, 40);
+    t.equal(tcpSrv.answers.length, 40);
+    t.equal(tcpSrv.additional.length, 40);
+    const metrics = await dns.registry.getSingleMetricAsString('konsul_dns_truncated_total');
+    t.match(metrics, /konsul_dns_truncated_total 1\b/);
+  },
+);
 
 t.test('EDNS0 raises the UDP limit to the offered size (clamped to 4096) and the OPT record is echoed', async (t) => {
   const dns = await startDnsFixture(t);
@@ -256,16 +333,26 @@ t.test('hostname instances answer a CNAME to A queries and are the SRV target', 
   const dns = await startDnsFixture(t);
   await dns.register({ name: 'db', address: 'db-1.example.com', port: 5432 });
   const a = await udpQuery(t, dns.server.port, 'db.service.konsul', TYPE.A);
-  t.same(a.answers.map(({ type, target }) => ({ type, target })), [{ type: TYPE.CNAME, target: 'db-1.example.com' }]);
+  t.same(
+    a.answers.map(({ type, target }) => ({ type, target })),
+    [{ type: TYPE.CNAME, target: 'db-1.example.com' }],
+  );
   const srv = await udpQuery(t, dns.server.port, 'db.service.konsul', TYPE.SRV);
-  t.same(srv.answers.map(({ target, port }) => ({ target, port })), [{ target: 'db-1.example.com', port: 5432 }]);
+  t.same(
+    srv.answers.map(({ target, port }) => ({ target, port })),
+    [{ target: 'db-1.example.com', port: 5432 }],
+  );
   t.same(srv.additional, []);
   await dns.register({ name: 'db', address: 'db-2.example.com', port: 5432 });
   const two = await udpQuery(t, dns.server.port, 'db.service.konsul', TYPE.A);
   t.equal(two.answers.length, 1, 'a name holds one CNAME (RFC 1034 §3.6.2)');
   await dns.register({ name: 'db', address: '10.0.0.9', port: 5432 });
   const mixed = await udpQuery(t, dns.server.port, 'db.service.konsul', TYPE.A);
-  t.same(mixed.answers.map(({ type, address }) => ({ type, address })), [{ type: TYPE.A, address: '10.0.0.9' }], 'addresses win over aliases');
+  t.same(
+    mixed.answers.map(({ type, address }) => ({ type, address })),
+    [{ type: TYPE.A, address: '10.0.0.9' }],
+    'addresses win over aliases',
+  );
 });
 
 t.test('ip-hash orders by the EDNS Client Subnet when one is sent and says so in the scope', async (t) => {
@@ -276,7 +363,11 @@ t.test('ip-hash orders by the EDNS Client Subnet when one is sent and says so in
     const clientSubnet = { address: `198.51.${subnet}.0`, prefix: 24 };
     const one = await udpQuery(t, dns.server.port, 'web.service.konsul', TYPE.A, { clientSubnet });
     const two = await udpQuery(t, dns.server.port, 'web.service.konsul', TYPE.A, { clientSubnet });
-    t.same(one.answers.map((r) => r.address), two.answers.map((r) => r.address), 'same subnet, same order');
+    t.same(
+      one.answers.map((r) => r.address),
+      two.answers.map((r) => r.address),
+      'same subnet, same order',
+    );
     firsts.add(one.answers[0].address!);
     const ecs = one.opt?.options.find((option) => option.code === 8);
     t.ok(ecs !== undefined && ecs.data[2] === 24 && ecs.data[3] === 24, 'ECS echoed with scope = source prefix');
@@ -287,28 +378,38 @@ t.test('ip-hash orders by the EDNS Client Subnet when one is sent and says so in
 t.test('round-robin echoes the Client Subnet with scope 0: the answer does not depend on it', async (t) => {
   const dns = await startDnsFixture(t);
   await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
-  const reply = await udpQuery(t, dns.server.port, 'web.service.konsul', TYPE.A, { clientSubnet: { address: '2001:db8::', prefix: 56 } });
+  const reply = await udpQuery(t, dns.server.port, 'web.service.konsul', TYPE.A, {
+    clientSubnet: { address: '2001:db8::', prefix: 56 },
+  });
   const ecs = reply.opt?.options.find((option) => option.code === 8);
   t.same([...(ecs?.data ?? [])], [0, 2, 56, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0]);
 });
 
-t.test('a 17-byte packet claiming 65535 questions is answered FORMERR at once and the server keeps answering', async (t) => {
-  const dns = await startDnsFixture(t);
-  await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
-  const exchange = new UdpExchange(t, dns.server.port);
-  const hostile = Buffer.from([0xbe, 0xef, 0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, 0x77, 0x77, 0x77, 0x00]);
-  const started = performance.now();
-  await exchange.send(hostile);
-  const raw = await exchange.next();
-  t.ok(performance.now() - started < 2000, 'answered at once, not after seconds of parsing');
-  const formerr = decodeMessage(raw!);
-  t.equal(formerr.id, 0xbeef);
-  t.equal(formerr.rcode, RCODE.FORMERR);
-  t.equal(formerr.question, undefined);
-  const ok = await exchange.query(buildQuery('web.service.konsul', TYPE.A));
-  t.same(ok.answers.map((record) => record.address), ['10.0.0.1']);
-  t.match(await dns.registry.getSingleMetricAsString('konsul_dns_malformed_total'), /reason="counts"} 1/);
-});
+t.test(
+  'a 17-byte packet claiming 65535 questions is answered FORMERR at once and the server keeps answering',
+  async (t) => {
+    const dns = await startDnsFixture(t);
+    await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
+    const exchange = new UdpExchange(t, dns.server.port);
+    const hostile = Buffer.from([
+      0xbe, 0xef, 0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03, 0x77, 0x77, 0x77, 0x00,
+    ]);
+    const started = performance.now();
+    await exchange.send(hostile);
+    const raw = await exchange.next();
+    t.ok(performance.now() - started < 2000, 'answered at once, not after seconds of parsing');
+    const formerr = decodeMessage(raw!);
+    t.equal(formerr.id, 0xbeef);
+    t.equal(formerr.rcode, RCODE.FORMERR);
+    t.equal(formerr.question, undefined);
+    const ok = await exchange.query(buildQuery('web.service.konsul', TYPE.A));
+    t.same(
+      ok.answers.map((record) => record.address),
+      ['10.0.0.1'],
+    );
+    t.match(await dns.registry.getSingleMetricAsString('konsul_dns_malformed_total'), /reason="counts"} 1/);
+  },
+);
 
 t.test('a burst of random bytes neither crashes nor silences the server', async (t) => {
   const dns = await startDnsFixture(t);
@@ -336,10 +437,16 @@ t.test('a burst of random bytes neither crashes nor silences the server', async 
   }
   if (ok === undefined) throw new Error('no answer after the burst');
   t.equal(ok.id, 777);
-  t.same(ok.answers.map((record) => record.address), ['10.0.0.1']);
+  t.same(
+    ok.answers.map((record) => record.address),
+    ['10.0.0.1'],
+  );
   // Each random packet is either malformed (counted) or a well-formed header with an opcode other than QUERY (NOTIMP).
   const text = await dns.registry.metrics();
-  const malformed = [...text.matchAll(/^konsul_dns_malformed_total\{[^}]*\} (\d+)$/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+  const malformed = [...text.matchAll(/^konsul_dns_malformed_total\{[^}]*\} (\d+)$/gm)].reduce(
+    (sum, match) => sum + Number(match[1]),
+    0,
+  );
   const notimp = Number(/^konsul_dns_queries_total\{qtype="none",rcode="NOTIMP"\} (\d+)$/m.exec(text)?.[1] ?? 0);
   t.ok(malformed > 100, `${malformed} malformed packets counted`);
   t.ok(malformed + notimp >= 300, `${malformed + notimp} of 400 random packets accounted for`);
@@ -376,9 +483,19 @@ t.test('classes other than IN, zone transfers and OPT as a question are refused 
 t.test('TCP carries several queries per connection, split across reads, in order', async (t) => {
   const dns = await startDnsFixture(t);
   await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
-  const queries = [1, 2, 3, 4].map((id) => buildQuery(id % 2 === 0 ? 'web.service.konsul' : 'nope.service.konsul', TYPE.A, { id }));
+  const queries = [1, 2, 3, 4].map((id) =>
+    buildQuery(id % 2 === 0 ? 'web.service.konsul' : 'nope.service.konsul', TYPE.A, { id }),
+  );
   const replies = await tcpExchange(dns.server.port, queries, { chunkSize: 3 });
-  t.same(replies.map((reply) => [reply.id, reply.rcode]), [[1, RCODE.NXDOMAIN], [2, RCODE.NOERROR], [3, RCODE.NXDOMAIN], [4, RCODE.NOERROR]]);
+  t.same(
+    replies.map((reply) => [reply.id, reply.rcode]),
+    [
+      [1, RCODE.NXDOMAIN],
+      [2, RCODE.NOERROR],
+      [3, RCODE.NXDOMAIN],
+      [4, RCODE.NOERROR],
+    ],
+  );
 });
 
 t.test('an idle TCP connection is closed by the server', async (t) => {
@@ -402,7 +519,10 @@ t.test('the dns2 client resolves through Konsul over UDP and TCP', async (t) => 
   const udp = await resolver.resolveA('big.service.konsul');
   t.equal(udp.answers.length, 40);
   const small = await resolver.resolve('0a000001.addr.konsul', 'A');
-  t.same(small.answers.map((answer) => answer.address), ['10.0.0.1']);
+  t.same(
+    small.answers.map((answer) => answer.address),
+    ['10.0.0.1'],
+  );
   const tcp = await DNS.TCPClient({ dns: '127.0.0.1', port: dns.server.port })('big.service.konsul', 'A');
   t.equal(tcp.answers.length, 40);
   t.ok(tcp.answers.every((answer) => typeof answer.address === 'string' && answer.address.startsWith('10.0.1.')));

@@ -3,7 +3,10 @@ import { connect } from 'node:net';
 import { MAX_QUERY_BYTES, TcpFront } from '../src/dns/tcp.js';
 
 /** A front that answers each message with itself reversed, so replies are easy to check. */
-async function front(t: { teardown(fn: () => unknown): void }, options: Partial<ConstructorParameters<typeof TcpFront>[0]> = {}) {
+async function front(
+  t: { teardown(fn: () => unknown): void },
+  options: Partial<ConstructorParameters<typeof TcpFront>[0]> = {},
+) {
   const seen: string[] = [];
   const tcp = new TcpFront({
     maxConnections: 10,
@@ -43,7 +46,10 @@ function exchange(port: number, writes: Buffer[], endAfter = false): Promise<Buf
 t.test('messages split byte by byte are reassembled and answered in order', async (t) => {
   const { port } = await front(t);
   const stream = Buffer.concat([frame([1, 2, 3]), frame([4, 5])]);
-  const reply = await exchange(port, [...stream].map((byte) => Buffer.from([byte])));
+  const reply = await exchange(
+    port,
+    [...stream].map((byte) => Buffer.from([byte])),
+  );
   t.same([...reply], [0, 3, 3, 2, 1, 0, 2, 5, 4]);
 });
 
@@ -112,7 +118,9 @@ t.test('a frame declaring more than any query needs closes the connection before
   // The client sends the length prefix and a few bytes and then waits, never ending: only the
   // server can close this connection before the 10 s idle timeout.
   const closedBy = await new Promise<string>((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(Buffer.from([declared >> 8, declared & 0xff, 1, 2, 3])));
+    const socket = connect({ port, host: '127.0.0.1' }, () =>
+      socket.write(Buffer.from([declared >> 8, declared & 0xff, 1, 2, 3])),
+    );
     const timer = setTimeout(() => {
       socket.destroy();
       resolve('still open after 2 s');

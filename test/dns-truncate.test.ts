@@ -16,12 +16,23 @@ function sections(answers: Buffer[], extra: Buffer[] = []): ResponseSections {
 }
 
 t.test('everything that fits is laid out with counts, the ID, the flags and the question copied', async (t) => {
-  const { message, truncated } = layOut(query, questionEnd, 7, 0x8400, sections([a(1), a(2)], [additional(1)]), null, 512);
+  const { message, truncated } = layOut(
+    query,
+    questionEnd,
+    7,
+    0x8400,
+    sections([a(1), a(2)], [additional(1)]),
+    null,
+    512,
+  );
   t.notOk(truncated);
   const decoded = decodeMessage(message);
   t.equal(decoded.id, 7);
   t.ok(decoded.aa && decoded.qr && !decoded.tc);
-  t.same(decoded.answers.map((record) => record.address), ['10.0.0.1', '10.0.0.2']);
+  t.same(
+    decoded.answers.map((record) => record.address),
+    ['10.0.0.1', '10.0.0.2'],
+  );
   t.equal(decoded.additional.length, 1);
 });
 
@@ -33,7 +44,11 @@ t.test('answers that do not fit are dropped whole from the end and TC is set', a
   t.ok(decoded.tc);
   const fit = Math.floor((512 - questionEnd) / 16);
   t.equal(decoded.answers.length, fit);
-  t.same(decoded.answers.map((record) => record.address), answers.slice(0, fit).map((_, i) => `10.0.0.${i + 1}`), 'kept in order');
+  t.same(
+    decoded.answers.map((record) => record.address),
+    answers.slice(0, fit).map((_, i) => `10.0.0.${i + 1}`),
+    'kept in order',
+  );
   t.equal(decoded.additional.length, 0, 'no additional records once answers are cut');
   t.ok(message.length <= 512);
 });
@@ -45,7 +60,10 @@ t.test('additional records that do not fit are dropped without TC (RFC 2181 §9)
   t.notOk(truncated);
   const decoded = decodeMessage(message);
   t.equal(decoded.answers.length, 20);
-  t.ok(decoded.additional.length > 0 && decoded.additional.length < 20, `${decoded.additional.length} additional records kept`);
+  t.ok(
+    decoded.additional.length > 0 && decoded.additional.length < 20,
+    `${decoded.additional.length} additional records kept`,
+  );
 });
 
 t.test('the OPT record is kept even in a truncated answer and counted in the additional section', async (t) => {

@@ -48,7 +48,19 @@ t.test(`${ROUNDS} rounds of SIGKILL mid-burst lose no acknowledged registration 
       for (let n = 0; n < 2000 && !killed; n++) {
         const id = `r${round}-w${slot}-${sequence++}`;
         try {
-          const answer = await httpCall(konsul.port, 'PUT', '/catalog/register', { id, name: 'crash', address: `10.4.${round}.${slot}`, port: 1 + (sequence % 60000), tags: [`round-${round}`] }, { timeoutMs: 5000 });
+          const answer = await httpCall(
+            konsul.port,
+            'PUT',
+            '/catalog/register',
+            {
+              id,
+              name: 'crash',
+              address: `10.4.${round}.${slot}`,
+              port: 1 + (sequence % 60000),
+              tags: [`round-${round}`],
+            },
+            { timeoutMs: 5000 },
+          );
           if (answer.status === 200) acknowledged.add(id);
           else unacknowledged++;
         } catch {
@@ -63,7 +75,11 @@ t.test(`${ROUNDS} rounds of SIGKILL mid-burst lose no acknowledged registration 
     };
     await Promise.all(Array.from({ length: WRITERS }, (_, slot) => writer(slot)));
     if (!killed) konsul.child.kill('SIGKILL');
-    t.match(await konsul.exited, { signal: 'SIGKILL' }, `round ${round}: killed after ${acknowledged.size} acknowledgements in all`);
+    t.match(
+      await konsul.exited,
+      { signal: 'SIGKILL' },
+      `round ${round}: killed after ${acknowledged.size} acknowledgements in all`,
+    );
   }
 
   if (lost.length === 0) {
@@ -72,5 +88,8 @@ t.test(`${ROUNDS} rounds of SIGKILL mid-burst lose no acknowledged registration 
     last.child.kill('SIGTERM');
     t.match(await last.exited, { code: 0 });
   }
-  t.ok(acknowledged.size >= ROUNDS * 10, `${acknowledged.size} acknowledged and ${unacknowledged} cut off by kills, over ${ROUNDS} rounds`);
+  t.ok(
+    acknowledged.size >= ROUNDS * 10,
+    `${acknowledged.size} acknowledged and ${unacknowledged} cut off by kills, over ${ROUNDS} rounds`,
+  );
 });

@@ -16,19 +16,22 @@ t.test('a deadline fires once at its time; setting the key again replaces it', a
   t.notOk(deadlines.has('a'), 'a fired deadline is forgotten');
 });
 
-t.test('a timer that wakes before the clock reaches the deadline waits out the rest instead of firing early', async (t) => {
-  let skew = 0;
-  const now = () => Date.now() + skew;
-  const deadlines = new Deadlines(now);
-  t.teardown(() => deadlines.clear());
-  const at = now() + 20;
-  let firedAt: number | undefined;
-  deadlines.set('d', at, () => (firedAt = now()));
-  // The clock falls 60 ms behind the timer, as a wall clock can behind a monotonic one.
-  skew = -60;
-  await waitUntil(() => firedAt !== undefined);
-  t.ok(firedAt! >= at, `fired at ${firedAt! - at} ms past the deadline, never before`);
-});
+t.test(
+  'a timer that wakes before the clock reaches the deadline waits out the rest instead of firing early',
+  async (t) => {
+    let skew = 0;
+    const now = () => Date.now() + skew;
+    const deadlines = new Deadlines(now);
+    t.teardown(() => deadlines.clear());
+    const at = now() + 20;
+    let firedAt: number | undefined;
+    deadlines.set('d', at, () => (firedAt = now()));
+    // The clock falls 60 ms behind the timer, as a wall clock can behind a monotonic one.
+    skew = -60;
+    await waitUntil(() => firedAt !== undefined);
+    t.ok(firedAt! >= at, `fired at ${firedAt! - at} ms past the deadline, never before`);
+  },
+);
 
 t.test('a deadline already past fires at once', async (t) => {
   const deadlines = new Deadlines(Date.now);

@@ -17,7 +17,8 @@ t.test('2xx is passing, 429 warning, and every other code critical, redirects in
   t.equal(statusForCode(204), 'passing');
   t.equal(statusForCode(299), 'passing');
   t.equal(statusForCode(429), 'warning');
-  for (const code of [100, 301, 302, 304, 400, 404, 500, 503]) t.equal(statusForCode(code), 'critical', `${code} is critical`);
+  for (const code of [100, 301, 302, 304, 400, 404, 500, 503])
+    t.equal(statusForCode(code), 'critical', `${code} is critical`);
 });
 
 t.test('the note is the status line and the start of the body', async (t) => {
@@ -48,7 +49,11 @@ t.test('a redirect is not followed and is critical', async (t) => {
 
 t.test('the method and headers of the check are sent, over the defaults', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 200 });
-  await prober(t).run(httpTarget(target.url, 'HEAD', { Authorization: 'Bearer s3cret', 'User-Agent': 'custom' }), 1000, never);
+  await prober(t).run(
+    httpTarget(target.url, 'HEAD', { Authorization: 'Bearer s3cret', 'User-Agent': 'custom' }),
+    1000,
+    never,
+  );
   t.equal(target.requests[0].method, 'HEAD');
   t.equal(target.requests[0].headers.authorization, 'Bearer s3cret');
   t.equal(target.requests[0].headers['user-agent'], 'custom', "the check's header replaces the default");
@@ -118,7 +123,10 @@ t.test('aborting a run ends it at once and closes its socket', async (t) => {
   const result = await running;
   t.same(result, { status: 'critical', note: `HTTP GET ${target.url}: check cancelled` });
   t.equal(opened.length, 1, 'the run opened one connection');
-  t.ok(opened.every((entry) => entry.closed), 'the client socket is closed when the run resolves');
+  t.ok(
+    opened.every((entry) => entry.closed),
+    'the client socket is closed when the run resolves',
+  );
 });
 
 t.test('a signal aborted before the run starts cancels it without a request', async (t) => {

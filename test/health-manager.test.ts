@@ -35,7 +35,13 @@ function sampleOf(text: string, series: string): number {
 t.test('an http check follows its target: 200 is passing, 500 critical, 429 warning', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 200, body: 'all good' });
   const { catalog } = await startHealth(t);
-  await catalog.register({ id: 'web-1', name: 'web', address: '127.0.0.1', port: target.port, checks: [{ id: 'web-http', type: 'http', http: target.url, ...stallTolerant }] });
+  await catalog.register({
+    id: 'web-1',
+    name: 'web',
+    address: '127.0.0.1',
+    port: target.port,
+    checks: [{ id: 'web-http', type: 'http', http: target.url, ...stallTolerant }],
+  });
 
   const passing = await waitForStatus(catalog, 'web-http', 'passing');
   t.match(passing.note, /^HTTP GET http:\/\/127\.0\.0\.1:\d+\/health: 200 OK Output: all good$/);
@@ -43,7 +49,12 @@ t.test('an http check follows its target: 200 is passing, 500 critical, 429 warn
 
   target.behaviour = { kind: 'status', status: 500, body: 'database down' };
   // Waiting on the note as well: should a stall still time one run out, the next run corrects it.
-  const critical = await waitForStatus(catalog, 'web-http', 'critical', /500 Internal Server Error Output: database down$/);
+  const critical = await waitForStatus(
+    catalog,
+    'web-http',
+    'critical',
+    /500 Internal Server Error Output: database down$/,
+  );
   t.match(critical.note, /500 Internal Server Error Output: database down$/);
 
   target.behaviour = { kind: 'status', status: 429, body: 'slow down' };
@@ -55,7 +66,12 @@ t.test('an http check follows its target: 200 is passing, 500 critical, 429 warn
 t.test('an http check whose target never answers turns critical at its timeout', async (t) => {
   const target = await startHttpTarget(t, { kind: 'hang' });
   const { catalog } = await startHealth(t);
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: target.port, checks: [{ id: 'hang', type: 'http', http: target.url, interval: '300ms', timeout: '150ms', status: 'passing' }] });
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: target.port,
+    checks: [{ id: 'hang', type: 'http', http: target.url, interval: '300ms', timeout: '150ms', status: 'passing' }],
+  });
   const check = await waitForStatus(catalog, 'hang', 'critical');
   t.match(check.note, /timed out after 150ms$/);
 });
@@ -63,7 +79,12 @@ t.test('an http check whose target never answers turns critical at its timeout',
 t.test('an http check whose target hangs mid-response turns critical at its timeout', async (t) => {
   const target = await startHttpTarget(t, { kind: 'hang-mid-response' });
   const { catalog } = await startHealth(t, { outputBytes: 4096 });
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: target.port, checks: [{ id: 'half', type: 'http', http: target.url, interval: '300ms', timeout: '150ms', status: 'passing' }] });
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: target.port,
+    checks: [{ id: 'half', type: 'http', http: target.url, interval: '300ms', timeout: '150ms', status: 'passing' }],
+  });
   const check = await waitForStatus(catalog, 'half', 'critical');
   t.match(check.note, /timed out after 150ms$/);
 });
@@ -73,19 +94,32 @@ t.test('an http check reads at most outputBytes of an endless body and passes on
   // A run that waited for its timeout instead of stopping at outputBytes would take the full 5 s:
   // far above the bound below, which leaves a loaded machine plenty of room under it.
   const { catalog, registry } = await startHealth(t, { outputBytes: 100 }, { random: () => 0 });
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: target.port, checks: [{ id: 'endless', type: 'http', http: target.url, interval: '5s', timeout: '5s' }] });
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: target.port,
+    checks: [{ id: 'endless', type: 'http', http: target.url, interval: '5s', timeout: '5s' }],
+  });
   const check = await waitForStatus(catalog, 'endless', 'passing');
   t.match(check.note, /200 OK Output: x{100}$/, 'the note holds exactly outputBytes of the body');
   const text = await registry.metrics();
   const sum = sampleOf(text, 'konsul_health_check_duration_seconds_sum{type="http"}');
   const count = sampleOf(text, 'konsul_health_check_duration_seconds_count{type="http"}');
-  t.ok(count >= 1 && sum / count < 1, `the run ends once it has its bytes, well before the 5s timeout (mean ${((sum / count) * 1000).toFixed(1)} ms)`);
+  t.ok(
+    count >= 1 && sum / count < 1,
+    `the run ends once it has its bytes, well before the 5s timeout (mean ${((sum / count) * 1000).toFixed(1)} ms)`,
+  );
 });
 
 t.test('a tcp check passes while the listener accepts and turns critical once it is closed', async (t) => {
   const listener = await startTcpListener(t);
   const { catalog } = await startHealth(t);
-  await catalog.register({ name: 'db', address: '127.0.0.1', port: listener.port, checks: [{ id: 'db-tcp', type: 'tcp', tcp: listener.address, interval: '300ms', timeout: '250ms' }] });
+  await catalog.register({
+    name: 'db',
+    address: '127.0.0.1',
+    port: listener.port,
+    checks: [{ id: 'db-tcp', type: 'tcp', tcp: listener.address, interval: '300ms', timeout: '250ms' }],
+  });
   const passing = await waitForStatus(catalog, 'db-tcp', 'passing');
   t.equal(passing.note, `TCP connect ${listener.address}: Success`);
   await listener.close();
@@ -95,7 +129,13 @@ t.test('a tcp check passes while the listener accepts and turns critical once it
 
 t.test('a ttl check turns critical with "TTL expired" when its client stops reporting', async (t) => {
   const { catalog, manager } = await startHealth(t);
-  await catalog.register({ id: 'worker-1', name: 'worker', address: '127.0.0.1', port: 9000, checks: [{ id: 'worker-ttl', type: 'ttl', ttl: '200ms' }] });
+  await catalog.register({
+    id: 'worker-1',
+    name: 'worker',
+    address: '127.0.0.1',
+    port: 9000,
+    checks: [{ id: 'worker-ttl', type: 'ttl', ttl: '200ms' }],
+  });
   await manager.updateTtl('worker-ttl', 'passing', 'alive');
   t.equal(checkOf(catalog, 'worker-ttl')?.status, 'passing');
   t.equal(checkOf(catalog, 'worker-ttl')?.note, 'alive');
@@ -106,7 +146,12 @@ t.test('a ttl check turns critical with "TTL expired" when its client stops repo
 
 t.test('updateTtl moves the deadline even when the status does not change', async (t) => {
   const { catalog, manager } = await startHealth(t);
-  await catalog.register({ name: 'worker', address: '127.0.0.1', port: 9000, checks: [{ id: 'beat', type: 'ttl', ttl: '500ms' }] });
+  await catalog.register({
+    name: 'worker',
+    address: '127.0.0.1',
+    port: 9000,
+    checks: [{ id: 'beat', type: 'ttl', ttl: '500ms' }],
+  });
   await manager.updateTtl('beat', 'passing');
   const indexAfterFirst = catalog.index;
   // Five heartbeats 200 ms apart span twice the TTL; each resets the deadline, so it never expires.
@@ -124,7 +169,12 @@ t.test('updateTtl moves the deadline even when the status does not change', asyn
 t.test('updateTtl refuses unknown checks and checks that are not ttl checks', async (t) => {
   const target = await startHttpTarget(t);
   const { catalog, manager } = await startHealth(t);
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: target.port, checks: [{ id: 'web-http', type: 'http', http: target.url, interval: '1s' }] });
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: target.port,
+    checks: [{ id: 'web-http', type: 'http', http: target.url, interval: '1s' }],
+  });
   await t.rejects(manager.updateTtl('nope', 'passing'), { code: 'check_not_found', statusCode: 404 });
   await t.rejects(manager.updateTtl('web-http', 'passing'), { code: 'not_ttl_check', statusCode: 400 });
   const error = await manager.updateTtl('nope', 'passing').catch((caught: unknown) => caught);
@@ -159,7 +209,9 @@ t.test('successBeforePassing keeps a critical check critical until that many suc
     checks: [{ id: 'slow-start', type: 'http', http: target.url, ...stallTolerant, successBeforePassing: 3 }],
   });
   // A request seen and no run in flight: the first run has ended and its result was handled.
-  await waitFor('the first run to end', () => (target.requests.length >= 1 && manager.inFlight === 0 ? true : undefined));
+  await waitFor('the first run to end', () =>
+    target.requests.length >= 1 && manager.inFlight === 0 ? true : undefined,
+  );
   // The catalog commits once per turn of the event loop; a write the run queued lands by the next.
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(checkOf(catalog, 'slow-start')?.status, 'critical', 'one success is not enough');
@@ -167,25 +219,43 @@ t.test('successBeforePassing keeps a critical check critical until that many suc
   t.ok(target.requests.length >= 3, `passing only after 3 successful runs (saw ${target.requests.length})`);
 });
 
-t.test('an instance whose check stays critical past deregisterCriticalAfter is deregistered, and the log says so', async (t) => {
-  const listener = await startTcpListener(t);
-  const { catalog, logs } = await startHealth(t);
-  await listener.close();
-  await catalog.register({
-    id: 'doomed',
-    name: 'db',
-    address: '127.0.0.1',
-    port: listener.port,
-    checks: [{ id: 'doomed-tcp', type: 'tcp', tcp: listener.address, interval: '100ms', timeout: '80ms', deregisterCriticalAfter: '300ms', status: 'passing' }],
-  });
-  const critical = await waitForStatus(catalog, 'doomed-tcp', 'critical');
-  await waitFor('the instance to be deregistered', () => (catalog.instance('doomed') === undefined ? true : undefined));
-  const line = logs.find((entry) => /deregisterCriticalAfter/.test(entry.msg));
-  t.ok(line, 'a log line names the reason');
-  t.equal(line?.instanceId, 'doomed');
-  t.ok(Number(line?.criticalForMs) >= 300, `critical for at least 300 ms before removal (${String(line?.criticalForMs)} ms)`);
-  t.ok(Date.now() - critical.statusChangedAt >= 300);
-});
+t.test(
+  'an instance whose check stays critical past deregisterCriticalAfter is deregistered, and the log says so',
+  async (t) => {
+    const listener = await startTcpListener(t);
+    const { catalog, logs } = await startHealth(t);
+    await listener.close();
+    await catalog.register({
+      id: 'doomed',
+      name: 'db',
+      address: '127.0.0.1',
+      port: listener.port,
+      checks: [
+        {
+          id: 'doomed-tcp',
+          type: 'tcp',
+          tcp: listener.address,
+          interval: '100ms',
+          timeout: '80ms',
+          deregisterCriticalAfter: '300ms',
+          status: 'passing',
+        },
+      ],
+    });
+    const critical = await waitForStatus(catalog, 'doomed-tcp', 'critical');
+    await waitFor('the instance to be deregistered', () =>
+      catalog.instance('doomed') === undefined ? true : undefined,
+    );
+    const line = logs.find((entry) => /deregisterCriticalAfter/.test(entry.msg));
+    t.ok(line, 'a log line names the reason');
+    t.equal(line?.instanceId, 'doomed');
+    t.ok(
+      Number(line?.criticalForMs) >= 300,
+      `critical for at least 300 ms before removal (${String(line?.criticalForMs)} ms)`,
+    );
+    t.ok(Date.now() - critical.statusChangedAt >= 300);
+  },
+);
 
 t.test('a check that recovers before deregisterCriticalAfter keeps its instance', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 500 });
@@ -195,7 +265,16 @@ t.test('a check that recovers before deregisterCriticalAfter keeps its instance'
     name: 'web',
     address: '127.0.0.1',
     port: target.port,
-    checks: [{ id: 'survivor-http', type: 'http', http: target.url, interval: '50ms', timeout: '40ms', deregisterCriticalAfter: '400ms' }],
+    checks: [
+      {
+        id: 'survivor-http',
+        type: 'http',
+        http: target.url,
+        interval: '50ms',
+        timeout: '40ms',
+        deregisterCriticalAfter: '400ms',
+      },
+    ],
   });
   await waitFor('a first run', () => (target.requests.length > 0 ? true : undefined));
   target.behaviour = { kind: 'status', status: 200 };
@@ -209,10 +288,27 @@ t.test('after a restart the stored status is kept and checks resume', async (t) 
   const file = join(tempDir(t), 'konsul.db');
   const config = healthConfig();
   const first = await openCatalog(file);
-  const firstManager = new HealthManager({ catalog: first, config, registry: new Registry(), logger: captureLogger().logger });
+  const firstManager = new HealthManager({
+    catalog: first,
+    config,
+    registry: new Registry(),
+    logger: captureLogger().logger,
+  });
   firstManager.start();
-  await first.register({ id: 'web-1', name: 'web', address: '127.0.0.1', port: target.port, checks: [{ id: 'web-http', type: 'http', http: target.url, interval: '200ms', timeout: '100ms' }] });
-  await first.register({ id: 'worker-1', name: 'worker', address: '127.0.0.1', port: 9000, checks: [{ id: 'worker-ttl', type: 'ttl', ttl: '300ms' }] });
+  await first.register({
+    id: 'web-1',
+    name: 'web',
+    address: '127.0.0.1',
+    port: target.port,
+    checks: [{ id: 'web-http', type: 'http', http: target.url, interval: '200ms', timeout: '100ms' }],
+  });
+  await first.register({
+    id: 'worker-1',
+    name: 'worker',
+    address: '127.0.0.1',
+    port: 9000,
+    checks: [{ id: 'worker-ttl', type: 'ttl', ttl: '300ms' }],
+  });
   await waitForStatus(first, 'web-http', 'passing');
   // Reported just before the stop, so the wait above cannot outlast the TTL.
   await firstManager.updateTtl('worker-ttl', 'passing', 'alive');
@@ -222,7 +318,12 @@ t.test('after a restart the stored status is kept and checks resume', async (t) 
   // While the server is down the target fails; the restarted manager must notice on its own.
   target.behaviour = { kind: 'status', status: 503 };
   const second = await openCatalog(file);
-  const secondManager = new HealthManager({ catalog: second, config, registry: new Registry(), logger: captureLogger().logger });
+  const secondManager = new HealthManager({
+    catalog: second,
+    config,
+    registry: new Registry(),
+    logger: captureLogger().logger,
+  });
   t.teardown(async () => {
     await secondManager.stop();
     await second.close();
@@ -243,17 +344,33 @@ t.test('re-registering with a new target and interval moves the schedule to them
   // random 0: the first run comes at once and the second a full interval (5 s) later.
   const { catalog } = await startHealth(t, {}, { random: () => 0 });
   const registration = { id: 'web-1', name: 'web', address: '127.0.0.1', port: 80 };
-  await catalog.register({ ...registration, checks: [{ id: 'moving', type: 'http', http: oldTarget.url, interval: '5s', timeout: '1s' }] });
+  await catalog.register({
+    ...registration,
+    checks: [{ id: 'moving', type: 'http', http: oldTarget.url, interval: '5s', timeout: '1s' }],
+  });
   await waitFor('the first run against the old target', () => (oldTarget.requests.length === 1 ? true : undefined));
-  await catalog.register({ ...registration, checks: [{ id: 'moving', type: 'http', http: newTarget.url, interval: '100ms', timeout: '80ms' }] });
-  await waitFor('runs at the new interval against the new target', () => (newTarget.requests.length >= 4 ? true : undefined), 2000);
+  await catalog.register({
+    ...registration,
+    checks: [{ id: 'moving', type: 'http', http: newTarget.url, interval: '100ms', timeout: '80ms' }],
+  });
+  await waitFor(
+    'runs at the new interval against the new target',
+    () => (newTarget.requests.length >= 4 ? true : undefined),
+    2000,
+  );
   t.equal(oldTarget.requests.length, 1, 'the old target is no longer checked');
 });
 
 t.test('re-registering the same check keeps its schedule', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 200 });
   const { catalog } = await startHealth(t, {}, { random: () => 0 });
-  const registration = { id: 'web-1', name: 'web', address: '127.0.0.1', port: 80, checks: [{ id: 'steady', type: 'http' as const, http: target.url, interval: '5s', timeout: '1s' }] };
+  const registration = {
+    id: 'web-1',
+    name: 'web',
+    address: '127.0.0.1',
+    port: 80,
+    checks: [{ id: 'steady', type: 'http' as const, http: target.url, interval: '5s', timeout: '1s' }],
+  };
   await catalog.register(registration);
   await waitFor('the first run', () => (target.requests.length === 1 ? true : undefined));
   await catalog.register(registration);
@@ -264,13 +381,21 @@ t.test('re-registering the same check keeps its schedule', async (t) => {
 t.test('deregistering an instance stops its checks', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 200 });
   const { catalog, manager } = await startHealth(t);
-  await catalog.register({ id: 'web-1', name: 'web', address: '127.0.0.1', port: 80, checks: [{ id: 'gone', type: 'http', http: target.url, interval: '50ms', timeout: '40ms' }] });
+  await catalog.register({
+    id: 'web-1',
+    name: 'web',
+    address: '127.0.0.1',
+    port: 80,
+    checks: [{ id: 'gone', type: 'http', http: target.url, interval: '50ms', timeout: '40ms' }],
+  });
   await waitFor('two runs', () => (target.requests.length >= 2 ? true : undefined));
   await catalog.deregister('web-1');
   t.equal(manager.managed, 0);
   // A run cut off by the removal may have sent its request already; once its connection is
   // closed on both ends, the target can receive nothing more from it.
-  await waitFor('the cancelled run to let go of its connection', () => (manager.inFlight === 0 && target.openSockets === 0 ? true : undefined));
+  await waitFor('the cancelled run to let go of its connection', () =>
+    manager.inFlight === 0 && target.openSockets === 0 ? true : undefined,
+  );
   const seen = target.requests.length;
   await sleep(200);
   t.equal(target.requests.length, seen, 'no run after the removal');
@@ -288,7 +413,13 @@ t.test('no more than maxConcurrent checks run at once; the others queue and thei
   // however slowly the machine runs.
   await Promise.all(
     Array.from({ length: 6 }, (_, n) =>
-      catalog.register({ id: `web-${n}`, name: 'web', address: '127.0.0.1', port: 80 + n, checks: [{ id: `slow-${n}`, type: 'http', http: target.url, interval: '1s', timeout: '300ms' }] }),
+      catalog.register({
+        id: `web-${n}`,
+        name: 'web',
+        address: '127.0.0.1',
+        port: 80 + n,
+        checks: [{ id: `slow-${n}`, type: 'http', http: target.url, interval: '1s', timeout: '300ms' }],
+      }),
     ),
   );
   await waitFor('every check to have run once', () => (target.requests.length >= 6 ? true : undefined), 5000);
@@ -296,14 +427,22 @@ t.test('no more than maxConcurrent checks run at once; the others queue and thei
   const text = await registry.metrics();
   const withinTenthOfASecond = sampleOf(text, 'konsul_health_check_lag_seconds_bucket{le="0.1"}');
   const count = sampleOf(text, 'konsul_health_check_lag_seconds_count');
-  t.ok(count >= 6 && count - withinTenthOfASecond >= 4, `the four queued runs started more than 100 ms after their plan (${count - withinTenthOfASecond} of ${count})`);
+  t.ok(
+    count >= 6 && count - withinTenthOfASecond >= 4,
+    `the four queued runs started more than 100 ms after their plan (${count - withinTenthOfASecond} of ${count})`,
+  );
 });
 
 t.test('a new check runs at once with a little jitter, not after a full interval', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 200 });
   const { catalog } = await startHealth(t, {}, { random: () => 0.25 });
   const registeredAt = Date.now();
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: 80, checks: [{ id: 'prompt', type: 'http', http: target.url, interval: '1m', timeout: '1s' }] });
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: 80,
+    checks: [{ id: 'prompt', type: 'http', http: target.url, interval: '1m', timeout: '1s' }],
+  });
   // A first run planned from the full interval would come 15 s (1m × 0.25) after registration.
   const check = await waitForStatus(catalog, 'prompt', 'passing', undefined, 5000);
   const delay = check.statusChangedAt - registeredAt;
@@ -313,7 +452,12 @@ t.test('a new check runs at once with a little jitter, not after a full interval
 t.test('identical results write nothing; a status change bumps the index', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 200, body: 'same' });
   const { catalog } = await startHealth(t);
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: 80, checks: [{ id: 'quiet', type: 'http', http: target.url, ...stallTolerant }] });
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: 80,
+    checks: [{ id: 'quiet', type: 'http', http: target.url, ...stallTolerant }],
+  });
   await waitForStatus(catalog, 'quiet', 'passing');
   const index = catalog.index;
   const seen = target.requests.length;
@@ -327,9 +471,19 @@ t.test('identical results write nothing; a status change bumps the index', async
 t.test('the metrics count results, status changes and runs in flight', async (t) => {
   const target = await startHttpTarget(t, { kind: 'status', status: 200 });
   const { catalog, registry, manager } = await startHealth(t);
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: 80, checks: [{ id: 'counted', type: 'http', http: target.url, ...stallTolerant }] });
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: 80,
+    checks: [{ id: 'counted', type: 'http', http: target.url, ...stallTolerant }],
+  });
   await waitForStatus(catalog, 'counted', 'passing');
-  await catalog.register({ name: 'worker', address: '127.0.0.1', port: 81, checks: [{ id: 'counted-ttl', type: 'ttl', ttl: '10s' }] });
+  await catalog.register({
+    name: 'worker',
+    address: '127.0.0.1',
+    port: 81,
+    checks: [{ id: 'counted-ttl', type: 'ttl', ttl: '10s' }],
+  });
   await manager.updateTtl('counted-ttl', 'warning');
   const text = await registry.metrics();
   t.match(text, /konsul_health_checks_total\{type="http",status="passing"\} [1-9]/);
@@ -349,17 +503,43 @@ t.test('stop() cancels running checks and leaves no open handle', async (t) => {
   const catalog = await openCatalog(file);
   t.teardown(() => catalog.close());
   const before = { sockets: count('TCPSocketWrap'), timers: count('Timeout') };
-  const manager = new HealthManager({ catalog, config: healthConfig(), registry: new Registry(), logger: captureLogger().logger, random: () => 0 });
+  const manager = new HealthManager({
+    catalog,
+    config: healthConfig(),
+    registry: new Registry(),
+    logger: captureLogger().logger,
+    random: () => 0,
+  });
   manager.start();
-  await catalog.register({ name: 'web', address: '127.0.0.1', port: 80, checks: [{ id: 'stuck', type: 'http', http: target.url, interval: '10s', timeout: '5s' }] });
-  await catalog.register({ name: 'db', address: '127.0.0.1', port: 81, checks: [{ id: 'db-tcp', type: 'tcp', tcp: listener.address, interval: '10s', timeout: '5s' }] });
-  await catalog.register({ name: 'worker', address: '127.0.0.1', port: 82, checks: [{ id: 'ttl', type: 'ttl', ttl: '1h', deregisterCriticalAfter: '1h' }] });
-  await waitFor('the http check to be in flight', () => (manager.inFlight === 1 && target.requests.length === 1 ? true : undefined));
+  await catalog.register({
+    name: 'web',
+    address: '127.0.0.1',
+    port: 80,
+    checks: [{ id: 'stuck', type: 'http', http: target.url, interval: '10s', timeout: '5s' }],
+  });
+  await catalog.register({
+    name: 'db',
+    address: '127.0.0.1',
+    port: 81,
+    checks: [{ id: 'db-tcp', type: 'tcp', tcp: listener.address, interval: '10s', timeout: '5s' }],
+  });
+  await catalog.register({
+    name: 'worker',
+    address: '127.0.0.1',
+    port: 82,
+    checks: [{ id: 'ttl', type: 'ttl', ttl: '1h', deregisterCriticalAfter: '1h' }],
+  });
+  await waitFor('the http check to be in flight', () =>
+    manager.inFlight === 1 && target.requests.length === 1 ? true : undefined,
+  );
   t.ok(count('TCPSocketWrap') > before.sockets, 'the running check holds a socket');
   await manager.stop();
   t.equal(manager.inFlight, 0);
   // The targets' own server-side sockets close a moment after ours; they are not the manager's.
-  t.ok(count('TCPSocketWrap') - target.openSockets - listener.openSockets <= before.sockets, 'no client socket left open');
+  t.ok(
+    count('TCPSocketWrap') - target.openSockets - listener.openSockets <= before.sockets,
+    'no client socket left open',
+  );
   t.ok(count('Timeout') <= before.timers, 'no timer left behind');
   t.equal(checkOf(catalog, 'stuck')?.status, 'critical', 'a cancelled run records nothing');
   t.equal(checkOf(catalog, 'stuck')?.note, '');
@@ -375,12 +555,28 @@ t.test('a check whose request cannot even be built turns critical and keeps bein
     name: 'web',
     address: '127.0.0.1',
     port: target.port,
-    checks: [{ id: 'euro-http', type: 'http', http: target.url, headers: { 'x-currency': '€' }, interval: '100ms', timeout: '80ms', status: 'passing' }],
+    checks: [
+      {
+        id: 'euro-http',
+        type: 'http',
+        http: target.url,
+        headers: { 'x-currency': '€' },
+        interval: '100ms',
+        timeout: '80ms',
+        status: 'passing',
+      },
+    ],
   });
   const critical = await waitForStatus(catalog, 'euro-http', 'critical');
   t.match(critical.note, /could not run/);
   t.equal(manager.managed, 1, 'the check is still managed');
-  await catalog.register({ id: 'euro', name: 'web', address: '127.0.0.1', port: target.port, checks: [{ id: 'euro-http', type: 'http', http: target.url, interval: '100ms', timeout: '80ms' }] });
+  await catalog.register({
+    id: 'euro',
+    name: 'web',
+    address: '127.0.0.1',
+    port: target.port,
+    checks: [{ id: 'euro-http', type: 'http', http: target.url, interval: '100ms', timeout: '80ms' }],
+  });
   await waitForStatus(catalog, 'euro-http', 'passing');
   t.pass('after the registration is fixed, the same check runs again and passes');
 });

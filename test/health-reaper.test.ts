@@ -57,7 +57,10 @@ t.test('time before start-up does not count', async (t) => {
   subject.observe(check({ statusChangedAt: startedAt - 60_000 }));
   await waitUntil(() => notices.length > 0);
   // Critical for a minute by its timestamp, but the server only started now.
-  t.ok(firedAt[0] - startedAt >= 150, `reaped deregisterCriticalAfter after start-up (fired after ${firedAt[0] - startedAt} ms)`);
+  t.ok(
+    firedAt[0] - startedAt >= 150,
+    `reaped deregisterCriticalAfter after start-up (fired after ${firedAt[0] - startedAt} ms)`,
+  );
 });
 
 t.test('a check that leaves critical, or has no deregisterCriticalAfter, is not reaped', async (t) => {

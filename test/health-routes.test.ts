@@ -12,10 +12,20 @@ async function routes(t: TestContext): Promise<HealthHarness & { app: FastifyIns
   const app = Fastify();
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
-  await app.register(checkRoutes, { catalog: harness.catalog, health: harness.manager, blocking: { defaultWaitMs: 300_000, maxWaitMs: 600_000 } });
+  await app.register(checkRoutes, {
+    catalog: harness.catalog,
+    health: harness.manager,
+    blocking: { defaultWaitMs: 300_000, maxWaitMs: 600_000 },
+  });
   t.teardown(() => app.close());
   const { catalog } = harness;
-  await catalog.register({ id: 'web-1', name: 'web', address: '10.0.0.1', port: 80, checks: [{ id: 'web-1-ttl', type: 'ttl', ttl: '1h', status: 'passing' }] });
+  await catalog.register({
+    id: 'web-1',
+    name: 'web',
+    address: '10.0.0.1',
+    port: 80,
+    checks: [{ id: 'web-1-ttl', type: 'ttl', ttl: '1h', status: 'passing' }],
+  });
   await catalog.register({
     id: 'web-2',
     name: 'web',
@@ -23,10 +33,22 @@ async function routes(t: TestContext): Promise<HealthHarness & { app: FastifyIns
     port: 80,
     checks: [
       { id: 'web-2-ttl', type: 'ttl', ttl: '1h' },
-      { id: 'web-2-http', type: 'http', http: 'http://127.0.0.1:9/health', interval: '1h', headers: { Authorization: 'Bearer secret' } },
+      {
+        id: 'web-2-http',
+        type: 'http',
+        http: 'http://127.0.0.1:9/health',
+        interval: '1h',
+        headers: { Authorization: 'Bearer secret' },
+      },
     ],
   });
-  await catalog.register({ id: 'db-1', name: 'db', address: '10.0.0.3', port: 5432, checks: [{ id: 'db-1-ttl', type: 'ttl', ttl: '1h', status: 'warning' }] });
+  await catalog.register({
+    id: 'db-1',
+    name: 'db',
+    address: '10.0.0.3',
+    port: 5432,
+    checks: [{ id: 'db-1-ttl', type: 'ttl', ttl: '1h', status: 'warning' }],
+  });
   return { ...harness, app };
 }
 
@@ -35,7 +57,10 @@ t.test('GET /health/checks/:service lists the checks of every instance of the se
   const response = await app.inject({ method: 'GET', url: '/health/checks/web' });
   t.equal(response.statusCode, 200);
   t.equal(response.headers['x-konsul-index'], String(catalog.serviceIndex('web')));
-  const checks = response.json<{ id: string; instanceId: string; status: string; type: string; note: string; statusChangedAt: number }[]>();
+  const checks =
+    response.json<
+      { id: string; instanceId: string; status: string; type: string; note: string; statusChangedAt: number }[]
+    >();
   t.same(
     checks.map((check) => [check.id, check.instanceId, check.type, check.status]),
     [
@@ -57,7 +82,10 @@ t.test('GET /health/checks/:service with index blocks until a check of the servi
   const response = await held;
   t.equal(response.headers['x-konsul-index'], String(catalog.serviceIndex('web')));
   t.ok(Number(response.headers['x-konsul-index']) > index, 'the answer carries the new index');
-  t.equal(response.json<{ id: string; status: string }[]>().find((check) => check.id === 'web-2-ttl')?.status, 'passing');
+  t.equal(
+    response.json<{ id: string; status: string }[]>().find((check) => check.id === 'web-2-ttl')?.status,
+    'passing',
+  );
 });
 
 t.test('GET /health/checks/:service of an unknown service is an empty list', async (t) => {
@@ -114,24 +142,45 @@ t.test('PUT /health/check/:checkId/pass, /warn and /fail set a ttl check, with n
 
 t.test('a note in the body becomes the check note', async (t) => {
   const { app, catalog } = await routes(t);
-  const response = await app.inject({ method: 'PUT', url: '/health/check/web-2-ttl/warn', payload: { note: 'disk 91% full' } });
+  const response = await app.inject({
+    method: 'PUT',
+    url: '/health/check/web-2-ttl/warn',
+    payload: { note: 'disk 91% full' },
+  });
   t.equal(response.statusCode, 200);
   t.same(checkOf(catalog, 'web-2-ttl'), { ...checkOf(catalog, 'web-2-ttl'), status: 'warning', note: 'disk 91% full' });
 });
 
 t.test('an empty body sent as application/json counts as no body', async (t) => {
   const { app, catalog } = await routes(t);
-  const response = await app.inject({ method: 'PUT', url: '/health/check/web-2-ttl/pass', headers: { 'content-type': 'application/json' }, payload: '' });
+  const response = await app.inject({
+    method: 'PUT',
+    url: '/health/check/web-2-ttl/pass',
+    headers: { 'content-type': 'application/json' },
+    payload: '',
+  });
   t.equal(response.statusCode, 200);
   t.equal(checkOf(catalog, 'web-2-ttl')?.status, 'passing');
 });
 
 t.test('the ttl update routes refuse bad bodies, unknown checks and checks that are not ttl checks', async (t) => {
   const { app } = await routes(t);
-  const put = (url: string, payload?: object) => app.inject({ method: 'PUT', url, ...(payload === undefined ? {} : { payload }) });
-  const codeOf = (response: Awaited<ReturnType<typeof put>>) => [response.statusCode, response.json<{ error: { code: string } }>().error.code];
-  t.same(codeOf(await put('/health/check/web-2-ttl/pass', { note: 'x'.repeat(4097) })), [400, 'validation_failed'], 'a note over 4096 characters');
-  t.same(codeOf(await put('/health/check/web-2-ttl/pass', { output: 'x' })), [400, 'validation_failed'], 'an unknown field');
+  const put = (url: string, payload?: object) =>
+    app.inject({ method: 'PUT', url, ...(payload === undefined ? {} : { payload }) });
+  const codeOf = (response: Awaited<ReturnType<typeof put>>) => [
+    response.statusCode,
+    response.json<{ error: { code: string } }>().error.code,
+  ];
+  t.same(
+    codeOf(await put('/health/check/web-2-ttl/pass', { note: 'x'.repeat(4097) })),
+    [400, 'validation_failed'],
+    'a note over 4096 characters',
+  );
+  t.same(
+    codeOf(await put('/health/check/web-2-ttl/pass', { output: 'x' })),
+    [400, 'validation_failed'],
+    'an unknown field',
+  );
   t.same(codeOf(await put('/health/check/nope/pass')), [404, 'check_not_found']);
   t.same(codeOf(await put('/health/check/web-2-http/pass')), [400, 'not_ttl_check']);
 });
@@ -141,9 +190,18 @@ t.test('a pass resets the TTL deadline through the manager', async (t) => {
   const app = Fastify();
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
-  await app.register(checkRoutes, { catalog: harness.catalog, health: harness.manager, blocking: { defaultWaitMs: 300_000, maxWaitMs: 600_000 } });
+  await app.register(checkRoutes, {
+    catalog: harness.catalog,
+    health: harness.manager,
+    blocking: { defaultWaitMs: 300_000, maxWaitMs: 600_000 },
+  });
   t.teardown(() => app.close());
-  await harness.catalog.register({ name: 'worker', address: '10.0.0.9', port: 1, checks: [{ id: 'short', type: 'ttl', ttl: '200ms' }] });
+  await harness.catalog.register({
+    name: 'worker',
+    address: '10.0.0.9',
+    port: 1,
+    checks: [{ id: 'short', type: 'ttl', ttl: '200ms' }],
+  });
   for (let beat = 0; beat < 4; beat++) {
     t.equal((await app.inject({ method: 'PUT', url: '/health/check/short/pass' })).statusCode, 200);
     await new Promise((resolve) => setTimeout(resolve, 100));

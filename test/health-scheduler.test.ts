@@ -10,7 +10,9 @@ const job = (name: string): Job => ({ name, dueAt: 0, heapIndex: -1 });
 
 function harness(t: { teardown(fn: () => unknown): void }) {
   const fired: { name: string; at: number; dueAt: number }[] = [];
-  const scheduler = new Scheduler<Job>(Date.now, (due) => fired.push({ name: due.name, at: Date.now(), dueAt: due.dueAt }));
+  const scheduler = new Scheduler<Job>(Date.now, (due) =>
+    fired.push({ name: due.name, at: Date.now(), dueAt: due.dueAt }),
+  );
   t.teardown(() => scheduler.clear());
   return { scheduler, fired };
 }
@@ -25,10 +27,14 @@ t.test('jobs fire in due order, not in the order they were scheduled', async (t)
   for (const name of names) scheduler.schedule(job(name), now + offsets[name]);
   t.equal(scheduler.size, 5);
   await sleep(90);
-  t.same(fired.map((entry) => entry.name), ['a', 'b', 'c', 'd', 'e']);
+  t.same(
+    fired.map((entry) => entry.name),
+    ['a', 'b', 'c', 'd', 'e'],
+  );
   // Node times a timer from the event loop's cached clock, which can trail Date.now() by a
   // millisecond or two; more than that would be a scheduler bug.
-  for (const entry of fired) t.ok(entry.at >= entry.dueAt - 3, `${entry.name} did not fire early (${entry.at - entry.dueAt} ms)`);
+  for (const entry of fired)
+    t.ok(entry.at >= entry.dueAt - 3, `${entry.name} did not fire early (${entry.at - entry.dueAt} ms)`);
   t.equal(scheduler.size, 0);
 });
 
@@ -38,7 +44,10 @@ t.test('many jobs with random due times come out sorted', async (t) => {
   for (let n = 0; n < 500; n++) scheduler.schedule(job(String(n)), now + Math.floor(Math.random() * 40));
   await sleep(80);
   t.equal(fired.length, 500);
-  t.ok(fired.every((entry, index) => index === 0 || fired[index - 1].dueAt <= entry.dueAt), 'non-decreasing due times');
+  t.ok(
+    fired.every((entry, index) => index === 0 || fired[index - 1].dueAt <= entry.dueAt),
+    'non-decreasing due times',
+  );
 });
 
 t.test('rescheduling a job moves it instead of adding a second entry', async (t) => {
@@ -46,7 +55,10 @@ t.test('rescheduling a job moves it instead of adding a second entry', async (t)
   // full 40 ms later, so a stalled event loop cannot make the moved job look due early.
   const clock = Date.now();
   const fired: Job[] = [];
-  const scheduler = new Scheduler<Job>(() => clock, (due) => fired.push(due));
+  const scheduler = new Scheduler<Job>(
+    () => clock,
+    (due) => fired.push(due),
+  );
   t.teardown(() => scheduler.clear());
   const moving = job('moving');
   scheduler.schedule(moving, clock + 10);
@@ -56,7 +68,11 @@ t.test('rescheduling a job moves it instead of adding a second entry', async (t)
   t.same(fired, [], 'not at the first time');
   await waitUntil(() => fired.length > 0);
   await sleep(20);
-  t.same(fired.map((entry) => [entry.name, entry.dueAt]), [['moving', clock + 40]], 'once, at the second time');
+  t.same(
+    fired.map((entry) => [entry.name, entry.dueAt]),
+    [['moving', clock + 40]],
+    'once, at the second time',
+  );
   t.equal(scheduler.size, 0);
 });
 
@@ -69,7 +85,10 @@ t.test('a cancelled job never fires, and the others still do', async (t) => {
   scheduler.cancel(jobs[2]);
   t.equal(jobs[0].heapIndex, -1);
   await sleep(50);
-  t.same(fired.map((entry) => entry.name), ['b', 'd']);
+  t.same(
+    fired.map((entry) => entry.name),
+    ['b', 'd'],
+  );
 });
 
 t.test('a job scheduled from inside onDue is honoured', async (t) => {
@@ -105,7 +124,10 @@ t.test('clear() drops every job and leaves no timer', async (t) => {
 t.test('a clock that lags the timers still fires a due job, once', async (t) => {
   const fake = 1_000;
   const fired: string[] = [];
-  const scheduler = new Scheduler<Job>(() => fake, (due) => fired.push(due.name));
+  const scheduler = new Scheduler<Job>(
+    () => fake,
+    (due) => fired.push(due.name),
+  );
   t.teardown(() => scheduler.clear());
   scheduler.schedule(job('late'), 1_020);
   // The real 20 ms pass, the injected clock does not move: the job still fires, once.

@@ -35,15 +35,19 @@ const ipv6Loopback = await new Promise<boolean>((resolve) => {
   probe.listen(0, '::1', () => probe.close(() => resolve(true)));
 });
 
-t.test('an IPv6 listener is reached through [addr]:port', { skip: ipv6Loopback ? false : 'this host has no IPv6 loopback' }, async (t) => {
-  const server = createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const result = await runTcpCheck(tcpTarget(`[::1]:${port}`), 1000, never);
-  t.same(result, { status: 'passing', note: `TCP connect [::1]:${port}: Success` });
-});
+t.test(
+  'an IPv6 listener is reached through [addr]:port',
+  { skip: ipv6Loopback ? false : 'this host has no IPv6 loopback' },
+  async (t) => {
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const result = await runTcpCheck(tcpTarget(`[::1]:${port}`), 1000, never);
+    t.same(result, { status: 'passing', note: `TCP connect [::1]:${port}: Success` });
+  },
+);
 
 t.test('an aborted run is critical and cancelled', async (t) => {
   const listener = await startTcpListener(t);

@@ -3,7 +3,12 @@ import type { HealthStatus } from '../src/catalog/types.js';
 import { admitResult, newStreak } from '../src/health/thresholds.js';
 
 /** Feeds results in order and returns the recorded status after each (what the catalog would hold). */
-function replay(start: HealthStatus, results: HealthStatus[], successBeforePassing: number, failuresBeforeCritical: number): HealthStatus[] {
+function replay(
+  start: HealthStatus,
+  results: HealthStatus[],
+  successBeforePassing: number,
+  failuresBeforeCritical: number,
+): HealthStatus[] {
   const streak = newStreak();
   let current = start;
   return results.map((result) => {
@@ -13,20 +18,42 @@ function replay(start: HealthStatus, results: HealthStatus[], successBeforePassi
 }
 
 t.test('with the default thresholds of 0 every result is recorded at once', async (t) => {
-  t.same(replay('critical', ['passing', 'critical', 'warning', 'passing'], 0, 0), ['passing', 'critical', 'warning', 'passing']);
+  t.same(replay('critical', ['passing', 'critical', 'warning', 'passing'], 0, 0), [
+    'passing',
+    'critical',
+    'warning',
+    'passing',
+  ]);
 });
 
 t.test('failuresBeforeCritical: a passing check turns critical on the Nth failure in a row', async (t) => {
-  t.same(replay('passing', ['critical', 'critical', 'critical', 'critical'], 0, 3), ['passing', 'passing', 'critical', 'critical']);
+  t.same(replay('passing', ['critical', 'critical', 'critical', 'critical'], 0, 3), [
+    'passing',
+    'passing',
+    'critical',
+    'critical',
+  ]);
 });
 
 t.test('a success in between starts the failure count again', async (t) => {
-  t.same(replay('passing', ['critical', 'critical', 'passing', 'critical', 'critical', 'critical'], 0, 3), ['passing', 'passing', 'passing', 'passing', 'passing', 'critical']);
+  t.same(replay('passing', ['critical', 'critical', 'passing', 'critical', 'critical', 'critical'], 0, 3), [
+    'passing',
+    'passing',
+    'passing',
+    'passing',
+    'passing',
+    'critical',
+  ]);
 });
 
 t.test('successBeforePassing: a critical check turns passing on the Nth success in a row', async (t) => {
   t.same(replay('critical', ['passing', 'passing', 'passing'], 3, 0), ['critical', 'critical', 'passing']);
-  t.same(replay('critical', ['passing', 'critical', 'passing', 'passing'], 2, 0), ['critical', 'critical', 'critical', 'passing']);
+  t.same(replay('critical', ['passing', 'critical', 'passing', 'passing'], 2, 0), [
+    'critical',
+    'critical',
+    'critical',
+    'passing',
+  ]);
 });
 
 t.test('warning counts as a success, as in Consul', async (t) => {

@@ -10,13 +10,27 @@ t.test('with a token set, writes need it: none is 401, a wrong one 403, the righ
   const none = await app.inject({ method: 'PUT', url: '/catalog/register', payload });
   t.equal(none.statusCode, 401);
   t.equal(json<{ error: { code: string } }>(none).error.code, 'unauthorized');
-  const wrong = await app.inject({ method: 'PUT', url: '/catalog/register', payload, headers: { authorization: 'Bearer nope' } });
+  const wrong = await app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload,
+    headers: { authorization: 'Bearer nope' },
+  });
   t.equal(wrong.statusCode, 403);
   t.equal(json<{ error: { code: string } }>(wrong).error.code, 'forbidden');
   t.equal(catalog.index, before, 'refused writes changed nothing');
-  const bearer = await app.inject({ method: 'PUT', url: '/catalog/register', payload, headers: { authorization: `Bearer ${TOKEN}` } });
+  const bearer = await app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload,
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
   t.equal(bearer.statusCode, 200);
-  const header = await app.inject({ method: 'DELETE', url: '/catalog/instances/web-10.0.0.1-80', headers: { 'x-konsul-token': TOKEN } });
+  const header = await app.inject({
+    method: 'DELETE',
+    url: '/catalog/instances/web-10.0.0.1-80',
+    headers: { 'x-konsul-token': TOKEN },
+  });
   t.equal(header.statusCode, 200);
   t.equal((await app.inject({ method: 'PUT', url: '/register', payload })).statusCode, 401, 'the short routes too');
 });
@@ -27,22 +41,56 @@ t.test('reads stay open unless protectReads is set; probes are always open', asy
   const closed = await startTestKonsul(t, { auth: { token: TOKEN, protectReads: true } });
   t.equal((await closed.app.inject({ method: 'GET', url: '/catalog/services/web' })).statusCode, 401);
   t.equal((await closed.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 401);
-  t.equal((await closed.app.inject({ method: 'GET', url: '/catalog/services/web', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 200);
+  t.equal(
+    (
+      await closed.app.inject({
+        method: 'GET',
+        url: '/catalog/services/web',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    ).statusCode,
+    200,
+  );
   t.equal((await closed.app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200);
   t.equal((await closed.app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200);
 });
 
 t.test('the token never appears in the logs', async (t) => {
   const server = await startTestKonsul(t, { auth: { token: TOKEN }, log: { level: 'trace' } });
-  await server.app.inject({ method: 'PUT', url: '/catalog/register', payload, headers: { authorization: `Bearer ${TOKEN}` } });
+  await server.app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload,
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
   await server.app.inject({ method: 'PUT', url: '/catalog/register', payload, headers: { 'x-konsul-token': TOKEN } });
-  await server.app.inject({ method: 'PUT', url: '/catalog/register', payload, headers: { authorization: 'Bearer wrong-token-value' } });
-  await server.app.inject({ method: 'PUT', url: `/v1/agent/service/register?token=${TOKEN}`, payload: { Name: 'web', Address: '10.0.0.1', Port: 80 } });
+  await server.app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload,
+    headers: { authorization: 'Bearer wrong-token-value' },
+  });
+  await server.app.inject({
+    method: 'PUT',
+    url: `/v1/agent/service/register?token=${TOKEN}`,
+    payload: { Name: 'web', Address: '10.0.0.1', Port: 80 },
+  });
   await server.app.inject({ method: 'GET', url: `/catalog/services/web?token=${TOKEN}` });
-  await server.app.inject({ method: 'PUT', url: '/v1/agent/service/register', payload: { Name: 'api', Address: '10.0.0.2', Port: 80 }, headers: { 'x-consul-token': TOKEN } });
+  await server.app.inject({
+    method: 'PUT',
+    url: '/v1/agent/service/register',
+    payload: { Name: 'api', Address: '10.0.0.2', Port: 80 },
+    headers: { 'x-consul-token': TOKEN },
+  });
   t.ok(server.logs.length > 0, 'something was logged');
-  t.notOk(server.logs.some((line) => line.includes(TOKEN)), 'the token is nowhere');
-  t.notOk(server.logs.some((line) => line.includes('wrong-token-value')), 'nor a wrong token');
+  t.notOk(
+    server.logs.some((line) => line.includes(TOKEN)),
+    'the token is nowhere',
+  );
+  t.notOk(
+    server.logs.some((line) => line.includes('wrong-token-value')),
+    'nor a wrong token',
+  );
 });
 
 t.test('a per-client write rate limit answers 429 with Retry-After, and leaves reads alone', async (t) => {
@@ -66,7 +114,12 @@ t.test('Consul clients authenticate with X-Consul-Token or ?token=, and are refu
   const none = await app.inject({ method: 'PUT', url: '/v1/agent/service/register', payload: body });
   t.equal(none.statusCode, 403, 'Consul answers 403, never 401');
   t.match(none.body, /Permission denied|ACL not found/);
-  const header = await app.inject({ method: 'PUT', url: '/v1/agent/service/register', payload: body, headers: { 'x-consul-token': TOKEN } });
+  const header = await app.inject({
+    method: 'PUT',
+    url: '/v1/agent/service/register',
+    payload: body,
+    headers: { 'x-consul-token': TOKEN },
+  });
   t.equal(header.statusCode, 200);
   const query = await app.inject({ method: 'PUT', url: `/v1/agent/service/deregister/web?token=${TOKEN}` });
   t.equal(query.statusCode, 200);

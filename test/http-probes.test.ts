@@ -12,13 +12,20 @@ t.test('liveness and readiness answer once the server is up, and readiness fails
 
 t.test('GET /metrics exposes Prometheus text with the HTTP, catalog and process families', async (t) => {
   const { app } = await startTestKonsul(t);
-  await app.inject({ method: 'PUT', url: '/catalog/register', payload: { name: 'web', address: '10.0.0.1', port: 80 } });
+  await app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload: { name: 'web', address: '10.0.0.1', port: 80 },
+  });
   await app.inject({ method: 'GET', url: '/catalog/services/web' });
   const response = await app.inject({ method: 'GET', url: '/metrics' });
   t.equal(response.statusCode, 200);
   t.match(response.headers['content-type'], /^text\/plain/);
   t.match(response.body, /konsul_http_requests_total\{method="PUT",route="\/catalog\/register",status="200"\} 1/);
-  t.match(response.body, /konsul_http_request_duration_seconds_bucket\{le="[^"]+",method="GET",route="\/catalog\/services\/:name"\}/);
+  t.match(
+    response.body,
+    /konsul_http_request_duration_seconds_bucket\{le="[^"]+",method="GET",route="\/catalog\/services\/:name"\}/,
+  );
   t.match(response.body, /konsul_catalog_instances\{status="passing"\} 1/);
   t.match(response.body, /konsul_catalog_services 1/);
   t.match(response.body, /konsul_catalog_index 2/);
@@ -35,16 +42,26 @@ t.test('every response echoes X-Request-Id, honouring a sane one the client sent
   t.equal(sent.headers['x-request-id'], 'abc-123');
   const generated = await server.app.inject({ method: 'GET', url: '/health/live' });
   t.match(generated.headers['x-request-id'], /^[0-9a-f-]{36}$/);
-  const hostile = await server.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'a b\u0001c' } });
+  const hostile = await server.app.inject({
+    method: 'GET',
+    url: '/health/live',
+    headers: { 'x-request-id': 'a b\u0001c' },
+  });
   t.match(hostile.headers['x-request-id'], /^[0-9a-f-]{36}$/, 'an unsafe id is replaced');
-  const line = server.logs.map((entry) => JSON.parse(entry) as Record<string, unknown>).find((entry) => entry.reqId === 'abc-123');
+  const line = server.logs
+    .map((entry) => JSON.parse(entry) as Record<string, unknown>)
+    .find((entry) => entry.reqId === 'abc-123');
   t.match(line, { msg: 'request', method: 'GET', route: '/health/live', status: 200, ms: Number });
   t.equal(server.logs.filter((entry) => entry.includes('"abc-123"')).length, 1, 'one line per request');
 });
 
 t.test('a request that arrives while the server drains gets a 503 shutting_down in the standard shape', async (t) => {
   const server = await startTestKonsul(t);
-  await server.app.inject({ method: 'PUT', url: '/catalog/register', payload: { name: 'web', address: '10.0.0.1', port: 80 } });
+  await server.app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload: { name: 'web', address: '10.0.0.1', port: 80 },
+  });
   // A held blocking query keeps the drain open long enough to send another request into it.
   const held = server.app.inject({ method: 'GET', url: '/catalog/services/web?index=2&wait=5s' });
   while (server.catalog.waiting === 0) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -32,18 +32,46 @@ t.test('every invalid registration is a 400 naming the field, and changes nothin
     ['a tag with a control character', { ...valid, tags: ['a\u0000b'] }, /body\.tags\[0\]/],
     ['meta not an object', { ...valid, meta: ['a'] }, /body\.meta/],
     ['meta with a number value', { ...valid, meta: { a: 1 } }, /body\.meta\.a/],
-    ['too many meta pairs', { ...valid, meta: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, /body\.meta/],
+    [
+      'too many meta pairs',
+      { ...valid, meta: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) },
+      /body\.meta/,
+    ],
     ['meta key with a space', { ...valid, meta: { 'a b': 'c' } }, /body\.meta/],
     ['an unknown field', { ...valid, weigth: 2 }, /body\.weigth: is not a known field/],
     ['id with a slash', { ...valid, id: 'a/b' }, /body\.id/],
     ['region with a space', { ...valid, region: 'eu west' }, /body\.region/],
     ['a check of no known type', { ...valid, checks: [{ type: 'script' }] }, /body\.checks\[0\]\.type/],
-    ['a check with a bad duration', { ...valid, checks: [{ type: 'ttl', ttl: 'ten seconds' }] }, /body\.checks\[0\]\.ttl/],
-    ['a check with a negative threshold', { ...valid, checks: [{ type: 'ttl', ttl: '1s', failuresBeforeCritical: -1 }] }, /body\.checks\[0\]\.failuresBeforeCritical/],
+    [
+      'a check with a bad duration',
+      { ...valid, checks: [{ type: 'ttl', ttl: 'ten seconds' }] },
+      /body\.checks\[0\]\.ttl/,
+    ],
+    [
+      'a check with a negative threshold',
+      { ...valid, checks: [{ type: 'ttl', ttl: '1s', failuresBeforeCritical: -1 }] },
+      /body\.checks\[0\]\.failuresBeforeCritical/,
+    ],
     ['an http check without its URL', { ...valid, checks: [{ type: 'http', interval: '1s' }] }, /checks\[0\]\.http/],
-    ['an id derived from a long name and address', { name: 'a'.repeat(63), address: `${'h'.repeat(60)}.${'h'.repeat(60)}.${'h'.repeat(60)}.${'h'.repeat(60)}.example`, port: 65535 }, /id derived from name, address and port is longer than 256/],
-    ['a check id derived from a long instance id', { ...valid, id: 'i'.repeat(250), checks: [{ type: 'ttl', ttl: '1s' }] }, /check id .* is longer than 256/],
-    ['an http check header HTTP cannot carry', { ...valid, checks: [{ type: 'http', http: 'http://127.0.0.1/', headers: { 'x-a': '€' } }] }, /body\.checks\[0\]\.headers\.x-a/],
+    [
+      'an id derived from a long name and address',
+      {
+        name: 'a'.repeat(63),
+        address: `${'h'.repeat(60)}.${'h'.repeat(60)}.${'h'.repeat(60)}.${'h'.repeat(60)}.example`,
+        port: 65535,
+      },
+      /id derived from name, address and port is longer than 256/,
+    ],
+    [
+      'a check id derived from a long instance id',
+      { ...valid, id: 'i'.repeat(250), checks: [{ type: 'ttl', ttl: '1s' }] },
+      /check id .* is longer than 256/,
+    ],
+    [
+      'an http check header HTTP cannot carry',
+      { ...valid, checks: [{ type: 'http', http: 'http://127.0.0.1/', headers: { 'x-a': '€' } }] },
+      /body\.checks\[0\]\.headers\.x-a/,
+    ],
     ['a body that is an array', [valid], /body/],
   ];
   for (const [what, payload, message] of cases) {
@@ -56,34 +84,41 @@ t.test('every invalid registration is a 400 naming the field, and changes nothin
   t.equal(catalog.index, before, 'nothing was written');
 });
 
-t.test('malformed JSON, prototype-pollution keys, wrong media types and oversize bodies are refused in the standard shape', async (t) => {
-  const { app, catalog } = await startTestKonsul(t, { http: { bodyLimit: 2048 } });
-  const before = catalog.index;
-  const send = (payload: string, contentType = 'application/json') =>
-    app.inject({ method: 'PUT', url: '/catalog/register', payload, headers: { 'content-type': contentType } });
-  const malformed = await send('{"name": "web",');
-  t.equal(malformed.statusCode, 400);
-  t.equal(json<ErrorBody>(malformed).error.code, 'malformed_json');
-  const empty = await send('');
-  t.equal(empty.statusCode, 400);
-  t.equal(json<ErrorBody>(empty).error.code, 'malformed_json');
-  const polluted = await send('{"name":"web","address":"10.0.0.1","port":80,"__proto__":{"admin":true}}');
-  t.equal(polluted.statusCode, 400);
-  t.equal(json<ErrorBody>(polluted).error.code, 'malformed_json');
-  const constructor = await send('{"name":"web","address":"10.0.0.1","port":80,"meta":{"constructor":{"prototype":{"x":"1"}}}}');
-  t.equal(constructor.statusCode, 400);
-  const scalar = await send('"web"');
-  t.equal(scalar.statusCode, 400);
-  t.match(json<ErrorBody>(scalar).error.message, /^body: must be object/);
-  const text = await send('name=web', 'text/plain');
-  t.equal(text.statusCode, 415);
-  t.equal(json<ErrorBody>(text).error.code, 'unsupported_media_type');
-  const large = await send(JSON.stringify({ ...valid, tags: ['x'.repeat(4000)] }));
-  t.equal(large.statusCode, 413);
-  t.same(json(large), { error: { code: 'body_too_large', message: 'Request body is larger than the limit of 2048 bytes' } });
-  t.equal(catalog.index, before);
-  t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted');
-});
+t.test(
+  'malformed JSON, prototype-pollution keys, wrong media types and oversize bodies are refused in the standard shape',
+  async (t) => {
+    const { app, catalog } = await startTestKonsul(t, { http: { bodyLimit: 2048 } });
+    const before = catalog.index;
+    const send = (payload: string, contentType = 'application/json') =>
+      app.inject({ method: 'PUT', url: '/catalog/register', payload, headers: { 'content-type': contentType } });
+    const malformed = await send('{"name": "web",');
+    t.equal(malformed.statusCode, 400);
+    t.equal(json<ErrorBody>(malformed).error.code, 'malformed_json');
+    const empty = await send('');
+    t.equal(empty.statusCode, 400);
+    t.equal(json<ErrorBody>(empty).error.code, 'malformed_json');
+    const polluted = await send('{"name":"web","address":"10.0.0.1","port":80,"__proto__":{"admin":true}}');
+    t.equal(polluted.statusCode, 400);
+    t.equal(json<ErrorBody>(polluted).error.code, 'malformed_json');
+    const constructor = await send(
+      '{"name":"web","address":"10.0.0.1","port":80,"meta":{"constructor":{"prototype":{"x":"1"}}}}',
+    );
+    t.equal(constructor.statusCode, 400);
+    const scalar = await send('"web"');
+    t.equal(scalar.statusCode, 400);
+    t.match(json<ErrorBody>(scalar).error.message, /^body: must be object/);
+    const text = await send('name=web', 'text/plain');
+    t.equal(text.statusCode, 415);
+    t.equal(json<ErrorBody>(text).error.code, 'unsupported_media_type');
+    const large = await send(JSON.stringify({ ...valid, tags: ['x'.repeat(4000)] }));
+    t.equal(large.statusCode, 413);
+    t.same(json(large), {
+      error: { code: 'body_too_large', message: 'Request body is larger than the limit of 2048 bytes' },
+    });
+    t.equal(catalog.index, before);
+    t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was polluted');
+  },
+);
 
 t.test('bad query parameters are a 400 naming the parameter', async (t) => {
   const { app } = await startTestKonsul(t);
@@ -123,10 +158,21 @@ t.test('an unknown route is a 404 in the standard shape', async (t) => {
 t.test('load reports are validated and a report for an unknown instance is 404', async (t) => {
   const { app } = await startTestKonsul(t);
   const { id } = json<{ id: string }>(await app.inject({ method: 'PUT', url: '/catalog/register', payload: valid }));
-  const ok = await app.inject({ method: 'PUT', url: `/catalog/instances/${id}/load`, payload: { connections: 4, latencyMs: 12 } });
+  const ok = await app.inject({
+    method: 'PUT',
+    url: `/catalog/instances/${id}/load`,
+    payload: { connections: 4, latencyMs: 12 },
+  });
   t.equal(ok.statusCode, 200);
   t.match(json(ok), { id, connections: 4 });
-  for (const payload of [{}, { connections: -1 }, { connections: 1.5 }, { latencyMs: -2 }, { connections: '3' }, { extra: 1 }]) {
+  for (const payload of [
+    {},
+    { connections: -1 },
+    { connections: 1.5 },
+    { latencyMs: -2 },
+    { connections: '3' },
+    { extra: 1 },
+  ]) {
     const response = await app.inject({ method: 'PUT', url: `/catalog/instances/${id}/load`, payload });
     t.equal(response.statusCode, 400, JSON.stringify(payload));
   }

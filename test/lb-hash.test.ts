@@ -18,7 +18,19 @@ function referenceFmix(k: bigint): bigint {
 }
 
 const words = ([hi, lo]: [number, number]): bigint => (BigInt(hi) << 32n) | BigInt(lo);
-const SAMPLES = ['', 'a', 'foobar', 'web-01_0', 'session-12345', '10.0.0.1', '2001:db8::1', 'héllo', '日本語', '😀 emoji', 'x'.repeat(257)];
+const SAMPLES = [
+  '',
+  'a',
+  'foobar',
+  'web-01_0',
+  'session-12345',
+  '10.0.0.1',
+  '2001:db8::1',
+  'héllo',
+  '日本語',
+  '😀 emoji',
+  'x'.repeat(257),
+];
 
 t.test('FNV-1a 64 matches the published test vectors', async (t) => {
   t.equal(words(fnv1a64Words('')), 0xcbf29ce484222325n);
@@ -29,8 +41,16 @@ t.test('FNV-1a 64 matches the published test vectors', async (t) => {
 t.test('the 64-bit hash equals FNV-1a of the UTF-8 bytes followed by fmix64, for every seed', async (t) => {
   for (const sample of SAMPLES) {
     for (const seed of [0, 1, 0xdeadbeef]) {
-      t.equal(words(fnv1a64Words(sample, seed)), referenceFnv(sample, seed), `fnv ${JSON.stringify(sample)} seed ${seed}`);
-      t.equal(words(hash64(sample, seed)), referenceFmix(referenceFnv(sample, seed)), `mixed ${JSON.stringify(sample)} seed ${seed}`);
+      t.equal(
+        words(fnv1a64Words(sample, seed)),
+        referenceFnv(sample, seed),
+        `fnv ${JSON.stringify(sample)} seed ${seed}`,
+      );
+      t.equal(
+        words(hash64(sample, seed)),
+        referenceFmix(referenceFnv(sample, seed)),
+        `mixed ${JSON.stringify(sample)} seed ${seed}`,
+      );
     }
   }
 });
@@ -46,7 +66,8 @@ t.test('hash53 is the top 53 bits of the 64-bit hash', async (t) => {
 t.test('hashing a prefix once and then numeric suffixes equals hashing the whole string', async (t) => {
   for (const id of ['web-1', 'é', '']) {
     const prefix = prefixState(`${id}_`);
-    for (const suffix of [0, 1, 9, 10, 99, 100, 12345]) t.equal(hash53WithSuffix(prefix, suffix), hash53(`${id}_${suffix}`), `${id}_${suffix}`);
+    for (const suffix of [0, 1, 9, 10, 99, 100, 12345])
+      t.equal(hash53WithSuffix(prefix, suffix), hash53(`${id}_${suffix}`), `${id}_${suffix}`);
   }
 });
 

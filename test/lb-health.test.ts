@@ -2,7 +2,11 @@ import t from 'tap';
 import { healthMode, selectHealthy } from '../src/lb/health.js';
 import { instance } from './helpers/lb-fixtures.js';
 
-const list = [instance({ id: 'a' }), instance({ id: 'b', status: 'warning' }), instance({ id: 'c', status: 'critical' })];
+const list = [
+  instance({ id: 'a' }),
+  instance({ id: 'b', status: 'warning' }),
+  instance({ id: 'c', status: 'critical' }),
+];
 
 t.test('the mode is 1 by default, 0 when the filter is off and 2 for passing only', async (t) => {
   t.equal(healthMode(undefined, undefined), 1);

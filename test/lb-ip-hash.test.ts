@@ -1,19 +1,30 @@
 import t from 'tap';
 import type { Instance } from '../src/catalog/types.js';
 import { createStrategyManager } from '../src/lb/manager.js';
-import { candidates, countBy, firstChoices, ids, instance, instances, lbConfig, movement } from './helpers/lb-fixtures.js';
+import {
+  candidates,
+  countBy,
+  firstChoices,
+  ids,
+  instance,
+  instances,
+  lbConfig,
+  movement,
+} from './helpers/lb-fixtures.js';
 
 const ADDRESSES = Array.from({ length: 10_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
 
 function ipOrder() {
   const manager = createStrategyManager(lbConfig());
-  return (list: readonly Instance[], clientIp: string, limit = 1) => manager.order(candidates(list), { strategy: 'ip-hash', clientIp, limit }).instances;
+  return (list: readonly Instance[], clientIp: string, limit = 1) =>
+    manager.order(candidates(list), { strategy: 'ip-hash', clientIp, limit }).instances;
 }
 
 t.test('the same client address always gets the same order', async (t) => {
   const order = ipOrder();
   const list = instances(10);
-  for (const address of [...ADDRESSES.slice(0, 100), '2001:db8::1', '::1']) t.same(ids(order(list, address, 0)), ids(order(list, address, 0)), address);
+  for (const address of [...ADDRESSES.slice(0, 100), '2001:db8::1', '::1'])
+    t.same(ids(order(list, address, 0)), ids(order(list, address, 0)), address);
 });
 
 t.test('10,000 addresses spread over 10 instances with max/mean ≤ 1.3', async (t) => {
@@ -26,7 +37,11 @@ t.test('removing one of 10 instances moves only the clients that were on it', as
   const order = ipOrder();
   const list = instances(10);
   const before = firstChoices(order, list, ADDRESSES);
-  const after = firstChoices(order, list.filter((i) => i.id !== 'web-7'), ADDRESSES);
+  const after = firstChoices(
+    order,
+    list.filter((i) => i.id !== 'web-7'),
+    ADDRESSES,
+  );
   const moved = movement(before, after, { removed: 'web-7' });
   t.equal(moved.between, 0);
   t.equal(moved.fromRemoved, before.filter((id) => id === 'web-7').length);
@@ -46,7 +61,10 @@ t.test('ip-hash places the address on the same ring ring-hash uses', async (t) =
   const manager = createStrategyManager(lbConfig());
   const list = candidates(instances(10), 'web@1');
   for (const address of ADDRESSES.slice(0, 100)) {
-    t.same(ids(manager.order(list, { strategy: 'ip-hash', clientIp: address }).instances), ids(manager.order(list, { strategy: 'ring-hash', sessionKey: address }).instances));
+    t.same(
+      ids(manager.order(list, { strategy: 'ip-hash', clientIp: address }).instances),
+      ids(manager.order(list, { strategy: 'ring-hash', sessionKey: address }).instances),
+    );
   }
   manager.order(list, { strategy: 'ip-hash', clientIp: '10.0.0.1' });
   t.equal(manager.cacheStats().builds, 2, 'one weights array and one ring for both strategies');

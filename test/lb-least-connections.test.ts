@@ -11,7 +11,11 @@ t.test('instances are ordered by ascending reported connections', async (t) => {
   manager.reportLoad('web-3', { connections: 0 });
   t.same(ids(manager.order(list, { strategy: 'least-connections' }).instances), ['web-3', 'web-1', 'web-2', 'web-0']);
   manager.reportLoad('web-3', { connections: 7 });
-  t.same(ids(manager.order(list, { strategy: 'least-connections', limit: 2 }).instances), ['web-1', 'web-2'], 'a new report is seen by the cached list');
+  t.same(
+    ids(manager.order(list, { strategy: 'least-connections', limit: 2 }).instances),
+    ['web-1', 'web-2'],
+    'a new report is seen by the cached list',
+  );
 });
 
 t.test('ties rotate from query to query so a burst spreads over the least loaded', async (t) => {
@@ -27,7 +31,10 @@ t.test('ties rotate from query to query so a burst spreads over the least loaded
 
 t.test('weight does not change the order; only connections count', async (t) => {
   const manager = createStrategyManager(lbConfig());
-  const list = candidates(instances(2).map((item, i) => ({ ...item, weight: i === 0 ? 100 : 1 })), 'web@1');
+  const list = candidates(
+    instances(2).map((item, i) => ({ ...item, weight: i === 0 ? 100 : 1 })),
+    'web@1',
+  );
   manager.reportLoad('web-0', { connections: 10 });
   manager.reportLoad('web-1', { connections: 1 });
   t.equal(manager.order(list, { strategy: 'least-connections', limit: 1 }).instances[0].id, 'web-1');

@@ -3,13 +3,24 @@ import type { Instance } from '../src/catalog/types.js';
 import { buildMaglevTable, nextPrime } from '../src/lb/maglev-table.js';
 import { createStrategyManager } from '../src/lb/manager.js';
 import { effectiveWeights } from '../src/lb/weights.js';
-import { candidates, countBy, firstChoices, ids, instance, instances, keys, lbConfig, movement } from './helpers/lb-fixtures.js';
+import {
+  candidates,
+  countBy,
+  firstChoices,
+  ids,
+  instance,
+  instances,
+  keys,
+  lbConfig,
+  movement,
+} from './helpers/lb-fixtures.js';
 
 const KEYS = keys(10_000);
 
 function maglevOrder(tableSize = 65537) {
   const manager = createStrategyManager(lbConfig({ maglev: { tableSize } }));
-  return (list: readonly Instance[], sessionKey: string, limit = 1) => manager.order(candidates(list), { strategy: 'maglev', sessionKey, limit }).instances;
+  return (list: readonly Instance[], sessionKey: string, limit = 1) =>
+    manager.order(candidates(list), { strategy: 'maglev', sessionKey, limit }).instances;
 }
 
 t.test('the same session key always maps to the same instance and the same fallback order', async (t) => {
@@ -37,7 +48,11 @@ t.test('removing one of 10 instances moves its keys and almost no others', async
   const order = maglevOrder();
   const list = instances(10);
   const before = firstChoices(order, list, KEYS);
-  const after = firstChoices(order, list.filter((i) => i.id !== 'web-3'), KEYS);
+  const after = firstChoices(
+    order,
+    list.filter((i) => i.id !== 'web-3'),
+    KEYS,
+  );
   const moved = movement(before, after, { removed: 'web-3' });
   t.equal(moved.fromRemoved, before.filter((id) => id === 'web-3').length, 'every key of the removed instance moves');
   // Maglev trades perfect consistency for balance (NSDI 2016 §3.4, §5.3): with M = 65537 a
@@ -52,7 +67,10 @@ t.test('adding an instance takes about 1/(n+1) of the keys, nearly all from the 
   const after = firstChoices(order, [instance({ id: 'aaa' }), ...list], KEYS);
   const moved = movement(before, after, { added: 'aaa' });
   const expected = KEYS.length / 11;
-  t.ok(Math.abs(moved.toAdded - expected) <= 0.3 * expected, `new instance took ${moved.toAdded}, expected ${expected.toFixed(0)} ± 30 %`);
+  t.ok(
+    Math.abs(moved.toAdded - expected) <= 0.3 * expected,
+    `new instance took ${moved.toAdded}, expected ${expected.toFixed(0)} ± 30 %`,
+  );
   t.ok(moved.between <= 0.01 * KEYS.length, `${moved.between} keys moved between old instances (≤ 1 %)`);
 });
 
@@ -95,7 +113,11 @@ t.test('1,000 equal instances share a 65,537-slot table within one slot of each 
   const { owners } = buildMaglevTable(list, effectiveWeights(list).values, 65537);
   const counts = new Array<number>(list.length).fill(0);
   for (let slot = 0; slot < owners.length; slot++) counts[owners[slot]]++;
-  t.equal(counts.reduce((sum, count) => sum + count, 0), 65537, 'every slot has an owner');
+  t.equal(
+    counts.reduce((sum, count) => sum + count, 0),
+    65537,
+    'every slot has an owner',
+  );
   t.equal(Math.min(...counts), Math.floor(65537 / 1000));
   t.equal(Math.max(...counts), Math.ceil(65537 / 1000));
 });

@@ -8,7 +8,15 @@ import { candidates, ids, instance, instances, lbConfig } from './helpers/lb-fix
 
 const ALL = lbConfig().enabled;
 const OPTIONS = { sessionKey: 'session-1', clientIp: '192.0.2.7', clientRegion: 'eu' };
-const DETERMINISTIC = ['round-robin', 'weighted-round-robin', 'least-connections', 'ip-hash', 'ring-hash', 'maglev', 'latency-based'];
+const DETERMINISTIC = [
+  'round-robin',
+  'weighted-round-robin',
+  'least-connections',
+  'ip-hash',
+  'ring-hash',
+  'maglev',
+  'latency-based',
+];
 
 function recordingObserver() {
   const calls: { hook: string; args: unknown[] }[] = [];
@@ -47,13 +55,21 @@ t.test('every strategy returns a permutation of the healthy instances, and its f
   const expected = ids(list).sort();
   for (const strategy of ALL) {
     for (let query = 0; query < 5; query++) {
-      const full = manager.order(all, { ...OPTIONS, strategy, sessionKey: `s${query}`, clientIp: `10.0.0.${query}` }).instances;
+      const full = manager.order(all, {
+        ...OPTIONS,
+        strategy,
+        sessionKey: `s${query}`,
+        clientIp: `10.0.0.${query}`,
+      }).instances;
       t.same(ids(full).sort(), expected, `${strategy} full order #${query}`);
       for (const limit of [1, 3, 24, 25, 40]) {
         const limited = ids(manager.order(all, { ...OPTIONS, strategy, limit, sessionKey: `s${query}` }).instances);
         t.equal(limited.length, Math.min(limit, 25), `${strategy} limit ${limit} length`);
         t.equal(new Set(limited).size, limited.length, `${strategy} limit ${limit} has no duplicates`);
-        t.ok(limited.every((id) => expected.includes(id)), `${strategy} limit ${limit} returns candidates only`);
+        t.ok(
+          limited.every((id) => expected.includes(id)),
+          `${strategy} limit ${limit} returns candidates only`,
+        );
       }
     }
   }
@@ -69,7 +85,11 @@ t.test('a limit of k returns the first k of the full order for deterministic str
       const limited = createStrategyManager(config);
       for (const manager of [full, limited]) manager.reportLoad('web-04', { connections: 3, latencyMs: 5 });
       const expected = ids(full.order(candidates(list), { ...OPTIONS, strategy }).instances).slice(0, limit);
-      t.same(ids(limited.order(candidates(list), { ...OPTIONS, strategy, limit }).instances), expected, `${strategy} limit ${limit}`);
+      t.same(
+        ids(limited.order(candidates(list), { ...OPTIONS, strategy, limit }).instances),
+        expected,
+        `${strategy} limit ${limit}`,
+      );
     }
   }
 });
@@ -91,18 +111,21 @@ t.test('a registered strategy left out of config.enabled is rejected with strate
   t.match(error.message, /round-robin, maglev/);
 });
 
-t.test('ring-hash and maglev without a session key are rejected with missing_session_key, even for an empty service', async (t) => {
-  const manager = createStrategyManager(lbConfig());
-  for (const strategy of ['ring-hash', 'maglev']) {
-    for (const list of [instances(3), []]) {
-      for (const sessionKey of [undefined, '']) {
-        const error = catchError(() => manager.order(candidates(list, 'web@1'), { strategy, sessionKey }));
-        t.equal(error.code, Errors.missingSessionKey.code, `${strategy} with ${list.length} instances`);
-        t.match(error.message, strategy);
+t.test(
+  'ring-hash and maglev without a session key are rejected with missing_session_key, even for an empty service',
+  async (t) => {
+    const manager = createStrategyManager(lbConfig());
+    for (const strategy of ['ring-hash', 'maglev']) {
+      for (const list of [instances(3), []]) {
+        for (const sessionKey of [undefined, '']) {
+          const error = catchError(() => manager.order(candidates(list, 'web@1'), { strategy, sessionKey }));
+          t.equal(error.code, Errors.missingSessionKey.code, `${strategy} with ${list.length} instances`);
+          t.match(error.message, strategy);
+        }
       }
     }
-  }
-});
+  },
+);
 
 t.test('a negative or fractional limit is rejected with invalid_limit', async (t) => {
   const manager = createStrategyManager(lbConfig());
@@ -126,8 +149,14 @@ t.test('check() validates options with the same errors as order() without orderi
 
 t.test('createStrategyManager refuses a config whose default or enabled names no registered strategy', async (t) => {
   t.equal(catchError(() => createStrategyManager(lbConfig({ default: 'fastest' }))).code, 'unknown_strategy');
-  t.equal(catchError(() => createStrategyManager(lbConfig({ enabled: ['round-robin', 'fastest'] }))).code, 'unknown_strategy');
-  t.equal(catchError(() => createStrategyManager(lbConfig({ default: 'maglev', enabled: ['round-robin'] }))).code, 'strategy_disabled');
+  t.equal(
+    catchError(() => createStrategyManager(lbConfig({ enabled: ['round-robin', 'fastest'] }))).code,
+    'unknown_strategy',
+  );
+  t.equal(
+    catchError(() => createStrategyManager(lbConfig({ default: 'maglev', enabled: ['round-robin'] }))).code,
+    'strategy_disabled',
+  );
 });
 
 t.test('the default strategy comes from config.default', async (t) => {
@@ -153,7 +182,12 @@ t.test('a strategy registered later is dispatched like a built-in one', async (t
 t.test('the health filter drops critical instances by default and reports how many', async (t) => {
   const { observer, calls } = recordingObserver();
   const manager = createStrategyManager(lbConfig(), { observer });
-  const list = [instance({ id: 'a' }), instance({ id: 'b', status: 'warning' }), instance({ id: 'c', status: 'critical' }), instance({ id: 'd', status: 'critical' })];
+  const list = [
+    instance({ id: 'a' }),
+    instance({ id: 'b', status: 'warning' }),
+    instance({ id: 'c', status: 'critical' }),
+    instance({ id: 'd', status: 'critical' }),
+  ];
   const result = manager.order(candidates(list, 'web@1'), {});
   t.same(ids(result.instances).sort(), ['a', 'b']);
   t.equal(result.filtered, 2);
@@ -163,7 +197,11 @@ t.test('the health filter drops critical instances by default and reports how ma
 
 t.test('passingOnly also drops warning instances; healthFilter false keeps everything', async (t) => {
   const manager = createStrategyManager(lbConfig());
-  const list = [instance({ id: 'a' }), instance({ id: 'b', status: 'warning' }), instance({ id: 'c', status: 'critical' })];
+  const list = [
+    instance({ id: 'a' }),
+    instance({ id: 'b', status: 'warning' }),
+    instance({ id: 'c', status: 'critical' }),
+  ];
   const passing = manager.order(candidates(list, 'web@1'), { passingOnly: true });
   t.same(ids(passing.instances), ['a']);
   t.equal(passing.filtered, 2);
@@ -178,22 +216,38 @@ t.test('below the panic threshold every candidate is returned, flagged as panic'
   const { observer, calls } = recordingObserver();
   const manager = createStrategyManager(lbConfig({ panicThreshold: 50 }), { observer });
   // 1 healthy of 4 = 25 % < 50 %.
-  const list = [instance({ id: 'a' }), instance({ id: 'b', status: 'critical' }), instance({ id: 'c', status: 'critical' }), instance({ id: 'd', status: 'critical' })];
+  const list = [
+    instance({ id: 'a' }),
+    instance({ id: 'b', status: 'critical' }),
+    instance({ id: 'c', status: 'critical' }),
+    instance({ id: 'd', status: 'critical' }),
+  ];
   const result = manager.order(candidates(list, 'web@1'), { strategy: 'round-robin' });
   t.same(ids(result.instances).sort(), ['a', 'b', 'c', 'd']);
   t.equal(result.panic, true);
   t.equal(result.filtered, 0);
-  t.same(calls.filter((call) => call.hook === 'panic').map((call) => call.args), [['web']]);
+  t.same(
+    calls.filter((call) => call.hook === 'panic').map((call) => call.args),
+    [['web']],
+  );
   t.equal(calls.filter((call) => call.hook === 'healthFiltered').length, 0);
 });
 
 t.test('at or above the panic threshold the filter applies normally', async (t) => {
   const manager = createStrategyManager(lbConfig({ panicThreshold: 50 }));
-  const list = [instance({ id: 'a' }), instance({ id: 'b' }), instance({ id: 'c', status: 'critical' }), instance({ id: 'd', status: 'critical' })];
+  const list = [
+    instance({ id: 'a' }),
+    instance({ id: 'b' }),
+    instance({ id: 'c', status: 'critical' }),
+    instance({ id: 'd', status: 'critical' }),
+  ];
   const result = manager.order(candidates(list, 'web@1'), {});
   t.same(ids(result.instances).sort(), ['a', 'b']);
   t.equal(result.panic, false);
-  const none = createStrategyManager(lbConfig()).order(candidates([instance({ id: 'x', status: 'critical' })], 'web@2'), {});
+  const none = createStrategyManager(lbConfig()).order(
+    candidates([instance({ id: 'x', status: 'critical' })], 'web@2'),
+    {},
+  );
   t.same(none.instances, [], 'with panic disabled, no healthy instance means an empty answer');
   t.equal(none.filtered, 1);
 });
@@ -278,7 +332,11 @@ t.test('reportLoad smooths latency with the configured EWMA and keeps the last c
   );
   manager.forgetInstance('a');
   t.same(manager.loadOf('a'), { connections: 0, latencyMs: null });
-  t.same(calls.at(-1), { hook: 'instanceRemoved', args: ['web', 'a'] }, 'forgetting tells the observer to drop the series');
+  t.same(
+    calls.at(-1),
+    { hook: 'instanceRemoved', args: ['web', 'a'] },
+    'forgetting tells the observer to drop the series',
+  );
 });
 
 t.test('reportLoad rejects negative or non-finite values', async (t) => {
@@ -299,12 +357,21 @@ t.test('a forgotten instance reported again is seen by cached lists', async (t) 
   t.same(ids(manager.order(list, { strategy: 'least-connections' }).instances).at(-1), 'web-2');
 });
 
-t.test('an answer carries the current instance objects when the catalog replaces them under the same key', async (t) => {
-  const manager = createStrategyManager(lbConfig());
-  const first = [instance({ id: 'a' }), instance({ id: 'b' })];
-  manager.order({ key: 'web@7', service: 'web', instances: first });
-  // Same key (same index): a check note changed, so the catalog handed out new objects.
-  const second: Instance[] = first.map((original) => ({ ...original, meta: { note: 'new' } }));
-  const answer = manager.order({ key: 'web@7', service: 'web', instances: second }, { strategy: 'ring-hash', sessionKey: 'k' });
-  t.ok(answer.instances.every((chosen) => second.includes(chosen)), 'no stale object from the first call');
-});
+t.test(
+  'an answer carries the current instance objects when the catalog replaces them under the same key',
+  async (t) => {
+    const manager = createStrategyManager(lbConfig());
+    const first = [instance({ id: 'a' }), instance({ id: 'b' })];
+    manager.order({ key: 'web@7', service: 'web', instances: first });
+    // Same key (same index): a check note changed, so the catalog handed out new objects.
+    const second: Instance[] = first.map((original) => ({ ...original, meta: { note: 'new' } }));
+    const answer = manager.order(
+      { key: 'web@7', service: 'web', instances: second },
+      { strategy: 'ring-hash', sessionKey: 'k' },
+    );
+    t.ok(
+      answer.instances.every((chosen) => second.includes(chosen)),
+      'no stale object from the first call',
+    );
+  },
+);

@@ -16,7 +16,9 @@ t.test('the most loaded instance is never first and the idle one is first twice 
   const list = candidates(instances(10), 'web@1');
   for (let i = 0; i < 10; i++) manager.reportLoad(`web-${i}`, { connections: 10 + i });
   manager.reportLoad('web-3', { connections: 0 });
-  const firsts = countBy(Array.from({ length: 10_000 }, () => manager.order(list, { strategy: 'p2c', limit: 3 }).instances[0].id));
+  const firsts = countBy(
+    Array.from({ length: 10_000 }, () => manager.order(list, { strategy: 'p2c', limit: 3 }).instances[0].id),
+  );
   t.equal(firsts.get('web-9'), undefined, 'the most loaded loses every comparison');
   // web-3 is first whenever it is one of the two drawn: 1 − (9/10 · 8/9) = 0.2 (uniform would be 0.1).
   const share = (firsts.get('web-3') ?? 0) / 10_000;

@@ -24,13 +24,16 @@ t.test('the first position is uniform over 10 instances (chi-square, p = 0.01, s
   t.ok(statistic < CRITICAL_9, `chi-square ${statistic.toFixed(2)} < ${CRITICAL_9}`);
 });
 
-t.test('with a small limit (rejection sampling) the first and last positions are uniform over 20 instances', async (t) => {
-  for (const position of [0, 2]) {
-    const counts = positionCounts(20, 20_000, 3, position, 2);
-    const statistic = chiSquare(counts, new Array<number>(20).fill(1000));
-    t.ok(statistic < CRITICAL_19, `position ${position}: chi-square ${statistic.toFixed(2)} < ${CRITICAL_19}`);
-  }
-});
+t.test(
+  'with a small limit (rejection sampling) the first and last positions are uniform over 20 instances',
+  async (t) => {
+    for (const position of [0, 2]) {
+      const counts = positionCounts(20, 20_000, 3, position, 2);
+      const statistic = chiSquare(counts, new Array<number>(20).fill(1000));
+      t.ok(statistic < CRITICAL_19, `position ${position}: chi-square ${statistic.toFixed(2)} < ${CRITICAL_19}`);
+    }
+  },
+);
 
 t.test('the last position of a full shuffle is uniform too', async (t) => {
   const counts = positionCounts(10, 20_000, 0, 9, 3);
@@ -41,7 +44,12 @@ t.test('the last position of a full shuffle is uniform too', async (t) => {
 t.test('the same seed gives the same orders', async (t) => {
   const orders = (seed: number) => {
     const manager = createStrategyManager(lbConfig(), { random: createSeededRandom(seed) });
-    return Array.from({ length: 5 }, () => manager.order(candidates(instances(8), 'web@1'), { strategy: 'random' }).instances.map((i) => i.id).join());
+    return Array.from({ length: 5 }, () =>
+      manager
+        .order(candidates(instances(8), 'web@1'), { strategy: 'random' })
+        .instances.map((i) => i.id)
+        .join(),
+    );
   };
   t.same(orders(11), orders(11));
   t.not(orders(11).join('|'), orders(12).join('|'));

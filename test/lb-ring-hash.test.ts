@@ -4,21 +4,41 @@ import { buildRing, MAX_RING_SIZE, pointsPerInstance, ringSlot } from '../src/lb
 import type { LbConfig } from '../src/lb/types.js';
 import { effectiveWeights } from '../src/lb/weights.js';
 import type { Instance } from '../src/catalog/types.js';
-import { candidates, countBy, firstChoices, ids, instance, instances, keys, lbConfig, movement } from './helpers/lb-fixtures.js';
+import {
+  candidates,
+  countBy,
+  firstChoices,
+  ids,
+  instance,
+  instances,
+  keys,
+  lbConfig,
+  movement,
+} from './helpers/lb-fixtures.js';
 
 const KEYS = keys(10_000);
 
 function ringOrder(config: LbConfig = lbConfig()) {
   const manager = createStrategyManager(config);
   // One candidates key per list content, as the catalog guarantees.
-  return (list: readonly Instance[], sessionKey: string, limit = 1) => manager.order(candidates(list), { strategy: 'ring-hash', sessionKey, limit }).instances;
+  return (list: readonly Instance[], sessionKey: string, limit = 1) =>
+    manager.order(candidates(list), { strategy: 'ring-hash', sessionKey, limit }).instances;
 }
 
 t.test('the same session key always maps to the same instance and the same fallback order', async (t) => {
   const order = ringOrder();
   const list = instances(10);
   for (const key of KEYS.slice(0, 200)) t.same(ids(order(list, key, 0)), ids(order(list, key, 0)), key);
-  t.same(ids(createStrategyManager(lbConfig()).order(candidates(list, 'other@1'), { strategy: 'ring-hash', sessionKey: 'user-1' }).instances), ids(order(list, 'user-1', 0)), 'another manager agrees');
+  t.same(
+    ids(
+      createStrategyManager(lbConfig()).order(candidates(list, 'other@1'), {
+        strategy: 'ring-hash',
+        sessionKey: 'user-1',
+      }).instances,
+    ),
+    ids(order(list, 'user-1', 0)),
+    'another manager agrees',
+  );
 });
 
 t.test('10,000 keys spread over 10 instances with max/mean ≤ 1.3', async (t) => {
@@ -32,7 +52,11 @@ t.test('removing one of 10 instances moves only the keys that were on it', async
   const order = ringOrder();
   const list = instances(10);
   const before = firstChoices(order, list, KEYS);
-  const after = firstChoices(order, list.filter((i) => i.id !== 'web-3'), KEYS);
+  const after = firstChoices(
+    order,
+    list.filter((i) => i.id !== 'web-3'),
+    KEYS,
+  );
   const moved = movement(before, after, { removed: 'web-3' });
   t.equal(moved.between, 0, 'no key moves between surviving instances');
   t.equal(moved.fromRemoved, before.filter((id) => id === 'web-3').length, 'every key of the removed instance moves');
@@ -48,7 +72,10 @@ t.test('adding an instance takes about 1/(n+1) of the keys, only from the others
   const moved = movement(before, after, { added: 'aaa' });
   t.equal(moved.between, 0, 'no key moves between two old instances');
   const expected = KEYS.length / 21;
-  t.ok(Math.abs(moved.toAdded - expected) <= 0.3 * expected, `new instance took ${moved.toAdded}, expected ${expected.toFixed(0)} ± 30 %`);
+  t.ok(
+    Math.abs(moved.toAdded - expected) <= 0.3 * expected,
+    `new instance took ${moved.toAdded}, expected ${expected.toFixed(0)} ± 30 %`,
+  );
 });
 
 t.test('the ring scale is a power of two, so a small service keeps its point counts across most changes', async (t) => {
@@ -58,8 +85,16 @@ t.test('the ring scale is a power of two, so a small service keeps its point cou
   t.same([...new Set(pointsPerInstance(weights(6), 100, 1024))], [200]);
   t.same([...new Set(pointsPerInstance(weights(11), 100, 1024))], [100]);
   t.same([...new Set(pointsPerInstance(weights(5), 100, 1024))], [400]);
-  t.same([...pointsPerInstance(new Float64Array([0.5, 1]), 100, 1)], [100, 200], 'the lightest instance gets at least 100 points');
-  t.same([...pointsPerInstance(new Float64Array([0, 1]), 100, 1024)], [0, 1600], 'zero weight, no points; 1024/100 rounds up to scale 16');
+  t.same(
+    [...pointsPerInstance(new Float64Array([0.5, 1]), 100, 1)],
+    [100, 200],
+    'the lightest instance gets at least 100 points',
+  );
+  t.same(
+    [...pointsPerInstance(new Float64Array([0, 1]), 100, 1024)],
+    [0, 1600],
+    'zero weight, no points; 1024/100 rounds up to scale 16',
+  );
   let total = 0;
   for (const count of pointsPerInstance(new Float64Array(1000).fill(1000), 100, 1024)) total += count;
   t.ok(total <= MAX_RING_SIZE * 1.001, `ring capped at ${MAX_RING_SIZE}: ${total}`);

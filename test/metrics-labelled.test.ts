@@ -7,8 +7,18 @@ const BUCKETS = [0.001, 0.01, 0.1, 1];
 t.test('the labelled counter prints exactly what a prom-client counter prints', async (t) => {
   const ours = new Registry();
   const theirs = new Registry();
-  const counter = new LabelledCounter({ name: 'requests_total', help: 'Requests', labelNames: ['method', 'route', 'status'], registry: ours });
-  const reference = new Counter({ name: 'requests_total', help: 'Requests', labelNames: ['method', 'route', 'status'], registers: [theirs] });
+  const counter = new LabelledCounter({
+    name: 'requests_total',
+    help: 'Requests',
+    labelNames: ['method', 'route', 'status'],
+    registry: ours,
+  });
+  const reference = new Counter({
+    name: 'requests_total',
+    help: 'Requests',
+    labelNames: ['method', 'route', 'status'],
+    registers: [theirs],
+  });
   const calls: [string, string, number][] = [
     ['GET', '/catalog/services', 200],
     ['GET', '/catalog/services', 200],
@@ -27,8 +37,20 @@ t.test('the labelled counter prints exactly what a prom-client counter prints', 
 t.test('the labelled histogram prints exactly what a prom-client histogram prints', async (t) => {
   const ours = new Registry();
   const theirs = new Registry();
-  const histogram = new LabelledHistogram({ name: 'duration_seconds', help: 'Duration', labelNames: ['method', 'route'], buckets: BUCKETS, registry: ours });
-  const reference = new Histogram({ name: 'duration_seconds', help: 'Duration', labelNames: ['method', 'route'], buckets: BUCKETS, registers: [theirs] });
+  const histogram = new LabelledHistogram({
+    name: 'duration_seconds',
+    help: 'Duration',
+    labelNames: ['method', 'route'],
+    buckets: BUCKETS,
+    registry: ours,
+  });
+  const reference = new Histogram({
+    name: 'duration_seconds',
+    help: 'Duration',
+    labelNames: ['method', 'route'],
+    buckets: BUCKETS,
+    registers: [theirs],
+  });
   // Values on, between, below and above the bounds, for two label sets.
   const values = [0, 0.0005, 0.001, 0.005, 0.01, 0.5, 1, 3, 1e9];
   for (const [index, value] of values.entries()) {
@@ -42,7 +64,13 @@ t.test('the labelled histogram prints exactly what a prom-client histogram print
 
 t.test('one-label metrics, reset, and values that are not finite', async (t) => {
   const registry = new Registry();
-  const histogram = new LabelledHistogram({ name: 'order_seconds', help: 'Ordering', labelNames: ['strategy'], buckets: BUCKETS, registry });
+  const histogram = new LabelledHistogram({
+    name: 'order_seconds',
+    help: 'Ordering',
+    labelNames: ['strategy'],
+    buckets: BUCKETS,
+    registry,
+  });
   const counter = new LabelledCounter({ name: 'answers_total', help: 'Answers', labelNames: ['strategy'], registry });
   histogram.observe(0.002, 'maglev');
   histogram.observe(Number.NaN, 'maglev');

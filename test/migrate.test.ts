@@ -18,26 +18,37 @@ t.test('the first start applies every migration and records it; a second start a
   const db = new Database(file);
   t.teardown(() => db.close());
   t.same(
-    (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version),
+    (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map(
+      (r) => r.version,
+    ),
     versions,
   );
   t.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
 });
 
-t.test('pending migrations run in order, each in its own transaction, and a failing one leaves the last good version', async (t) => {
-  const dir = tempDir(t);
-  const migrations = join(dir, 'migrations');
-  mkdirSync(migrations);
-  for (const file of readdirSync(MIGRATIONS_DIR)) copyFileSync(join(MIGRATIONS_DIR, file), join(migrations, file));
-  writeFileSync(join(migrations, '900_add_column.sql'), 'ALTER TABLE instances ADD COLUMN extra TEXT;');
-  writeFileSync(join(migrations, '901_broken.sql'), 'CREATE TABLE ok_table (x INTEGER); THIS IS NOT SQL;');
-  const db = new Database(join(dir, 'k.db'));
-  t.teardown(() => db.close());
-  t.throws(() => migrate(db, readMigrations(migrations)));
-  const applied = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map((r) => r.version);
-  t.same(applied.slice(-1), [900], 'stopped after the last good migration');
-  t.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'ok_table'").get(), undefined, 'the broken one left nothing');
-});
+t.test(
+  'pending migrations run in order, each in its own transaction, and a failing one leaves the last good version',
+  async (t) => {
+    const dir = tempDir(t);
+    const migrations = join(dir, 'migrations');
+    mkdirSync(migrations);
+    for (const file of readdirSync(MIGRATIONS_DIR)) copyFileSync(join(MIGRATIONS_DIR, file), join(migrations, file));
+    writeFileSync(join(migrations, '900_add_column.sql'), 'ALTER TABLE instances ADD COLUMN extra TEXT;');
+    writeFileSync(join(migrations, '901_broken.sql'), 'CREATE TABLE ok_table (x INTEGER); THIS IS NOT SQL;');
+    const db = new Database(join(dir, 'k.db'));
+    t.teardown(() => db.close());
+    t.throws(() => migrate(db, readMigrations(migrations)));
+    const applied = (
+      db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]
+    ).map((r) => r.version);
+    t.same(applied.slice(-1), [900], 'stopped after the last good migration');
+    t.equal(
+      db.prepare("SELECT name FROM sqlite_master WHERE name = 'ok_table'").get(),
+      undefined,
+      'the broken one left nothing',
+    );
+  },
+);
 
 t.test('a database written by a newer Konsul refuses to start with a clear message', async (t) => {
   const file = join(tempDir(t), 'k.db');

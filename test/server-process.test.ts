@@ -6,11 +6,21 @@ import { runKonsul, startKonsulProcess } from './helpers/process.js';
 function http(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ host: '127.0.0.1', port, method, path, headers: payload === undefined ? {} : { 'content-type': 'application/json' }, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -28,7 +38,12 @@ t.test('every registration acknowledged before a SIGKILL is there after a restar
     while (!killed) {
       const id = `crash-${sent++}`;
       try {
-        const response = await http(first.port, 'PUT', '/catalog/register', { id, name: 'crash', address: '10.1.0.1', port: 1000 + (sent % 60000) });
+        const response = await http(first.port, 'PUT', '/catalog/register', {
+          id,
+          name: 'crash',
+          address: '10.1.0.1',
+          port: 1000 + (sent % 60000),
+        });
         if (response.status === 200) acknowledged.push(id);
       } catch {
         return; // the connection died with the process: that write was never acknowledged
@@ -54,7 +69,11 @@ t.test('every registration acknowledged before a SIGKILL is there after a restar
 
 t.test('SIGTERM answers a held blocking query, closes the database and exits 0', async (t) => {
   const konsul = await startKonsulProcess(t, { KONSUL_DATA_DIR: tempDir(t) });
-  const registered = await http(konsul.port, 'PUT', '/catalog/register', { name: 'web', address: '10.0.0.1', port: 80 });
+  const registered = await http(konsul.port, 'PUT', '/catalog/register', {
+    name: 'web',
+    address: '10.0.0.1',
+    port: 80,
+  });
   const { index } = JSON.parse(registered.body) as { index: number };
   const held = http(konsul.port, 'GET', `/catalog/services/web?index=${index}&wait=5m`);
   // Signal only once the query is parked in the child; a fixed pause could lose that race on a
@@ -70,7 +89,10 @@ t.test('SIGTERM answers a held blocking query, closes the database and exits 0',
   t.equal(answer.status, 200, 'the blocking query was answered, not cut');
   t.equal((JSON.parse(answer.body) as unknown[]).length, 1);
   t.match(await konsul.exited, { code: 0 });
-  t.ok(konsul.lines.some((line) => line.includes('konsul stopped')), 'it logged its stop');
+  t.ok(
+    konsul.lines.some((line) => line.includes('konsul stopped')),
+    'it logged its stop',
+  );
 });
 
 t.test('the start-up line names the ports, the data file, the version and the strategies', async (t) => {
@@ -78,9 +100,18 @@ t.test('the start-up line names the ports, the data file, the version and the st
   const konsul = await startKonsulProcess(t, { KONSUL_DATA_DIR: dataDir });
   const line = konsul.lines.find((candidate) => candidate.includes('listening on http'))!;
   const parsed = JSON.parse(line) as Record<string, unknown>;
-  t.match(parsed, { version: String, http: `127.0.0.1:${konsul.port}`, dataFile: new RegExp(`${dataDir}/konsul\\.db$`), strategies: Array });
+  t.match(parsed, {
+    version: String,
+    http: `127.0.0.1:${konsul.port}`,
+    dataFile: new RegExp(`${dataDir}/konsul\\.db$`),
+    strategies: Array,
+  });
   t.match(parsed.dns, /127\.0\.0\.1:\d+/);
-  t.equal(konsul.lines.filter((candidate) => candidate.includes('listening on http')).length, 1, 'exactly one start-up line');
+  t.equal(
+    konsul.lines.filter((candidate) => candidate.includes('listening on http')).length,
+    1,
+    'exactly one start-up line',
+  );
 });
 
 t.test('invalid config stops start-up with one line naming the key, and a non-zero exit', async (t) => {
@@ -94,7 +125,11 @@ t.test('invalid config stops start-up with one line naming the key, and a non-ze
 t.test('a port already in use stops start-up with one clear line', async (t) => {
   const dataDir = tempDir(t);
   const first = await startKonsulProcess(t, { KONSUL_DATA_DIR: dataDir });
-  const result = await runKonsul({ KONSUL_DATA_DIR: tempDir(t), KONSUL_PORT: String(first.port), KONSUL_DNS_PORT: '0' });
+  const result = await runKonsul({
+    KONSUL_DATA_DIR: tempDir(t),
+    KONSUL_PORT: String(first.port),
+    KONSUL_DNS_PORT: '0',
+  });
   t.not(result.code, 0);
   t.match(result.stderr, /could not start: address already in use/);
   t.notMatch(result.stderr, /\n\s+at /);

@@ -11,9 +11,19 @@ export interface ScriptRun {
   seconds: number;
 }
 
-export function runScript(script: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<ScriptRun> {
+export function runScript(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<ScriptRun> {
   const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -38,7 +48,14 @@ export function runScript(script: string, args: string[], env: Record<string, st
       process.off('exit', killGroup);
       // A script that exits normally may still leave a server behind (its own cleanup failing); sweep the group.
       killGroup();
-      resolveRun({ ok: exitCode === 0 && !timedOut, exitCode, timedOut, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+      resolveRun({
+        ok: exitCode === 0 && !timedOut,
+        exitCode,
+        timedOut,
+        stdout,
+        stderr,
+        seconds: (Date.now() - started) / 1000,
+      });
     });
   });
 }

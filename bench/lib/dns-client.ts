@@ -4,7 +4,11 @@ import { createSocket, type Socket } from 'node:dgram';
 /** An A query for `name` with the given 16-bit id (RFC 1035 §4.1.1: header, then QNAME, QTYPE=1, QCLASS=1). */
 export function aQuery(name: string, id: number): Buffer {
   const labels = name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)]));
-  return Buffer.concat([Buffer.from([(id >> 8) & 255, id & 255, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  return Buffer.concat([
+    Buffer.from([(id >> 8) & 255, id & 255, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...labels,
+    Buffer.from([0, 0, 1, 0, 1]),
+  ]);
 }
 
 export class DnsLoad {

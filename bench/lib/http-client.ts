@@ -26,13 +26,16 @@ export function send(url: string, options: SendOptions = {}): Promise<HttpAnswer
       {
         method: options.method ?? 'GET',
         agent: options.agent,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
+        headers:
+          payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
         timeout: options.timeoutMs ?? 30_000,
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolveAnswer({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
         res.on('error', reject);
       },
     );
@@ -46,7 +49,9 @@ export function send(url: string, options: SendOptions = {}): Promise<HttpAnswer
 export async function sendOk(url: string, options: SendOptions = {}): Promise<HttpAnswer> {
   const answer = await send(url, options);
   if (answer.status < 200 || answer.status > 299) {
-    throw new Error(`${options.method ?? 'GET'} ${url} answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`);
+    throw new Error(
+      `${options.method ?? 'GET'} ${url} answered ${answer.status}: ${answer.body.toString().slice(0, 300)}`,
+    );
   }
   return answer;
 }
@@ -81,7 +86,8 @@ export async function registerMany(
       const i = next++;
       await sendOk(url, { method: 'PUT', json: make(i), agent });
       done++;
-      if (options.progress !== undefined && options.progressEvery !== undefined && done % options.progressEvery === 0) options.progress(done);
+      if (options.progress !== undefined && options.progressEvery !== undefined && done % options.progressEvery === 0)
+        options.progress(done);
     }
   };
   try {

@@ -26,7 +26,9 @@ export interface LoadResult {
 
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
   const requests: RequestStep[] | undefined =
-    options.setupRequest === undefined ? undefined : [{ method: options.method ?? 'GET', setupRequest: options.setupRequest }];
+    options.setupRequest === undefined
+      ? undefined
+      : [{ method: options.method ?? 'GET', setupRequest: options.setupRequest }];
   return new Promise((resolveResult, reject) => {
     autocannon(
       {
@@ -75,7 +77,11 @@ export function failures(result: LoadResult): string {
  * On a shared 2-core machine a burst of someone else's work lands on one run; alternating
  * spreads it over both sides and the median drops it, so the ratio stays meaningful.
  */
-export async function interleaved(targets: (() => Promise<LoadResult>)[], rounds: number, onRun?: (target: number, round: number, result: LoadResult) => void): Promise<LoadResult[]> {
+export async function interleaved(
+  targets: (() => Promise<LoadResult>)[],
+  rounds: number,
+  onRun?: (target: number, round: number, result: LoadResult) => void,
+): Promise<LoadResult[]> {
   const runs: LoadResult[][] = targets.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (const [i, target] of targets.entries()) {

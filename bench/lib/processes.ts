@@ -115,11 +115,21 @@ export async function startBareServer(name: string, body: Buffer, contentType: s
   return startServer(name, [join(ROOT, 'bench', 'bare-server.ts')], env, dir, port);
 }
 
-async function startServer(name: string, script: string[], env: NodeJS.ProcessEnv, dir: string, port: number): Promise<ServerProcess> {
+async function startServer(
+  name: string,
+  script: string[],
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  port: number,
+): Promise<ServerProcess> {
   installHandlers();
   const logFile = join(dir, 'server.log');
   const logFd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', ...script], { cwd: ROOT, env, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', logFd, logFd],
+  });
   closeSync(logFd);
   live.add(child);
   let exited = false;
@@ -177,7 +187,10 @@ function tail(file: string): string {
 }
 
 /** Runs `body` with the given servers started, and stops them all afterwards, whatever happens. */
-export async function withServers<T>(starts: (() => Promise<ServerProcess>)[], body: (servers: ServerProcess[]) => Promise<T>): Promise<T> {
+export async function withServers<T>(
+  starts: (() => Promise<ServerProcess>)[],
+  body: (servers: ServerProcess[]) => Promise<T>,
+): Promise<T> {
   const servers: ServerProcess[] = [];
   try {
     for (const start of starts) servers.push(await start());

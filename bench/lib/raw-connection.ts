@@ -34,7 +34,8 @@ export class RawConnection {
   }
 
   get(path: string): Promise<RawAnswer> {
-    if (this.socket === undefined || this.pending !== undefined) return Promise.reject(new Error('connection not open, or busy'));
+    if (this.socket === undefined || this.pending !== undefined)
+      return Promise.reject(new Error('connection not open, or busy'));
     return new Promise((resolveAnswer, reject) => {
       this.pending = { resolve: resolveAnswer, reject };
       this.socket!.write(`GET ${path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n\r\n`);

@@ -35,14 +35,25 @@ export function goalTable(rows: GoalRow[]): Table {
   return {
     headers: ['figure', 'Konsul', 'baseline', 'ratio', 'goal', 'met?'],
     align: ['l', 'r', 'r', 'r', 'l', 'l'],
-    rows: rows.map((row) => [row.figure, row.value, row.baseline, row.ratio, row.goal, row.met === null ? 'n/a' : row.met ? 'yes' : '**no**']),
+    rows: rows.map((row) => [
+      row.figure,
+      row.value,
+      row.baseline,
+      row.ratio,
+      row.goal,
+      row.met === null ? 'n/a' : row.met ? 'yes' : '**no**',
+    ]),
   };
 }
 
 export function renderTable(table: Table): string {
   const escape = (cell: string): string => cell.replaceAll('|', '\\|');
   const align = table.headers.map((_, i) => (table.align?.[i] === 'r' ? '---:' : '---'));
-  return [`| ${table.headers.map(escape).join(' | ')} |`, `|${align.join('|')}|`, ...table.rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
+  return [
+    `| ${table.headers.map(escape).join(' | ')} |`,
+    `|${align.join('|')}|`,
+    ...table.rows.map((row) => `| ${row.map(escape).join(' | ')} |`),
+  ].join('\n');
 }
 
 export function renderSection(section: Section, level = 2): string {
@@ -55,7 +66,8 @@ export function renderSection(section: Section, level = 2): string {
 
 export const fmt = {
   int: (value: number): string => Math.round(value).toLocaleString('en-US'),
-  ms: (value: number): string => (value >= 100 ? `${value.toFixed(0)} ms` : value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(2)} ms`),
+  ms: (value: number): string =>
+    value >= 100 ? `${value.toFixed(0)} ms` : value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(2)} ms`,
   ratio: (value: number): string => `${value.toFixed(2)}×`,
   percent: (value: number): string => `${(value * 100).toFixed(0)}%`,
 };

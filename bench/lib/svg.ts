@@ -9,7 +9,12 @@ export function rect(x: number, y: number, width: number, height: number, fill: 
   return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${width.toFixed(1)}" height="${height.toFixed(1)}" fill="${fill}">${tooltip}</rect>`;
 }
 
-export function text(x: number, y: number, content: string, options: { size?: number; anchor?: 'start' | 'middle' | 'end'; weight?: 'bold'; fill?: string } = {}): string {
+export function text(
+  x: number,
+  y: number,
+  content: string,
+  options: { size?: number; anchor?: 'start' | 'middle' | 'end'; weight?: 'bold'; fill?: string } = {},
+): string {
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-size="${options.size ?? 12}" text-anchor="${options.anchor ?? 'start'}"${options.weight === undefined ? '' : ` font-weight="${options.weight}"`} fill="${options.fill ?? '#222'}">${escapeXml(content)}</text>`;
 }
 

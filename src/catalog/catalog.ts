@@ -179,9 +179,14 @@ export class Catalog {
     const instances =
       tags.length === 0 && metaEntries.length === 0
         ? source
-        : source.filter((instance) => tags.every((tag) => instance.tags.includes(tag)) && metaEntries.every(([key, value]) => instance.meta[key] === value));
+        : source.filter(
+            (instance) =>
+              tags.every((tag) => instance.tags.includes(tag)) &&
+              metaEntries.every(([key, value]) => instance.meta[key] === value),
+          );
     const index = this.serviceIndex(name);
-    const filterKey = tags.length === 0 && metaEntries.length === 0 ? '' : `|${JSON.stringify([[...tags].sort(), metaEntries.sort()])}`;
+    const filterKey =
+      tags.length === 0 && metaEntries.length === 0 ? '' : `|${JSON.stringify([[...tags].sort(), metaEntries.sort()])}`;
     return { index, key: `${name ?? ANY}@${index}${filterKey}`, service: name ?? ANY, instances };
   }
 
@@ -195,7 +200,12 @@ export class Catalog {
    * Resolves once the index of `name` (or of the whole catalog) is above `afterIndex`, or when
    * the timeout passes, or at shutdown. No polling: commits wake the waiters they concern.
    */
-  async waitForChange(name: string | undefined, afterIndex: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  async waitForChange(
+    name: string | undefined,
+    afterIndex: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const key = name?.toLowerCase() ?? ANY;
     const deadline = this.now() + timeoutMs;
     while (!this.draining && this.serviceIndex(key === ANY ? undefined : key) <= afterIndex) {
@@ -275,9 +285,19 @@ export class Catalog {
       if (current.status === status && current.note === note) return null;
       const statusChanged = current.status !== status;
       const index = statusChanged ? stage.nextIndex() : null;
-      const check: Check = { ...current, status, note, statusChangedAt: statusChanged ? this.now() : current.statusChangedAt };
+      const check: Check = {
+        ...current,
+        status,
+        note,
+        statusChangedAt: statusChanged ? this.now() : current.statusChangedAt,
+      };
       const checks = previous.checks.map((candidate) => (candidate.id === checkId ? check : candidate));
-      const instance: Instance = { ...previous, checks, status: worstStatus(checks), modifyIndex: index ?? previous.modifyIndex };
+      const instance: Instance = {
+        ...previous,
+        checks,
+        status: worstStatus(checks),
+        modifyIndex: index ?? previous.modifyIndex,
+      };
       stage.put(instance, previous);
       return {
         id: instance.id,
@@ -285,7 +305,18 @@ export class Catalog {
         previous,
         ...(index === null
           ? {}
-          : { write: { kind: 'check-status', index, checkId, instanceId: instance.id, name: instance.name, status, note, statusChangedAt: check.statusChangedAt } }),
+          : {
+              write: {
+                kind: 'check-status',
+                index,
+                checkId,
+                instanceId: instance.id,
+                name: instance.name,
+                status,
+                note,
+                statusChangedAt: check.statusChangedAt,
+              },
+            }),
         event: { kind: 'check-updated', index, instance, check, previousStatus: current.status },
         result: index,
       };

@@ -22,7 +22,11 @@ export function readMigrations(directory: string): Migration[] {
   const migrations = readdirSync(directory)
     .map((file) => ({ file, match: FILE_NAME.exec(file) }))
     .filter((entry): entry is { file: string; match: RegExpExecArray } => entry.match !== null)
-    .map(({ file, match }) => ({ version: Number(match[1]), name: match[2], sql: readFileSync(join(directory, file), 'utf8') }))
+    .map(({ file, match }) => ({
+      version: Number(match[1]),
+      name: match[2],
+      sql: readFileSync(join(directory, file), 'utf8'),
+    }))
     .sort((a, b) => a.version - b.version);
   for (let i = 1; i < migrations.length; i++) {
     if (migrations[i].version === migrations[i - 1].version) {

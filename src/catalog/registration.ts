@@ -29,16 +29,25 @@ export function normalizeRegistration(registration: Registration, defaults: Chec
   const address = normalizeAddress(registration.address);
   const id = registration.id ?? `${name}-${address}-${registration.port}`;
   if (id.length > ID_MAX_LENGTH) {
-    throw Errors.validationFailed(`id: the id derived from name, address and port is longer than ${ID_MAX_LENGTH} characters; send an id`);
+    throw Errors.validationFailed(
+      `id: the id derived from name, address and port is longer than ${ID_MAX_LENGTH} characters; send an id`,
+    );
   }
   const inputs = registration.checks ?? [];
   const checks = inputs.map((input, position) =>
-    normalizeCheck(input, inputs.length === 1 ? `service:${id}` : `service:${id}:${position + 1}`, `checks[${position}]`, defaults),
+    normalizeCheck(
+      input,
+      inputs.length === 1 ? `service:${id}` : `service:${id}:${position + 1}`,
+      `checks[${position}]`,
+      defaults,
+    ),
   );
   const seen = new Set<string>();
   for (const { definition } of checks) {
     if (definition.id.length > ID_MAX_LENGTH) {
-      throw Errors.validationFailed(`checks: the check id "service:${id.slice(0, 32)}…" derived from the instance id is longer than ${ID_MAX_LENGTH} characters; give the check an id`);
+      throw Errors.validationFailed(
+        `checks: the check id "service:${id.slice(0, 32)}…" derived from the instance id is longer than ${ID_MAX_LENGTH} characters; give the check an id`,
+      );
     }
     if (seen.has(definition.id)) throw Errors.duplicateCheckId(definition.id);
     seen.add(definition.id);
@@ -65,7 +74,12 @@ function normalizeAddress(address: string): string {
   throw Errors.validationFailed(`address: "${address}" is not an IPv4 address, an IPv6 address or a hostname`);
 }
 
-function normalizeCheck(input: CheckInput, defaultId: string, field: string, defaults: CheckDefaults): { definition: CheckDefinition; status?: HealthStatus } {
+function normalizeCheck(
+  input: CheckInput,
+  defaultId: string,
+  field: string,
+  defaults: CheckDefaults,
+): { definition: CheckDefinition; status?: HealthStatus } {
   const definition: CheckDefinition = {
     id: input.id ?? defaultId,
     name: input.name ?? `${input.type} check`,
@@ -83,7 +97,8 @@ function normalizeCheck(input: CheckInput, defaultId: string, field: string, def
   }
   switch (input.type) {
     case 'http': {
-      if (input.http === undefined) throw Errors.invalidCheck(`${field}.http`, 'an http check needs the URL to request');
+      if (input.http === undefined)
+        throw Errors.invalidCheck(`${field}.http`, 'an http check needs the URL to request');
       let url: URL;
       try {
         url = new URL(input.http);
@@ -99,7 +114,8 @@ function normalizeCheck(input: CheckInput, defaultId: string, field: string, def
       break;
     }
     case 'tcp': {
-      if (input.tcp === undefined) throw Errors.invalidCheck(`${field}.tcp`, 'a tcp check needs host:port to connect to');
+      if (input.tcp === undefined)
+        throw Errors.invalidCheck(`${field}.tcp`, 'a tcp check needs host:port to connect to');
       const match = HOST_PORT.exec(input.tcp);
       if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) {
         throw Errors.invalidCheck(`${field}.tcp`, `"${input.tcp}" is not host:port (use [addr]:port for IPv6)`);
@@ -112,21 +128,33 @@ function normalizeCheck(input: CheckInput, defaultId: string, field: string, def
       definition.ttl = input.ttl;
       break;
   }
-  if (input.type !== 'http' && (input.http !== undefined || input.method !== undefined || input.headers !== undefined)) {
+  if (
+    input.type !== 'http' &&
+    (input.http !== undefined || input.method !== undefined || input.headers !== undefined)
+  ) {
     throw Errors.invalidCheck(`${field}.http`, `http, method and headers belong to http checks, not ${input.type}`);
   }
-  if (input.type !== 'tcp' && input.tcp !== undefined) throw Errors.invalidCheck(`${field}.tcp`, `tcp belongs to tcp checks, not ${input.type}`);
-  if (input.type !== 'ttl' && input.ttl !== undefined) throw Errors.invalidCheck(`${field}.ttl`, `ttl belongs to ttl checks, not ${input.type}`);
+  if (input.type !== 'tcp' && input.tcp !== undefined)
+    throw Errors.invalidCheck(`${field}.tcp`, `tcp belongs to tcp checks, not ${input.type}`);
+  if (input.type !== 'ttl' && input.ttl !== undefined)
+    throw Errors.invalidCheck(`${field}.ttl`, `ttl belongs to ttl checks, not ${input.type}`);
   if (input.type === 'ttl' && (input.interval !== undefined || input.timeout !== undefined)) {
-    throw Errors.invalidCheck(`${field}.interval`, 'a ttl check has no interval or timeout: its clients report within ttl');
+    throw Errors.invalidCheck(
+      `${field}.interval`,
+      'a ttl check has no interval or timeout: its clients report within ttl',
+    );
   }
   if (input.type !== 'ttl') {
     definition.interval = input.interval ?? defaults.interval;
     const interval = parseDuration(definition.interval)!;
     // A timeout longer than the interval would let runs of the same check overlap.
-    const timeout = input.timeout ?? (parseDuration(defaults.timeout)! < interval ? defaults.timeout : definition.interval);
+    const timeout =
+      input.timeout ?? (parseDuration(defaults.timeout)! < interval ? defaults.timeout : definition.interval);
     if (parseDuration(timeout)! > interval) {
-      throw Errors.invalidCheck(`${field}.timeout`, `must not be longer than the interval (${definition.interval}), got "${timeout}"`);
+      throw Errors.invalidCheck(
+        `${field}.timeout`,
+        `must not be longer than the interval (${definition.interval}), got "${timeout}"`,
+      );
     }
     definition.timeout = timeout;
   }
@@ -150,9 +178,22 @@ export function buildInstance(
     const existing = previousChecks.get(definition.id);
     if (status !== undefined) {
       const unchanged = existing !== undefined && existing.status === status;
-      return { ...definition, instanceId: registration.id, status, note: unchanged ? existing.note : '', statusChangedAt: unchanged ? existing.statusChangedAt : now };
+      return {
+        ...definition,
+        instanceId: registration.id,
+        status,
+        note: unchanged ? existing.note : '',
+        statusChangedAt: unchanged ? existing.statusChangedAt : now,
+      };
     }
-    if (existing !== undefined) return { ...definition, instanceId: registration.id, status: existing.status, note: existing.note, statusChangedAt: existing.statusChangedAt };
+    if (existing !== undefined)
+      return {
+        ...definition,
+        instanceId: registration.id,
+        status: existing.status,
+        note: existing.note,
+        statusChangedAt: existing.statusChangedAt,
+      };
     return { ...definition, instanceId: registration.id, status: 'critical', note: '', statusChangedAt: now };
   });
   return {

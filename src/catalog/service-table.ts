@@ -45,7 +45,14 @@ export class ServiceTable {
     const out: ServiceSummary[] = [];
     for (const view of this.views.values()) {
       if (view.instances.length === 0) continue;
-      const summary: ServiceSummary = { name: view.name, index: view.index, instances: view.instances.length, passing: 0, warning: 0, critical: 0 };
+      const summary: ServiceSummary = {
+        name: view.name,
+        index: view.index,
+        instances: view.instances.length,
+        passing: 0,
+        warning: 0,
+        critical: 0,
+      };
       for (const instance of view.instances) summary[instance.status]++;
       out.push(summary);
     }
@@ -100,7 +107,11 @@ class ServiceBatch {
  * places. Binary search finds where each change lands, so the walk over the list only copies:
  * a registration into a service of thousands of instances compares a handful of ids, not all.
  */
-function applyChanges(list: readonly Instance[], drop: ReadonlySet<string>, add: ReadonlyMap<string, Instance>): Instance[] {
+function applyChanges(
+  list: readonly Instance[],
+  drop: ReadonlySet<string>,
+  add: ReadonlyMap<string, Instance>,
+): Instance[] {
   const removed: number[] = [];
   for (const id of drop) {
     const at = lowerBound(list, id);

@@ -76,7 +76,8 @@ export class SqliteStore implements CatalogStore {
     const { selectIndex, selectServices, selectInstances, selectChecks } = this.statements;
     const index = (selectIndex.get() as { value: number }).value;
     const serviceIndexes = new Map<string, number>();
-    for (const row of selectServices.all() as { name: string; modify_index: number }[]) serviceIndexes.set(row.name, row.modify_index);
+    for (const row of selectServices.all() as { name: string; modify_index: number }[])
+      serviceIndexes.set(row.name, row.modify_index);
     const checksByInstance = new Map<string, Check[]>();
     for (const row of selectChecks.all() as CheckRow[]) {
       const check: Check = {
@@ -124,10 +125,30 @@ export class SqliteStore implements CatalogStore {
     switch (write.kind) {
       case 'upsert': {
         const i = write.instance;
-        s.upsertInstance.run(i.id, i.name, i.address, i.port, JSON.stringify(i.tags), JSON.stringify(i.meta), i.weight, i.region, i.zone, i.createIndex, i.modifyIndex);
+        s.upsertInstance.run(
+          i.id,
+          i.name,
+          i.address,
+          i.port,
+          JSON.stringify(i.tags),
+          JSON.stringify(i.meta),
+          i.weight,
+          i.region,
+          i.zone,
+          i.createIndex,
+          i.modifyIndex,
+        );
         s.deleteChecks.run(i.id);
         i.checks.forEach((check, position) => {
-          s.insertCheck.run(check.id, i.id, position, JSON.stringify(definitionOf(check)), check.status, check.note, check.statusChangedAt);
+          s.insertCheck.run(
+            check.id,
+            i.id,
+            position,
+            JSON.stringify(definitionOf(check)),
+            check.status,
+            check.note,
+            check.statusChangedAt,
+          );
         });
         s.setServiceIndex.run(i.name, write.index);
         if (write.previousName !== undefined) s.setServiceIndex.run(write.previousName, write.index);
@@ -161,8 +182,11 @@ function prepareStatements(db: SqliteDatabase) {
       'INSERT INTO services (name, modify_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET modify_index = excluded.modify_index',
     ),
     selectInstances: s('SELECT * FROM instances ORDER BY id'),
-    selectChecks: s('SELECT id, instance_id, definition, status, note, status_changed_at FROM checks ORDER BY instance_id, position'),
-    upsertInstance: s(`INSERT INTO instances (id, name, address, port, tags, meta, weight, region, zone, create_index, modify_index)
+    selectChecks: s(
+      'SELECT id, instance_id, definition, status, note, status_changed_at FROM checks ORDER BY instance_id, position',
+    ),
+    upsertInstance:
+      s(`INSERT INTO instances (id, name, address, port, tags, meta, weight, region, zone, create_index, modify_index)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, address = excluded.address, port = excluded.port,
         tags = excluded.tags, meta = excluded.meta, weight = excluded.weight, region = excluded.region,

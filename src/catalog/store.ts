@@ -26,7 +26,12 @@ export interface CatalogSnapshot {
 }
 
 export type CatalogWrite =
-  | { kind: 'upsert'; index: number; instance: Instance; /** Set when the instance moved from another service. */ previousName?: string }
+  | {
+      kind: 'upsert';
+      index: number;
+      instance: Instance;
+      /** Set when the instance moved from another service. */ previousName?: string;
+    }
   | { kind: 'delete'; index: number; id: string; name: string }
   | {
       kind: 'check-status';

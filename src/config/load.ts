@@ -42,7 +42,9 @@ export interface LoadConfigOptions {
   overrides?: DeepPartial<Config>;
 }
 
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K];
+};
 
 /**
  * Reads the defaults file, lays a user file (KONSUL_CONFIG) and the environment over it, and
@@ -66,9 +68,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
 function validate(candidate: Record<string, unknown>): Config {
   if (!Value.Check(ConfigSchema, candidate)) {
-    const first = [...Value.Errors(ConfigSchema, candidate)].find((e) => e.keyword !== 'boolean') ?? [...Value.Errors(ConfigSchema, candidate)][0];
+    const first =
+      [...Value.Errors(ConfigSchema, candidate)].find((e) => e.keyword !== 'boolean') ??
+      [...Value.Errors(ConfigSchema, candidate)][0];
     const key = first.instancePath.slice(1).replaceAll('/', '.') || '(root)';
-    const extra = first.keyword === 'additionalProperties' ? `: unknown key(s) ${JSON.stringify((first.params as { additionalProperties?: unknown }).additionalProperties)}` : '';
+    const extra =
+      first.keyword === 'additionalProperties'
+        ? `: unknown key(s) ${JSON.stringify((first.params as { additionalProperties?: unknown }).additionalProperties)}`
+        : '';
     throw new ConfigError(`invalid config: ${key} ${first.message}${extra}`);
   }
   const config = candidate as Config;
@@ -80,7 +87,8 @@ function validate(candidate: Record<string, unknown>): Config {
     ['health.defaultTtl', config.health.defaultTtl],
   ] as const) {
     const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) throw new ConfigError(`invalid config: ${key} must be a positive duration such as 10s, got "${value}"`);
+    if (ms === undefined || ms <= 0)
+      throw new ConfigError(`invalid config: ${key} must be a positive duration such as 10s, got "${value}"`);
   }
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');

@@ -5,7 +5,10 @@ const Duration = Type.String({ pattern: DURATION_PATTERN });
 // Port 0 asks the OS for a free port: tests and side-by-side runs rely on it.
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const Host = Type.String({ minLength: 1, maxLength: 255 });
-const DnsLabel = Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', maxLength: 200 });
+const DnsLabel = Type.String({
+  pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$',
+  maxLength: 200,
+});
 const StrategyName = Type.String({ pattern: '^[a-z0-9-]{1,64}$' });
 
 export const ConfigSchema = Type.Object(
@@ -85,7 +88,10 @@ export const ConfigSchema = Type.Object(
           { tableSize: Type.Integer({ minimum: 7, maximum: 5_000_011 }) },
           { additionalProperties: false },
         ),
-        latency: Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Number({ minimum: 0 }))),
+        latency: Type.Record(
+          Type.String({ minLength: 1, maxLength: 128 }),
+          Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Number({ minimum: 0 })),
+        ),
         latencyEwmaAlpha: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
         panicThreshold: Type.Number({ minimum: 0, maximum: 100 }),
         cacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000 }),

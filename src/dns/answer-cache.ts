@@ -162,10 +162,17 @@ export class AnswerCache implements RecordBuilder {
         if (octets === undefined) {
           records.set(instance.id, cnameRecord(QUESTION_NAME, ttl, instance.address));
           aliases.add(instance.id);
-        } else if (kind === KIND.CNAME || (kind === KIND.A && octets.length !== 4) || (kind === KIND.AAAA && octets.length !== 16)) {
+        } else if (
+          kind === KIND.CNAME ||
+          (kind === KIND.A && octets.length !== 4) ||
+          (kind === KIND.AAAA && octets.length !== 16)
+        ) {
           continue;
         } else {
-          records.set(instance.id, encodeRecord(QUESTION_NAME, octets.length === 4 ? QTYPE.A : QTYPE.AAAA, ttl, octets));
+          records.set(
+            instance.id,
+            encodeRecord(QUESTION_NAME, octets.length === 4 ? QTYPE.A : QTYPE.AAAA, ttl, octets),
+          );
         }
         eligible.push(instance);
       }

@@ -25,7 +25,8 @@ export interface Query {
   edns: Edns | null;
 }
 
-export type MalformedReason = 'short' | 'response' | 'counts' | 'name' | 'question' | 'opt' | 'ecs' | 'trailing' | 'framing';
+export type MalformedReason =
+  'short' | 'response' | 'counts' | 'name' | 'question' | 'opt' | 'ecs' | 'trailing' | 'framing';
 
 /** What to do with a message that is not a query Konsul answers. */
 export interface Rejection {

@@ -10,7 +10,20 @@ import { QTYPE, RCODE, rcodeLabel } from './wire.js';
 type QueryLabels = 'qtype' | 'rcode';
 
 /** Qtypes labelled by name; the slots after them are "other" and "none" (no question was read). */
-const LABELLED_QTYPES: readonly number[] = [QTYPE.A, QTYPE.AAAA, QTYPE.SRV, QTYPE.ANY, QTYPE.CNAME, QTYPE.SOA, QTYPE.NS, QTYPE.TXT, QTYPE.PTR, QTYPE.MX, QTYPE.AXFR, QTYPE.IXFR];
+const LABELLED_QTYPES: readonly number[] = [
+  QTYPE.A,
+  QTYPE.AAAA,
+  QTYPE.SRV,
+  QTYPE.ANY,
+  QTYPE.CNAME,
+  QTYPE.SOA,
+  QTYPE.NS,
+  QTYPE.TXT,
+  QTYPE.PTR,
+  QTYPE.MX,
+  QTYPE.AXFR,
+  QTYPE.IXFR,
+];
 const QTYPE_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(QTYPE).map(([name, code]) => [code, name]));
 const OTHER_SLOT = LABELLED_QTYPES.length;
 const NONE_SLOT = OTHER_SLOT + 1;
@@ -24,33 +37,55 @@ export class DnsMetrics {
   private readonly duration: Histogram;
   private readonly malformedTotal: Counter<'reason'>;
   private readonly truncatedTotal: Counter;
-  private readonly bound: (Counter.Internal | undefined)[] = new Array(SLOT_LABELS.length * RCODE_SLOTS).fill(undefined);
+  private readonly bound: (Counter.Internal | undefined)[] = new Array(SLOT_LABELS.length * RCODE_SLOTS).fill(
+    undefined,
+  );
 
   constructor(registry: Registry) {
     // Get-or-create: a DNS server restarted against the same registry (tests, reloads) reuses its series.
-    this.queries = metric(registry, 'konsul_dns_queries_total', () => new Counter({
-      name: 'konsul_dns_queries_total',
-      help: 'DNS messages answered, by question type and response code',
-      labelNames: ['qtype', 'rcode'],
-      registers: [registry],
-    }));
-    this.duration = metric(registry, 'konsul_dns_query_duration_seconds', () => new Histogram({
-      name: 'konsul_dns_query_duration_seconds',
-      help: 'Time from receiving a DNS message to handing its answer to the socket',
-      buckets: [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
-      registers: [registry],
-    }));
-    this.malformedTotal = metric(registry, 'konsul_dns_malformed_total', () => new Counter({
-      name: 'konsul_dns_malformed_total',
-      help: 'DNS messages rejected as malformed (answered FORMERR or dropped), by reason',
-      labelNames: ['reason'],
-      registers: [registry],
-    }));
-    this.truncatedTotal = metric(registry, 'konsul_dns_truncated_total', () => new Counter({
-      name: 'konsul_dns_truncated_total',
-      help: 'UDP answers sent with TC set because their answer records did not fit',
-      registers: [registry],
-    }));
+    this.queries = metric(
+      registry,
+      'konsul_dns_queries_total',
+      () =>
+        new Counter({
+          name: 'konsul_dns_queries_total',
+          help: 'DNS messages answered, by question type and response code',
+          labelNames: ['qtype', 'rcode'],
+          registers: [registry],
+        }),
+    );
+    this.duration = metric(
+      registry,
+      'konsul_dns_query_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'konsul_dns_query_duration_seconds',
+          help: 'Time from receiving a DNS message to handing its answer to the socket',
+          buckets: [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+          registers: [registry],
+        }),
+    );
+    this.malformedTotal = metric(
+      registry,
+      'konsul_dns_malformed_total',
+      () =>
+        new Counter({
+          name: 'konsul_dns_malformed_total',
+          help: 'DNS messages rejected as malformed (answered FORMERR or dropped), by reason',
+          labelNames: ['reason'],
+          registers: [registry],
+        }),
+    );
+    this.truncatedTotal = metric(
+      registry,
+      'konsul_dns_truncated_total',
+      () =>
+        new Counter({
+          name: 'konsul_dns_truncated_total',
+          help: 'UDP answers sent with TC set because their answer records did not fit',
+          registers: [registry],
+        }),
+    );
   }
 
   /** One answered message; `qtype` is undefined when no question was read (FORMERR, unknown opcode). */

@@ -65,7 +65,12 @@ export function routeLabels(labels: readonly string[], domainLabels: readonly st
 function serviceRoute(service: string, tag: string | undefined): Route {
   // Labels may hold any byte, so no separator is safe: a tagged key starts with the service's
   // length (a digit) and marks the tag's start with it, an untagged key starts with '='.
-  return { kind: 'service', service, tag, cacheKey: tag === undefined ? `=${service}` : `${service.length}:${service}${tag}` };
+  return {
+    kind: 'service',
+    service,
+    tag,
+    cacheKey: tag === undefined ? `=${service}` : `${service.length}:${service}${tag}`,
+  };
 }
 
 /**
@@ -80,7 +85,10 @@ export class NameRouter {
     domain: string,
     private readonly capacity = 4096,
   ) {
-    this.domainLabels = domain.toLowerCase().split('.').filter((label) => label !== '');
+    this.domainLabels = domain
+      .toLowerCase()
+      .split('.')
+      .filter((label) => label !== '');
   }
 
   /** The route of the question name, which occupies [HEADER_SIZE, nameEnd) of `message`. */

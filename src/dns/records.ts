@@ -41,7 +41,14 @@ export function nsRecord(owner: Buffer, ttl: number, host: string): Buffer {
 }
 
 /** RFC 2782: priority, weight, port, then the target name, which must not be compressed. */
-export function srvRecord(owner: Buffer, ttl: number, priority: number, weight: number, port: number, target: string): Buffer {
+export function srvRecord(
+  owner: Buffer,
+  ttl: number,
+  priority: number,
+  weight: number,
+  port: number,
+  target: string,
+): Buffer {
   const name = encodeName(target);
   const rdata = Buffer.alloc(6 + name.length);
   rdata.writeUInt16BE(priority, 0);

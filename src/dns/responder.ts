@@ -52,7 +52,13 @@ export class Responder {
     this.answers = parts.answers;
     this.zone = parts.zone;
     this.keyedByClient = parts.lb.get(parts.config.lb)?.keyedByClient === true;
-    this.orderOptions = { strategy: parts.config.lb, limit: 0, clientIp: undefined, sessionKey: undefined, passingOnly: parts.config.onlyPassing };
+    this.orderOptions = {
+      strategy: parts.config.lb,
+      limit: 0,
+      clientIp: undefined,
+      sessionKey: undefined,
+      passingOnly: parts.config.onlyPassing,
+    };
   }
 
   /**
@@ -75,7 +81,12 @@ export class Responder {
       // RFC 6891 §6.1.3: a version we do not speak gets BADVERS and our version (0) in the OPT.
       rcode = RCODE.BADVERS;
       authoritative = false;
-    } else if (query.qtype === QTYPE.AXFR || query.qtype === QTYPE.IXFR || query.qtype === QTYPE.MAILA || query.qtype === QTYPE.MAILB) {
+    } else if (
+      query.qtype === QTYPE.AXFR ||
+      query.qtype === QTYPE.IXFR ||
+      query.qtype === QTYPE.MAILA ||
+      query.qtype === QTYPE.MAILB
+    ) {
       // Zone transfers and the obsolete mail meta-types are not served: the catalog is the source of truth.
       rcode = RCODE.NOTIMP;
       authoritative = false;
@@ -99,7 +110,11 @@ export class Responder {
     this.sections.clear();
     const flags = FLAG_QR | (query.flags & FLAG_RD) | (rcode & 0x0f);
     const opt = query.edns === null ? null : encodeOpt(query.edns, rcode, 0);
-    return { message: layOut(message, query.questionEnd, query.id, flags, this.sections, opt, limit).message, rcode, truncated: false };
+    return {
+      message: layOut(message, query.questionEnd, query.id, flags, this.sections, opt, limit).message,
+      rcode,
+      truncated: false,
+    };
   }
 
   /** Fills the sections for a query of the IN class; returns the RCODE. */
@@ -128,7 +143,8 @@ export class Responder {
         return RCODE.NOERROR;
       }
       case 'addr':
-        if (matchesFamily(qtype, route.octets.length)) answers.push(addressRecord(QUESTION_NAME, this.config.ttl, route.octets));
+        if (matchesFamily(qtype, route.octets.length))
+          answers.push(addressRecord(QUESTION_NAME, this.config.ttl, route.octets));
         return RCODE.NOERROR;
       case 'service': {
         const service = this.answers.lookup(route.service, route.tag, route.cacheKey);

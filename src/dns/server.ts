@@ -104,7 +104,9 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     port,
     host: config.host,
     close(): Promise<void> {
-      closing ??= Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), tcp.close()]).then(() => undefined);
+      closing ??= Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), tcp.close()]).then(
+        () => undefined,
+      );
       return closing;
     },
   };
@@ -112,7 +114,12 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
 
 type Answerer = (message: Buffer, source: string, overUdp: boolean) => Buffer | null;
 
-async function bindBoth(config: Config['dns'], tcpIdleTimeoutMs: number, answer: Answerer, logger: Logger): Promise<{ udp: Socket; tcp: TcpFront; port: number }> {
+async function bindBoth(
+  config: Config['dns'],
+  tcpIdleTimeoutMs: number,
+  answer: Answerer,
+  logger: Logger,
+): Promise<{ udp: Socket; tcp: TcpFront; port: number }> {
   for (let attempt = 1; ; attempt++) {
     const udp = await bindUdp(config.host, config.port, answer, logger);
     const port = udp.address().port;
@@ -182,7 +189,10 @@ class ThrottledLog {
 
   error(error: unknown, query: Query): void {
     if (!this.due()) return;
-    this.logger.error({ err: error, qtype: query.qtype, suppressed: this.take() }, 'DNS query failed; answered SERVFAIL');
+    this.logger.error(
+      { err: error, qtype: query.qtype, suppressed: this.take() },
+      'DNS query failed; answered SERVFAIL',
+    );
   }
 
   warn(error: unknown, message: string): void {

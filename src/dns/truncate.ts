@@ -35,7 +35,15 @@ export interface Laid {
  * Writes header, the query's question (copied byte for byte from `query`), the sections that
  * fit in `limit`, and `opt` when given. `flags` is the header's second word without TC.
  */
-export function layOut(query: Buffer, questionEnd: number, id: number, flags: number, sections: ResponseSections, opt: Buffer | null, limit: number): Laid {
+export function layOut(
+  query: Buffer,
+  questionEnd: number,
+  id: number,
+  flags: number,
+  sections: ResponseSections,
+  opt: Buffer | null,
+  limit: number,
+): Laid {
   const { answers, authority, additional } = sections;
   const fixed = questionEnd + (opt === null ? 0 : opt.length);
   let budget = limit - fixed;

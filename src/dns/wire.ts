@@ -83,7 +83,8 @@ export function encodeName(name: string): Buffer {
   let offset = 0;
   for (const label of labels) {
     const size = Buffer.byteLength(label, 'latin1');
-    if (size === 0 || size > MAX_LABEL_LENGTH) throw new RangeError(`DNS label "${label}" in "${name}" must be 1 to ${MAX_LABEL_LENGTH} octets`);
+    if (size === 0 || size > MAX_LABEL_LENGTH)
+      throw new RangeError(`DNS label "${label}" in "${name}" must be 1 to ${MAX_LABEL_LENGTH} octets`);
     out[offset++] = size;
     offset += out.write(label, offset, 'latin1');
   }

@@ -27,11 +27,14 @@ export class Deadlines {
     // setTimeout takes at most a signed 32-bit delay (~24.8 days); a longer one waits in steps.
     // Node's timers run on a monotonic clock and may fire a millisecond before the wall clock
     // reaches `at`; a deadline must never be early, so an early wake-up waits out the rest.
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      if (this.now() < at) this.set(key, at, fire);
-      else fire();
-    }, Math.min(remaining, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(key);
+        if (this.now() < at) this.set(key, at, fire);
+        else fire();
+      },
+      Math.min(remaining, MAX_TIMER_MS),
+    );
     this.timers.set(key, timer);
   }
 

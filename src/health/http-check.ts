@@ -18,7 +18,11 @@ const DEFAULT_HEADERS: Readonly<Record<string, string>> = {
   accept: 'text/plain, text/*, */*',
 };
 
-export function httpTarget(urlText: string, method: string, headers: Readonly<Record<string, string>> | undefined): HttpTarget {
+export function httpTarget(
+  urlText: string,
+  method: string,
+  headers: Readonly<Record<string, string>> | undefined,
+): HttpTarget {
   const url = new URL(urlText);
   const shown = new URL(url);
   if (shown.password !== '') shown.password = '***';
@@ -64,7 +68,11 @@ export class HttpProber {
       target.label,
       timeoutMs,
       signal,
-      () => (target.secure ? https : http).request(target.url, { ...target.options, agent: target.secure ? this.httpsAgent : this.httpAgent }),
+      () =>
+        (target.secure ? https : http).request(target.url, {
+          ...target.options,
+          agent: target.secure ? this.httpsAgent : this.httpAgent,
+        }),
       (request, settle) => {
         const finish = (status: HealthStatus, note: string) => settle({ status, note });
         request.on('response', (response) => {
@@ -75,7 +83,8 @@ export class HttpProber {
           const chunks: Buffer[] = [];
           let size = 0;
           // The status code decides; a body cut short by the target only shortens the note.
-          const done = () => finish(status, size === 0 ? line : `${line} Output: ${Buffer.concat(chunks, size).toString('utf8')}`);
+          const done = () =>
+            finish(status, size === 0 ? line : `${line} Output: ${Buffer.concat(chunks, size).toString('utf8')}`);
           response.on('data', (chunk: Buffer) => {
             // Every way a run ends destroys the request: nothing more is collected after that.
             if (request.destroyed) return;

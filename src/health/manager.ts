@@ -42,7 +42,11 @@ interface ManagedCheck extends ScheduledJob {
 }
 
 // Codes that mean the world moved on while a result was on its way, not that anything failed.
-const EXPECTED_WRITE_FAILURES = new Set<string>([Errors.checkNotFound.code, Errors.instanceNotFound.code, Errors.shuttingDown.code]);
+const EXPECTED_WRITE_FAILURES = new Set<string>([
+  Errors.checkNotFound.code,
+  Errors.instanceNotFound.code,
+  Errors.shuttingDown.code,
+]);
 
 /**
  * Runs every check in the catalog and records what it finds there. http and tcp checks run on
@@ -164,7 +168,8 @@ export class HealthManager {
         for (const check of event.instance.checks) {
           const previous = before.get(check.id);
           before.delete(check.id);
-          if (previous !== undefined && previous.status !== check.status) this.metrics.statusChange(previous.status, check.status);
+          if (previous !== undefined && previous.status !== check.status)
+            this.metrics.statusChange(previous.status, check.status);
           this.adopt(check);
         }
         for (const checkId of before.keys()) this.retire(checkId);
@@ -174,7 +179,8 @@ export class HealthManager {
         for (const check of event.instance.checks) this.retire(check.id);
         break;
       case 'check-updated':
-        if (event.previousStatus !== event.check.status) this.metrics.statusChange(event.previousStatus, event.check.status);
+        if (event.previousStatus !== event.check.status)
+          this.metrics.statusChange(event.previousStatus, event.check.status);
         this.reaper?.observe(event.check);
         break;
     }
@@ -186,7 +192,15 @@ export class HealthManager {
     const existing = this.checks.get(check.id);
     if (existing === undefined || existing.plan.fingerprint !== plan.fingerprint) {
       if (existing !== undefined) this.retire(check.id);
-      const managed: ManagedCheck = { plan, streak: newStreak(), retired: false, abort: null, phased: false, dueAt: 0, heapIndex: -1 };
+      const managed: ManagedCheck = {
+        plan,
+        streak: newStreak(),
+        retired: false,
+        abort: null,
+        phased: false,
+        dueAt: 0,
+        heapIndex: -1,
+      };
       this.checks.set(check.id, managed);
       if (plan.type === 'ttl') {
         this.ttl.track(check.id, plan.ttlMs);
@@ -221,11 +235,17 @@ export class HealthManager {
     check.abort = abort;
     const { plan } = check;
     const startedAt = performance.now();
-    const probe = plan.type === 'http' ? this.http.run(plan.http!, plan.timeoutMs, abort.signal) : runTcpCheck(plan.tcp!, plan.timeoutMs, abort.signal);
+    const probe =
+      plan.type === 'http'
+        ? this.http.run(plan.http!, plan.timeoutMs, abort.signal)
+        : runTcpCheck(plan.tcp!, plan.timeoutMs, abort.signal);
     const run: Promise<void> = probe
       // A probe that fails to even start (a request Node refuses to build) is a critical result
       // like any other, so the check is rescheduled instead of silently keeping its last status.
-      .catch((error: unknown): CheckResult => ({ status: 'critical', note: `check could not run: ${describeError(error)}` }))
+      .catch((error: unknown): CheckResult => ({
+        status: 'critical',
+        note: `check could not run: ${describeError(error)}`,
+      }))
       .then((result) => this.complete(check, result, (performance.now() - startedAt) / 1000))
       .catch((error: unknown) => this.logger.error({ err: error, checkId: plan.checkId }, 'health check run failed'))
       .finally(() => {
@@ -244,10 +264,21 @@ export class HealthManager {
     this.metrics.duration(plan.type, seconds);
     const found = this.catalog.findCheck(plan.checkId);
     if (found !== undefined) {
-      if (admitResult(check.streak, found.check.status, result.status, plan.successBeforePassing, plan.failuresBeforeCritical)) {
+      if (
+        admitResult(
+          check.streak,
+          found.check.status,
+          result.status,
+          plan.successBeforePassing,
+          plan.failuresBeforeCritical,
+        )
+      ) {
         this.record(plan.checkId, result.status, result.note);
       } else {
-        this.logger.debug({ checkId: plan.checkId, result: result.status, streak: check.streak }, 'check result below its threshold; status kept');
+        this.logger.debug(
+          { checkId: plan.checkId, result: result.status, streak: check.streak },
+          'check result below its threshold; status kept',
+        );
       }
     }
     if (!check.phased) {
@@ -270,19 +301,31 @@ export class HealthManager {
     const found = this.catalog.findCheck(checkId);
     if (found === undefined) return;
     this.metrics.result('ttl', 'critical');
-    if (found.check.status !== 'critical') this.logger.info({ checkId, instanceId: found.instance.id }, 'TTL check expired');
+    if (found.check.status !== 'critical')
+      this.logger.info({ checkId, instanceId: found.instance.id }, 'TTL check expired');
     this.record(checkId, 'critical', TTL_EXPIRED_NOTE);
   }
 
   private reap(notice: ReapNotice): void {
     const found = this.catalog.findCheck(notice.checkId);
     // A status change since the deadline was armed re-arms or cancels it; this guards the race.
-    if (found === undefined || found.check.status !== 'critical' || found.check.statusChangedAt !== notice.criticalSince) return;
+    if (
+      found === undefined ||
+      found.check.status !== 'critical' ||
+      found.check.statusChangedAt !== notice.criticalSince
+    )
+      return;
     const criticalForMs = this.now() - notice.criticalSince;
     this.track(
       this.catalog.deregister(notice.instanceId).then(({ index }) => {
         this.logger.warn(
-          { instanceId: notice.instanceId, checkId: notice.checkId, criticalForMs, deregisterCriticalAfterMs: notice.deregisterCriticalAfterMs, index },
+          {
+            instanceId: notice.instanceId,
+            checkId: notice.checkId,
+            criticalForMs,
+            deregisterCriticalAfterMs: notice.deregisterCriticalAfterMs,
+            index,
+          },
           'deregistered instance: its check stayed critical longer than deregisterCriticalAfter',
         );
       }),

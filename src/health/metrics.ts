@@ -18,38 +18,63 @@ export class HealthMetrics {
 
   constructor(registry: Registry, inFlight: () => number) {
     inFlightReaders.set(registry, inFlight);
-    const results = metric(registry, 'konsul_health_checks_total', () =>
-      new Counter({ name: 'konsul_health_checks_total', help: 'Check results, by check type and the status the run found (before thresholds)', labelNames: ['type', 'status'], registers: [registry] }),
+    const results = metric(
+      registry,
+      'konsul_health_checks_total',
+      () =>
+        new Counter({
+          name: 'konsul_health_checks_total',
+          help: 'Check results, by check type and the status the run found (before thresholds)',
+          labelNames: ['type', 'status'],
+          registers: [registry],
+        }),
     );
-    const durations = metric(registry, 'konsul_health_check_duration_seconds', () =>
-      new Histogram({
-        name: 'konsul_health_check_duration_seconds',
-        help: 'Time one http or tcp check run took, by check type',
-        labelNames: ['type'],
-        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-        registers: [registry],
-      }),
+    const durations = metric(
+      registry,
+      'konsul_health_check_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'konsul_health_check_duration_seconds',
+          help: 'Time one http or tcp check run took, by check type',
+          labelNames: ['type'],
+          buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+          registers: [registry],
+        }),
     );
-    this.statusChanges = metric(registry, 'konsul_health_status_changes_total', () =>
-      new Counter({ name: 'konsul_health_status_changes_total', help: 'Check status changes, by previous and new status', labelNames: ['from', 'to'], registers: [registry] }),
+    this.statusChanges = metric(
+      registry,
+      'konsul_health_status_changes_total',
+      () =>
+        new Counter({
+          name: 'konsul_health_status_changes_total',
+          help: 'Check status changes, by previous and new status',
+          labelNames: ['from', 'to'],
+          registers: [registry],
+        }),
     );
-    metric(registry, 'konsul_health_checks_in_flight', () =>
-      new Gauge({
-        name: 'konsul_health_checks_in_flight',
-        help: 'http and tcp checks running now',
-        registers: [registry],
-        collect() {
-          this.set(inFlightReaders.get(registry)?.() ?? 0);
-        },
-      }),
+    metric(
+      registry,
+      'konsul_health_checks_in_flight',
+      () =>
+        new Gauge({
+          name: 'konsul_health_checks_in_flight',
+          help: 'http and tcp checks running now',
+          registers: [registry],
+          collect() {
+            this.set(inFlightReaders.get(registry)?.() ?? 0);
+          },
+        }),
     );
-    this.lag = metric(registry, 'konsul_health_check_lag_seconds', () =>
-      new Histogram({
-        name: 'konsul_health_check_lag_seconds',
-        help: 'Actual minus planned start of a check run, including time queued behind health.maxConcurrent',
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers: [registry],
-      }),
+    this.lag = metric(
+      registry,
+      'konsul_health_check_lag_seconds',
+      () =>
+        new Histogram({
+          name: 'konsul_health_check_lag_seconds',
+          help: 'Actual minus planned start of a check run, including time queued behind health.maxConcurrent',
+          buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+          registers: [registry],
+        }),
     );
     for (const type of CHECK_TYPES) {
       this.durations.set(type, durations.labels({ type }));

@@ -57,7 +57,10 @@ export function planCheck(check: Check, defaults: PlanDefaults): CheckPlan {
     ttlMs: durationOr(check.ttl, defaults.ttlMs),
     successBeforePassing: check.successBeforePassing,
     failuresBeforeCritical: check.failuresBeforeCritical,
-    http: check.type === 'http' && check.http !== undefined ? httpTarget(check.http, check.method ?? 'GET', check.headers) : undefined,
+    http:
+      check.type === 'http' && check.http !== undefined
+        ? httpTarget(check.http, check.method ?? 'GET', check.headers)
+        : undefined,
     tcp: check.type === 'tcp' && check.tcp !== undefined ? tcpTarget(check.tcp) : undefined,
   };
 }

@@ -41,7 +41,10 @@ export function runProbe<H extends ProbeHandle>(
       handle.destroy();
       if (closed) resolve(result);
     };
-    const timer = setTimeout(() => finish({ status: 'critical', note: `${label}: timed out after ${formatDuration(timeoutMs)}` }), Math.min(timeoutMs, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => finish({ status: 'critical', note: `${label}: timed out after ${formatDuration(timeoutMs)}` }),
+      Math.min(timeoutMs, MAX_TIMER_MS),
+    );
     const onAbort = () => finish({ status: 'critical', note: `${label}: check cancelled` });
     // Stays attached after finish: destroying a handle can still emit an error, which must not
     // become an uncaught exception.

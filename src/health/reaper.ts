@@ -36,14 +36,20 @@ export class CriticalReaper {
 
   /** Arms, moves or cancels the check's deadline from its current status. */
   observe(check: Check): void {
-    const afterMs = check.deregisterCriticalAfter === undefined ? undefined : parseDuration(check.deregisterCriticalAfter);
+    const afterMs =
+      check.deregisterCriticalAfter === undefined ? undefined : parseDuration(check.deregisterCriticalAfter);
     if (check.status !== 'critical' || afterMs === undefined) {
       this.forget(check.id);
       return;
     }
     const at = Math.max(check.statusChangedAt, this.startedAt) + afterMs;
     if (this.dueAt.get(check.id) === at) return;
-    const notice: ReapNotice = { instanceId: check.instanceId, checkId: check.id, criticalSince: check.statusChangedAt, deregisterCriticalAfterMs: afterMs };
+    const notice: ReapNotice = {
+      instanceId: check.instanceId,
+      checkId: check.id,
+      criticalSince: check.statusChangedAt,
+      deregisterCriticalAfterMs: afterMs,
+    };
     this.dueAt.set(check.id, at);
     this.deadlines.set(check.id, at, () => {
       this.dueAt.delete(check.id);

@@ -8,6 +8,7 @@ export interface CheckResult {
 
 /** `connect ECONNREFUSED 127.0.0.1:80` rather than a bare code or a stack. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message === '' ? ((error as NodeJS.ErrnoException).code ?? error.name) : error.message;
+  if (error instanceof Error)
+    return error.message === '' ? ((error as NodeJS.ErrnoException).code ?? error.name) : error.message;
   return String(error);
 }

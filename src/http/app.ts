@@ -50,7 +50,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const { config, catalog, lb, health, metrics } = deps;
   // Fastify's own info lines (its "Server listening at") would repeat the server's single
   // start-up line; it logs warnings and errors only, and requests are logged below.
-  const fastifyLogger = deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
+  const fastifyLogger =
+    deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
   const app = Fastify({
     loggerInstance: fastifyLogger as FastifyBaseLogger,
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
@@ -111,7 +112,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     metrics.httpRequests.inc(request.method, route, reply.statusCode);
     metrics.httpDuration.observe(elapsedMs / 1000, request.method, route);
     if (logger.isLevelEnabled('info')) {
-      logger.info({ reqId: request.id, method: request.method, route, url: withoutToken(request.url), status: reply.statusCode, ms: Number(elapsedMs.toFixed(3)) }, 'request');
+      logger.info(
+        {
+          reqId: request.id,
+          method: request.method,
+          route,
+          url: withoutToken(request.url),
+          status: reply.statusCode,
+          ms: Number(elapsedMs.toFixed(3)),
+        },
+        'request',
+      );
     }
     done();
   });

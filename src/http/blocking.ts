@@ -27,7 +27,8 @@ export async function waitIfBlocking(
   settings: BlockingSettings,
 ): Promise<void> {
   if (!isBlocking(query)) return;
-  const asked = query.wait === undefined ? settings.defaultWaitMs : (parseDuration(query.wait) ?? settings.defaultWaitMs);
+  const asked =
+    query.wait === undefined ? settings.defaultWaitMs : (parseDuration(query.wait) ?? settings.defaultWaitMs);
   const wait = Math.min(asked, settings.maxWaitMs);
   const timeout = wait + Math.floor((settings.random ?? Math.random)() * (wait / 16));
   const abort = new AbortController();

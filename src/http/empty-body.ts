@@ -9,5 +9,6 @@ import type { FastifyRequest } from 'fastify';
  */
 export async function emptyBodyIsNoBody(request: FastifyRequest): Promise<void> {
   const length = request.headers['content-length'];
-  if ((length === undefined || length === '0') && request.headers['transfer-encoding'] === undefined) delete request.headers['content-type'];
+  if ((length === undefined || length === '0') && request.headers['transfer-encoding'] === undefined)
+    delete request.headers['content-type'];
 }

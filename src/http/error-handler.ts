@@ -24,7 +24,9 @@ export function logServerFailure(request: FastifyRequest, error: Error): void {
 function toKonsulError(error: FastifyError, request: FastifyRequest): KonsulError {
   if (error instanceof KonsulError) return error;
   if (error.validation !== undefined) {
-    return Errors.validationFailed(describeValidation(error.validation as unknown as ValidationIssue[], error.validationContext ?? 'request'));
+    return Errors.validationFailed(
+      describeValidation(error.validation as unknown as ValidationIssue[], error.validationContext ?? 'request'),
+    );
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -58,11 +60,20 @@ function describeValidation(issues: readonly ValidationIssue[], context: string)
  */
 export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const { statusCode: status, code, message } =
-    error.code === 'HPE_HEADER_OVERFLOW' ? Errors.headersTooLarge() : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? Errors.requestTimeout() : Errors.badRequest();
+  const {
+    statusCode: status,
+    code,
+    message,
+  } = error.code === 'HPE_HEADER_OVERFLOW'
+    ? Errors.headersTooLarge()
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? Errors.requestTimeout()
+      : Errors.badRequest();
   const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy(error);
 }

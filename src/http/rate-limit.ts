@@ -21,7 +21,9 @@ export interface RateLimitOptions {
  * A token bucket per client address on writes: a steady `writesPerSecond` with bursts up to
  * `writeBurst`. Reads are never limited. Null when the limit is off (the default).
  */
-export function createWriteRateLimit(options: RateLimitOptions): ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) | null {
+export function createWriteRateLimit(
+  options: RateLimitOptions,
+): ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) | null {
   if (options.writesPerSecond <= 0) return null;
   const rate = options.writesPerSecond / 1000;
   const capacity = options.writeBurst > 0 ? options.writeBurst : Math.max(1, Math.ceil(options.writesPerSecond));

@@ -14,8 +14,17 @@ export function withErrors<R extends Record<number, TSchema>>(responses: R) {
 }
 
 const NAME_PATTERN = '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$';
-export const ServiceName = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63, description: 'DNS label, case-insensitive' });
-export const InstanceId = Type.String({ minLength: 1, maxLength: ID_MAX_LENGTH, pattern: '^[A-Za-z0-9._:@~+=\\[\\]-]+$' });
+export const ServiceName = Type.String({
+  pattern: NAME_PATTERN,
+  minLength: 1,
+  maxLength: 63,
+  description: 'DNS label, case-insensitive',
+});
+export const InstanceId = Type.String({
+  minLength: 1,
+  maxLength: ID_MAX_LENGTH,
+  pattern: '^[A-Za-z0-9._:@~+=\\[\\]-]+$',
+});
 export const CheckId = Type.String({ minLength: 1, maxLength: ID_MAX_LENGTH, pattern: '^[A-Za-z0-9._:@~+=\\[\\]-]+$' });
 /**
  * Characters a printable text field refuses: C0 and C1 controls and DEL, and lone UTF-16
@@ -32,10 +41,14 @@ const Index = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Duration = Type.String({ pattern: DURATION_PATTERN, maxLength: 64 });
 const HealthStatus = Type.Union([Type.Literal('passing'), Type.Literal('warning'), Type.Literal('critical')]);
 const Region = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' });
-const Meta = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }), Type.String({ maxLength: 512, pattern: `^[^${NOT_PRINTABLE}]*$` }), {
-  additionalProperties: false,
-  maxProperties: 64,
-});
+const Meta = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }),
+  Type.String({ maxLength: 512, pattern: `^[^${NOT_PRINTABLE}]*$` }),
+  {
+    additionalProperties: false,
+    maxProperties: 64,
+  },
+);
 
 // What an HTTP header value can carry (RFC 9110 §5.5): tab, visible ASCII and obs-text bytes.
 export const HEADER_VALUE = '^[\\t\\u0020-\\u007e\\u0080-\\u00ff]*$';
@@ -48,10 +61,14 @@ export const CheckInputSchema = Type.Object(
     http: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: NO_CONTROLS })),
     method: Type.Optional(Type.String({ pattern: '^[A-Za-z]{1,16}$' })),
     headers: Type.Optional(
-      Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$" }), Type.String({ maxLength: 4096, pattern: HEADER_VALUE }), {
-        additionalProperties: false,
-        maxProperties: 32,
-      }),
+      Type.Record(
+        Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$" }),
+        Type.String({ maxLength: 4096, pattern: HEADER_VALUE }),
+        {
+          additionalProperties: false,
+          maxProperties: 32,
+        },
+      ),
     ),
     tcp: Type.Optional(Type.String({ minLength: 3, maxLength: 300, pattern: NO_CONTROLS })),
     ttl: Type.Optional(Duration),
@@ -132,7 +149,9 @@ export const NameParams = Type.Object({ name: ServiceName });
 export const ServiceQuerySchema = Type.Object(
   {
     tag: Type.Optional(Type.Array(Printable(255), { maxItems: 64 })),
-    meta: Type.Optional(Type.Array(Type.String({ pattern: `^[A-Za-z0-9_-]{1,128}:[^${NOT_PRINTABLE}]{0,512}$` }), { maxItems: 64 })),
+    meta: Type.Optional(
+      Type.Array(Type.String({ pattern: `^[A-Za-z0-9_-]{1,128}:[^${NOT_PRINTABLE}]{0,512}$` }), { maxItems: 64 }),
+    ),
     lb: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
     'client-ip': Type.Optional(Type.String({ minLength: 2, maxLength: 64 })),

@@ -27,11 +27,14 @@ export function answerServiceQuery(
 ): Instance[] | Promise<Instance[]> {
   const meta = parseMetaFilter(query.meta);
   const clientIp = query['client-ip'] ?? request.ip;
-  if (query['client-ip'] !== undefined && isIP(query['client-ip']) === 0) throw Errors.invalidClientIp(query['client-ip']);
+  if (query['client-ip'] !== undefined && isIP(query['client-ip']) === 0)
+    throw Errors.invalidClientIp(query['client-ip']);
   // Validate the load-balancing options before holding a blocking query, so a bad one fails fast.
   deps.lb.check(query.lb, query.limit, query['session-key']);
   if (!isBlocking(query)) return orderedAnswer(deps, reply, name, query, meta, clientIp);
-  return waitIfBlocking(request, deps.catalog, name, query, deps.blocking).then(() => orderedAnswer(deps, reply, name, query, meta, clientIp));
+  return waitIfBlocking(request, deps.catalog, name, query, deps.blocking).then(() =>
+    orderedAnswer(deps, reply, name, query, meta, clientIp),
+  );
 }
 
 function orderedAnswer(
@@ -67,7 +70,8 @@ function parseMetaFilter(pairs: readonly string[] | undefined): Record<string, s
     const split = pair.indexOf(':');
     const key = pair.slice(0, split);
     const value = pair.slice(split + 1);
-    if (key in meta && meta[key] !== value) throw Errors.validationFailed(`querystring.meta: key "${key}" is given twice with different values`);
+    if (key in meta && meta[key] !== value)
+      throw Errors.validationFailed(`querystring.meta: key "${key}" is given twice with different values`);
     meta[key] = value;
   }
   return meta;

@@ -31,7 +31,15 @@ export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema
   const checked: Validator = (data) => {
     const field = numeric.find((name) => !isDecimal((data as Record<string, unknown> | null)?.[name]));
     if (field !== undefined) {
-      checked.errors = [{ instancePath: `/${field}`, schemaPath: `#/properties/${field}/type`, keyword: 'type', message: 'must be a whole number in decimal digits', params: { type: 'integer' } }];
+      checked.errors = [
+        {
+          instancePath: `/${field}`,
+          schemaPath: `#/properties/${field}/type`,
+          keyword: 'type',
+          message: 'must be a whole number in decimal digits',
+          params: { type: 'integer' },
+        },
+      ];
       return false;
     }
     const valid = validate(data);

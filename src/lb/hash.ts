@@ -56,7 +56,11 @@ function fnv1a64(key: string, startHi: number, startLo: number): void {
         bytes = ((0xe0 | (code >>> 12)) << 16) | ((0x80 | ((code >>> 6) & 0x3f)) << 8) | (0x80 | (code & 0x3f));
         count = 3;
       } else {
-        bytes = ((0xf0 | (code >>> 18)) << 24) | ((0x80 | ((code >>> 12) & 0x3f)) << 16) | ((0x80 | ((code >>> 6) & 0x3f)) << 8) | (0x80 | (code & 0x3f));
+        bytes =
+          ((0xf0 | (code >>> 18)) << 24) |
+          ((0x80 | ((code >>> 12) & 0x3f)) << 16) |
+          ((0x80 | ((code >>> 6) & 0x3f)) << 8) |
+          (0x80 | (code & 0x3f));
         count = 4;
       }
     }

@@ -22,7 +22,11 @@ export interface HealthSelection {
   readonly panic: boolean;
 }
 
-export function selectHealthy(instances: readonly Instance[], mode: HealthMode, panicThreshold: number): HealthSelection {
+export function selectHealthy(
+  instances: readonly Instance[],
+  mode: HealthMode,
+  panicThreshold: number,
+): HealthSelection {
   if (mode === 0) return { instances, filtered: 0, panic: false };
   let healthy = 0;
   for (const instance of instances) if (isHealthy(instance, mode)) healthy++;

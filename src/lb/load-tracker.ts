@@ -39,7 +39,9 @@ export class LoadTracker {
     if (service !== undefined) record.service = service;
     if (connections !== undefined) record.connections = connections;
     if (latencyMs !== undefined) {
-      record.latencyMs = Number.isNaN(record.latencyMs) ? latencyMs : this.alpha * latencyMs + (1 - this.alpha) * record.latencyMs;
+      record.latencyMs = Number.isNaN(record.latencyMs)
+        ? latencyMs
+        : this.alpha * latencyMs + (1 - this.alpha) * record.latencyMs;
     }
     return record;
   }

@@ -22,7 +22,11 @@ export interface MaglevTable {
   readonly owners: OwnerTable;
 }
 
-export function buildMaglevTable(instances: readonly Instance[], weights: Float64Array, tableSize: number): MaglevTable {
+export function buildMaglevTable(
+  instances: readonly Instance[],
+  weights: Float64Array,
+  tableSize: number,
+): MaglevTable {
   const size = nextPrime(tableSize);
   const participants: number[] = [];
   let maxWeight = 0;

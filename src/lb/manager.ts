@@ -52,7 +52,8 @@ export class StrategyManager {
   }
 
   register(strategy: Strategy): void {
-    if (this.strategies.has(strategy.name)) throw new Error(`Load-balancing strategy "${strategy.name}" is already registered`);
+    if (this.strategies.has(strategy.name))
+      throw new Error(`Load-balancing strategy "${strategy.name}" is already registered`);
     this.indexes.set(strategy, this.strategies.size);
     this.strategies.set(strategy.name, strategy);
   }
@@ -127,13 +128,19 @@ export class StrategyManager {
       if (this.strategies.has(requested)) label = requested;
       throw error;
     } finally {
-      observer.selection(candidates.service, label, outcome, Number(process.hrtime.bigint() - started) / NANOSECONDS_PER_SECOND);
+      observer.selection(
+        candidates.service,
+        label,
+        outcome,
+        Number(process.hrtime.bigint() - started) / NANOSECONDS_PER_SECOND,
+      );
     }
   }
 
   reportLoad(instanceId: string, load: LoadReport, service?: string): void {
     const record = this.tracker.report(instanceId, load, service);
-    if (load.connections !== undefined) this.observer?.connections?.(record.service ?? service ?? 'unknown', instanceId, record.connections);
+    if (load.connections !== undefined)
+      this.observer?.connections?.(record.service ?? service ?? 'unknown', instanceId, record.connections);
   }
 
   loadOf(instanceId: string): { connections: number; latencyMs: number | null } {
@@ -171,7 +178,13 @@ export class StrategyManager {
     const entry = this.cache.entry(candidates.key, all.length);
     let variant = entry.variants[mode];
     if (variant === undefined) {
-      variant = { selection: selectHealthy(all, mode, this.config.panicThreshold), source: all, slots: new Map(), loads: undefined, loadsGeneration: -1 };
+      variant = {
+        selection: selectHealthy(all, mode, this.config.panicThreshold),
+        source: all,
+        slots: new Map(),
+        loads: undefined,
+        loadsGeneration: -1,
+      };
       entry.variants[mode] = variant;
     } else if (variant.source !== all) {
       variant.selection = selectHealthy(all, mode, this.config.panicThreshold);
@@ -223,4 +236,3 @@ export function createStrategyManager(config: LbConfig, options?: StrategyManage
   manager.validateConfig();
   return manager;
 }
-

@@ -61,7 +61,12 @@ export function pointsPerInstance(weights: Float64Array, pointsPerWeight: number
   return counts;
 }
 
-export function buildRing(instances: readonly Instance[], weights: Float64Array, pointsPerWeight: number, minRingSize: number): HashRing {
+export function buildRing(
+  instances: readonly Instance[],
+  weights: Float64Array,
+  pointsPerWeight: number,
+  minRingSize: number,
+): HashRing {
   const counts = pointsPerInstance(weights, pointsPerWeight, minRingSize);
   let total = 0;
   for (const count of counts) total += count;
@@ -100,5 +105,10 @@ export function ringSlot(ring: HashRing, keyHash: number): number {
 export const RING: StateSlot<HashRing> = {
   name: 'ring',
   build: (instances, ctx) =>
-    buildRing(instances, ctx.state(WEIGHTS).values, ctx.config.ringHash.pointsPerWeight, ctx.config.ringHash.minRingSize),
+    buildRing(
+      instances,
+      ctx.state(WEIGHTS).values,
+      ctx.config.ringHash.pointsPerWeight,
+      ctx.config.ringHash.minRingSize,
+    ),
 };

@@ -21,7 +21,8 @@ export function createMetrics(catalog: Catalog): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'konsul_' });
   // These default gauges end in _total, which Prometheus reserves for counters (promtool
   // rejects them); the per-type gauges konsul_nodejs_active_{handles,requests,resources} stay.
-  for (const kind of ['handles', 'requests', 'resources']) registry.removeSingleMetric(`konsul_nodejs_active_${kind}_total`);
+  for (const kind of ['handles', 'requests', 'resources'])
+    registry.removeSingleMetric(`konsul_nodejs_active_${kind}_total`);
 
   new Gauge({
     name: 'konsul_build_info',

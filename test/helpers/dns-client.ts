@@ -19,7 +19,19 @@ interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, AXFR: 252, ANY: 255 } as const;
+export const TYPE = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  OPT: 41,
+  AXFR: 252,
+  ANY: 255,
+} as const;
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
 
 export interface DnsFixture {
@@ -32,13 +44,24 @@ export interface DnsFixture {
 }
 
 /** A catalog on a temp SQLite file and a DNS server over it; everything closes when the test ends. */
-export async function startDnsFixture(t: Teardown, dns: Partial<Config['dns']> = {}, options: { lb?: Partial<Config['lb']>; tcpIdleTimeoutMs?: number } = {}): Promise<DnsFixture> {
+export async function startDnsFixture(
+  t: Teardown,
+  dns: Partial<Config['dns']> = {},
+  options: { lb?: Partial<Config['lb']>; tcpIdleTimeoutMs?: number } = {},
+): Promise<DnsFixture> {
   const full = loadConfig({ env: {} });
   const config: Config['dns'] = { ...full.dns, host: '127.0.0.1', port: 0, ...dns };
   const catalog = await openCatalog(t, join(tempDir(t), 'konsul.db'));
   const lb = createStrategyManager({ ...full.lb, ...options.lb });
   const registry = new Registry();
-  const server = await startDnsServer({ config, catalog, lb, registry, logger: pino({ level: 'silent' }), tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 2000 });
+  const server = await startDnsServer({
+    config,
+    catalog,
+    lb,
+    registry,
+    logger: pino({ level: 'silent' }),
+    tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 2000,
+  });
   t.teardown(() => server.close());
   return {
     server,
@@ -67,7 +90,10 @@ export interface QueryOptions {
 
 export function buildQuery(name: string, type: number, options: QueryOptions = {}): Buffer {
   const labels = name.split('.').filter((label) => label !== '');
-  const nameBytes = Buffer.concat([...labels.map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'latin1')])), Buffer.from([0])]);
+  const nameBytes = Buffer.concat([
+    ...labels.map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'latin1')])),
+    Buffer.from([0]),
+  ]);
   const header = Buffer.alloc(12);
   header.writeUInt16BE(options.id ?? 0x1234, 0);
   header.writeUInt16BE(options.rd === false ? 0 : 0x0100, 2);
@@ -202,7 +228,7 @@ export function decodeMessage(message: Buffer): DecodedMessage {
       if (type === TYPE.OPT) {
         if (section !== 2 || opt !== undefined) throw new Error('OPT outside the additional section or twice');
         const options: { code: number; data: Buffer }[] = [];
-        for (let cursor = 0; cursor < rdata.length; ) {
+        for (let cursor = 0; cursor < rdata.length;) {
           const code = rdata.readUInt16BE(cursor);
           const size = rdata.readUInt16BE(cursor + 2);
           options.push({ code, data: rdata.subarray(cursor + 4, cursor + 4 + size) });
@@ -216,7 +242,10 @@ export function decodeMessage(message: Buffer): DecodedMessage {
       const record: DecodedRecord = { name, type, class: klass, ttl, rdata };
       if (type === TYPE.A || type === TYPE.AAAA) {
         if (rdata.length !== (type === TYPE.A ? 4 : 16)) throw new Error('address of the wrong length');
-        record.address = type === TYPE.A ? [...rdata].join('.') : Array.from({ length: 8 }, (_, w) => rdata.readUInt16BE(w * 2).toString(16)).join(':');
+        record.address =
+          type === TYPE.A
+            ? [...rdata].join('.')
+            : Array.from({ length: 8 }, (_, w) => rdata.readUInt16BE(w * 2).toString(16)).join(':');
         offset = end;
       } else if (type === TYPE.CNAME || type === TYPE.NS) {
         record.target = readName();
@@ -275,7 +304,9 @@ export class UdpExchange {
   }
 
   send(message: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.send(message, this.port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.socket.send(message, this.port, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
+    );
   }
 
   /** The next datagram, or undefined when none arrives within `timeoutMs`. */
@@ -302,7 +333,13 @@ export class UdpExchange {
 }
 
 /** One query over UDP from a fresh socket. */
-export async function udpQuery(t: Teardown, port: number, name: string, type: number, options: QueryOptions = {}): Promise<DecodedMessage> {
+export async function udpQuery(
+  t: Teardown,
+  port: number,
+  name: string,
+  type: number,
+  options: QueryOptions = {},
+): Promise<DecodedMessage> {
   return new UdpExchange(t, port).query(buildQuery(name, type, options));
 }
 
@@ -310,8 +347,14 @@ export async function udpQuery(t: Teardown, port: number, name: string, type: nu
  * Sends `messages` over one TCP connection (length-prefixed, written in `chunks` of at most that
  * many bytes to exercise partial reads) and collects `expected` replies.
  */
-export function tcpExchange(port: number, messages: Buffer[], options: { chunkSize?: number; expected?: number } = {}): Promise<DecodedMessage[]> {
-  const framed = Buffer.concat(messages.map((message) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message])));
+export function tcpExchange(
+  port: number,
+  messages: Buffer[],
+  options: { chunkSize?: number; expected?: number } = {},
+): Promise<DecodedMessage[]> {
+  const framed = Buffer.concat(
+    messages.map((message) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message])),
+  );
   const expected = options.expected ?? messages.length;
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1' });

@@ -37,7 +37,11 @@ export interface FaultTarget {
 const CHUNK = Buffer.from(`4000\r\n${'x'.repeat(0x4000)}\r\n`);
 
 /** `status` is the code the `endless` target answers with (200 by default). */
-export async function startFaultTarget(t: Teardown, kind: FaultKind, options: { status?: number } = {}): Promise<FaultTarget> {
+export async function startFaultTarget(
+  t: Teardown,
+  kind: FaultKind,
+  options: { status?: number } = {},
+): Promise<FaultTarget> {
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let closed = false;
@@ -55,7 +59,9 @@ export async function startFaultTarget(t: Teardown, kind: FaultKind, options: { 
         break;
       case 'endless': {
         socket.once('data', () => {
-          socket.write(`HTTP/1.1 ${options.status ?? 200} Whatever\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n`);
+          socket.write(
+            `HTTP/1.1 ${options.status ?? 200} Whatever\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n`,
+          );
           const timer = setInterval(() => {
             if (socket.destroyed) return clearInterval(timer);
             // Respect backpressure: a client that stops reading must not grow this process.
@@ -107,22 +113,40 @@ export interface HttpAnswer {
  * One request over a fresh connection (no agent, so no pooling hides a dead server). Rejects on
  * a connection error, and after `timeoutMs` with an error whose code is `ETIMEDOUT_TEST`.
  */
-export function httpCall(port: number, method: string, path: string, body?: unknown, options: { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+export function httpCall(
+  port: number,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { timeoutMs?: number; headers?: Record<string, string> } = {},
+): Promise<HttpAnswer> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const headers: Record<string, string> = { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers };
+    const headers: Record<string, string> = {
+      ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+      ...options.headers,
+    };
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
       res.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ms: performance.now() - started,
+        });
       });
     });
     const timer = setTimeout(() => {
-      req.destroy(Object.assign(new Error(`${method} ${path} got no answer in ${options.timeoutMs ?? 10_000} ms`), { code: 'ETIMEDOUT_TEST' }));
+      req.destroy(
+        Object.assign(new Error(`${method} ${path} got no answer in ${options.timeoutMs ?? 10_000} ms`), {
+          code: 'ETIMEDOUT_TEST',
+        }),
+      );
     }, options.timeoutMs ?? 10_000);
     req.on('error', (error) => {
       clearTimeout(timer);
@@ -163,16 +187,24 @@ export async function startKonsulChild(
   // would die at the first write past it instead of seeing EFBIG. `exec` keeps the pid, so
   // signals sent to child.pid reach Konsul itself.
   const limit = options.fileSizeLimitKb === undefined ? '' : `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKb}; `;
-  const child = spawn('bash', ['-c', `unset NODE_OPTIONS; ${limit}exec ${quoted}`], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', `unset NODE_OPTIONS; ${limit}exec ${quoted}`], {
+    env: fullEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const lines: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
   const port = await new Promise<number>((resolve, reject) => {
     const limit = options.startTimeoutMs ?? 30_000;
-    const timer = setTimeout(() => reject(new Error(`konsul did not start in ${limit} ms:\n${lines.join('\n')}`)), limit);
+    const timer = setTimeout(
+      () => reject(new Error(`konsul did not start in ${limit} ms:\n${lines.join('\n')}`)),
+      limit,
+    );
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(line);
       const match = /listening on http [^:]+:(\d+)/.exec(line);
@@ -217,7 +249,10 @@ export async function bundleKonsulCommand(t: Teardown): Promise<readonly string[
         name: 'own-import-meta-url',
         setup(builder) {
           builder.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => ({
-            contents: (await readFile(args.path, 'utf8')).replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)),
+            contents: (await readFile(args.path, 'utf8')).replaceAll(
+              'import.meta.url',
+              JSON.stringify(pathToFileURL(args.path).href),
+            ),
             loader: 'ts',
           }));
         },

@@ -42,7 +42,10 @@ export interface HttpTarget {
   close(): Promise<void>;
 }
 
-export async function startHttpTarget(t: TestContext, behaviour: TargetBehaviour = { kind: 'status', status: 200, body: 'ok' }): Promise<HttpTarget> {
+export async function startHttpTarget(
+  t: TestContext,
+  behaviour: TargetBehaviour = { kind: 'status', status: 200, body: 'ok' },
+): Promise<HttpTarget> {
   const open = new Set<ServerResponse>();
   const streams = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
@@ -158,7 +161,15 @@ export async function openCatalog(file: string): Promise<Catalog> {
 }
 
 export function healthConfig(overrides: Partial<Config['health']> = {}): Config['health'] {
-  return { enabled: true, maxConcurrent: 64, defaultInterval: '10s', defaultTimeout: '5s', defaultTtl: '30s', outputBytes: 4096, ...overrides };
+  return {
+    enabled: true,
+    maxConcurrent: 64,
+    defaultInterval: '10s',
+    defaultTimeout: '5s',
+    defaultTtl: '30s',
+    outputBytes: 4096,
+    ...overrides,
+  };
 }
 
 export interface LogLine {
@@ -226,11 +237,23 @@ export function checkOf(catalog: Catalog, checkId: string): Check | undefined {
 }
 
 /** Waits until the check has `status` (and, when given, a note matching `note`). */
-export function waitForStatus(catalog: Catalog, checkId: string, status: Check['status'], note?: RegExp, timeoutMs = 3000): Promise<Check> {
-  return waitFor(`${checkId} to be ${status}${note === undefined ? '' : ` with a note matching ${note}`}`, () => {
-    const check = checkOf(catalog, checkId);
-    return check !== undefined && check.status === status && (note === undefined || note.test(check.note)) ? check : undefined;
-  }, timeoutMs);
+export function waitForStatus(
+  catalog: Catalog,
+  checkId: string,
+  status: Check['status'],
+  note?: RegExp,
+  timeoutMs = 3000,
+): Promise<Check> {
+  return waitFor(
+    `${checkId} to be ${status}${note === undefined ? '' : ` with a note matching ${note}`}`,
+    () => {
+      const check = checkOf(catalog, checkId);
+      return check !== undefined && check.status === status && (note === undefined || note.test(check.note))
+        ? check
+        : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export { sleep } from './wait.js';

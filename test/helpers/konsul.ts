@@ -17,7 +17,11 @@ export interface TestKonsul extends KonsulServer {
  * The whole server in-process on a temp data dir and free ports, logging into memory.
  * DNS is off unless a test turns it on; the server is closed when the test ends.
  */
-export async function startTestKonsul(t: Teardown, overrides: DeepPartial<Config> = {}, options: StartOptions = {}): Promise<TestKonsul> {
+export async function startTestKonsul(
+  t: Teardown,
+  overrides: DeepPartial<Config> = {},
+  options: StartOptions = {},
+): Promise<TestKonsul> {
   const base: DeepPartial<Config> = {
     http: { port: 0 },
     dns: { enabled: false, port: 0 },
@@ -32,7 +36,12 @@ export async function startTestKonsul(t: Teardown, overrides: DeepPartial<Config
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      logs.push(...chunk.toString().split('\n').filter((line) => line !== ''));
+      logs.push(
+        ...chunk
+          .toString()
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
       done();
     },
   });

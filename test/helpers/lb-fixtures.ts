@@ -58,7 +58,11 @@ export function instances(count: number, spec: Omit<InstanceSpec, 'id'> = {}): I
   return Array.from({ length: count }, (_, i) => instance({ ...spec, id: `web-${String(i).padStart(width, '0')}` }));
 }
 
-export function candidates(list: readonly Instance[], key = `web@1|${list.map((i) => `${i.id}:${i.weight}:${i.status}`).join(',')}`, service = 'web'): Candidates {
+export function candidates(
+  list: readonly Instance[],
+  key = `web@1|${list.map((i) => `${i.id}:${i.weight}:${i.status}`).join(',')}`,
+  service = 'web',
+): Candidates {
   return { key, service, instances: [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
 }
 
@@ -89,7 +93,11 @@ export function countBy(values: readonly string[]): Map<string, number> {
 }
 
 /** How keys moved between two assignments: to `added`, away from `removed`, and between instances present in both. */
-export function movement(before: readonly string[], after: readonly string[], change: { added?: string; removed?: string }) {
+export function movement(
+  before: readonly string[],
+  after: readonly string[],
+  change: { added?: string; removed?: string },
+) {
   let toAdded = 0;
   let fromRemoved = 0;
   let between = 0;

@@ -27,7 +27,9 @@ export async function startKonsulProcess(t: Teardown, env: Record<string, string
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const lines: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
   const started = await new Promise<{ port: number; dnsPort: number | null }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`konsul did not start in 30 s:\n${lines.join('\n')}`)), 30_000);
@@ -48,9 +50,14 @@ export async function startKonsulProcess(t: Teardown, env: Record<string, string
 }
 
 /** Runs the command to completion (for start-up failures). */
-export function runKonsul(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runKonsul(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

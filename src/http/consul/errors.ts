@@ -23,11 +23,17 @@ export class ConsulHttpError extends Error {
   }
 
   static unknownService(id: string): ConsulHttpError {
-    return new ConsulHttpError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+    return new ConsulHttpError(
+      404,
+      `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
+    );
   }
 
   static unknownCheck(checkId: string): ConsulHttpError {
-    return new ConsulHttpError(404, `Unknown check ID "${checkId}". Ensure that the check ID is passed, not the check name.`);
+    return new ConsulHttpError(
+      404,
+      `Unknown check ID "${checkId}". Ensure that the check ID is passed, not the check name.`,
+    );
   }
 
   /**
@@ -55,11 +61,21 @@ function toConsulError(error: FastifyError, request: FastifyRequest): { statusCo
   if (error instanceof ConsulHttpError) return error;
   if (error instanceof KonsulError) return fromKonsulError(error);
   if (error.validation !== undefined) {
-    return { statusCode: 400, message: describeValidation(error.validation as unknown as ValidationIssue[], error.validationContext ?? 'request', request) };
+    return {
+      statusCode: 400,
+      message: describeValidation(
+        error.validation as unknown as ValidationIssue[],
+        error.validationContext ?? 'request',
+        request,
+      ),
+    };
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { statusCode: 413, message: `Request body too large: the limit is ${request.routeOptions.bodyLimit ?? 0} bytes` };
+      return {
+        statusCode: 413,
+        message: `Request body too large: the limit is ${request.routeOptions.bodyLimit ?? 0} bytes`,
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { statusCode: 400, message: 'Request decode failed: EOF' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -67,7 +83,8 @@ function toConsulError(error: FastifyError, request: FastifyRequest): { statusCo
   }
   // secure-json-parse refuses __proto__ / constructor.prototype keys with a SyntaxError.
   if (error instanceof SyntaxError) return { statusCode: 400, message: `Request decode failed: ${error.message}` };
-  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return { statusCode: error.statusCode, message: error.message };
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)
+    return { statusCode: error.statusCode, message: error.message };
   return { statusCode: 500, message: Errors.internal().message };
 }
 
@@ -75,7 +92,11 @@ function fromKonsulError(error: KonsulError): { statusCode: number; message: str
   switch (error.code) {
     // Consul never answers 401: an absent token is the anonymous token, denied with 403.
     case Errors.unauthorized.code:
-      return { statusCode: 403, message: 'Permission denied: this request needs a token (X-Consul-Token header, ?token= or Authorization: Bearer)' };
+      return {
+        statusCode: 403,
+        message:
+          'Permission denied: this request needs a token (X-Consul-Token header, ?token= or Authorization: Bearer)',
+      };
     case Errors.forbidden.code:
       return { statusCode: 403, message: 'ACL not found' };
     case Errors.invalidCheck.code:

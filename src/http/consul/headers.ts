@@ -6,7 +6,10 @@ import type { FastifyReply } from 'fastify';
  */
 export function setQueryMeta(reply: FastifyReply, index: number): void {
   // Index 0 would make ?index=0 never block and turn watchers into a busy loop; Consul sends 1.
-  void reply.header('X-Consul-Index', String(Math.max(index, 1))).header('X-Consul-KnownLeader', 'true').header('X-Consul-LastContact', '0');
+  void reply
+    .header('X-Consul-Index', String(Math.max(index, 1)))
+    .header('X-Consul-KnownLeader', 'true')
+    .header('X-Consul-LastContact', '0');
 }
 
 /** The Allow header of a 405 and of an OPTIONS answer, in Consul's form (`OPTIONS,GET`). */

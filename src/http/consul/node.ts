@@ -27,5 +27,11 @@ export function consulNode(location: string): ConsulNode {
   const hex = createHash('sha256').update(`konsul-node:${location}`).digest('hex');
   // Version-4 layout with the variant bits set, so UUID parsers in clients accept it.
   const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-  return { name: CONSUL_NODE_NAME, id, datacenter: CONSUL_DATACENTER, address: NODE_ADDRESS, leader: `${NODE_ADDRESS}:${SERVER_PORT}` };
+  return {
+    name: CONSUL_NODE_NAME,
+    id,
+    datacenter: CONSUL_DATACENTER,
+    address: NODE_ADDRESS,
+    leader: `${NODE_ADDRESS}:${SERVER_PORT}`,
+  };
 }

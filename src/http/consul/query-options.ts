@@ -23,16 +23,24 @@ export function checkQueryOptions(query: ConsulCommonQuery, node: ConsulNode): v
     throw ConsulHttpError.badRequest('Cannot specify ?stale with ?consistent, conflicting semantics.');
   }
   // What Consul answers for a datacenter it has no route to (structs.ErrNoDCPath).
-  if (query.dc !== undefined && query.dc !== '' && query.dc !== node.datacenter) throw new ConsulHttpError(500, 'No path to datacenter');
+  if (query.dc !== undefined && query.dc !== '' && query.dc !== node.datacenter)
+    throw new ConsulHttpError(500, 'No path to datacenter');
   if (query.ns !== undefined && query.ns !== '' && query.ns !== 'default') {
-    throw ConsulHttpError.badRequest('Invalid query parameter: "ns" - Namespaces are a Consul Enterprise feature; Konsul has one namespace, "default"');
+    throw ConsulHttpError.badRequest(
+      'Invalid query parameter: "ns" - Namespaces are a Consul Enterprise feature; Konsul has one namespace, "default"',
+    );
   }
   if (query.partition !== undefined && query.partition !== '' && query.partition !== 'default') {
-    throw ConsulHttpError.badRequest('Invalid query parameter: "partition" - Partitions are a Consul Enterprise feature; Konsul has one partition, "default"');
+    throw ConsulHttpError.badRequest(
+      'Invalid query parameter: "partition" - Partitions are a Consul Enterprise feature; Konsul has one partition, "default"',
+    );
   }
-  if (query.peer !== undefined && query.peer !== '') throw ConsulHttpError.badRequest('Invalid query parameter: "peer" - Konsul has no cluster peering');
+  if (query.peer !== undefined && query.peer !== '')
+    throw ConsulHttpError.badRequest('Invalid query parameter: "peer" - Konsul has no cluster peering');
   if (query.filter !== undefined && query.filter !== '') {
-    throw ConsulHttpError.badRequest('Invalid query parameter: "filter" - Konsul does not evaluate filter expressions; use tag and passing');
+    throw ConsulHttpError.badRequest(
+      'Invalid query parameter: "filter" - Konsul does not evaluate filter expressions; use tag and passing',
+    );
   }
 }
 
@@ -44,7 +52,13 @@ export function parseBool(value: string | undefined): boolean {
 
 /** True when the query asks for Konsul's load balancing; without it the answer keeps Consul's order. */
 export function wantsLoadBalancing(query: ConsulServiceQuery): boolean {
-  return query.lb !== undefined || query.limit !== undefined || query['client-ip'] !== undefined || query['session-key'] !== undefined || query['client-region'] !== undefined;
+  return (
+    query.lb !== undefined ||
+    query.limit !== undefined ||
+    query['client-ip'] !== undefined ||
+    query['session-key'] !== undefined ||
+    query['client-region'] !== undefined
+  );
 }
 
 /**

@@ -13,9 +13,13 @@ import { CheckId, HEADER_VALUE, InstanceId } from '../schemas.js';
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 const Duration = Type.String({ pattern: DURATION_PATTERN, maxLength: 64 });
-const Printable = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+const Printable = (maxLength: number) =>
+  Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
 const NoControl = (maxLength: number) => Type.String({ maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
-const Meta = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }), NoControl(512), { additionalProperties: false, maxProperties: 64 });
+const Meta = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }), NoControl(512), {
+  additionalProperties: false,
+  maxProperties: 64,
+});
 
 /** Konsul's DNS-label rule; Consul accepts more, so translate.ts words this failure itself. */
 export const SERVICE_NAME_PATTERN = '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$';
@@ -26,15 +30,21 @@ export const ConsulCheckBody = Type.Object(
     CheckID: Type.Optional(CheckId),
     Name: Type.Optional(Printable(256)),
     Notes: Type.Optional(NoControl(4096)),
-    Status: Type.Optional(Type.Union([Type.Literal('passing'), Type.Literal('warning'), Type.Literal('critical'), Type.Literal('')])),
+    Status: Type.Optional(
+      Type.Union([Type.Literal('passing'), Type.Literal('warning'), Type.Literal('critical'), Type.Literal('')]),
+    ),
     HTTP: Type.Optional(Type.String({ maxLength: 2048 })),
     Method: Type.Optional(Type.String({ pattern: '^[A-Za-z]{0,16}$' })),
     Header: Type.Optional(
       Nullable(
-        Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$" }), Type.Array(Type.String({ maxLength: 4096, pattern: HEADER_VALUE }), { maxItems: 16 }), {
-          additionalProperties: false,
-          maxProperties: 32,
-        }),
+        Type.Record(
+          Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$" }),
+          Type.Array(Type.String({ maxLength: 4096, pattern: HEADER_VALUE }), { maxItems: 16 }),
+          {
+            additionalProperties: false,
+            maxProperties: 32,
+          },
+        ),
       ),
     ),
     TCP: Type.Optional(Type.String({ maxLength: 300 })),
@@ -79,7 +89,14 @@ export const ConsulRegistrationBody = Type.Object(
     Address: Type.Optional(Type.String({ maxLength: 253 })),
     Port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     Meta: Type.Optional(Nullable(Meta)),
-    Weights: Type.Optional(Nullable(Type.Object({ Passing: Type.Optional(Type.Integer()), Warning: Type.Optional(Type.Integer()) }, { additionalProperties: false }))),
+    Weights: Type.Optional(
+      Nullable(
+        Type.Object(
+          { Passing: Type.Optional(Type.Integer()), Warning: Type.Optional(Type.Integer()) },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
     Check: Type.Optional(Nullable(ConsulCheckBody)),
     Checks: Type.Optional(Nullable(Type.Array(ConsulCheckBody, { maxItems: 32 }))),
     EnableTagOverride: Type.Optional(Type.Boolean()),
@@ -137,10 +154,19 @@ const ReadQuery = {
   'node-meta': Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 64 })),
 };
 
-export const ConsulWriteQuery = Type.Object({ ...CommonQuery, 'replace-existing-checks': Type.Optional(Flag) }, { additionalProperties: false });
-export const ConsulCheckQuery = Type.Object({ ...CommonQuery, note: Type.Optional(Type.String({ maxLength: 1_048_576 })) }, { additionalProperties: false });
+export const ConsulWriteQuery = Type.Object(
+  { ...CommonQuery, 'replace-existing-checks': Type.Optional(Flag) },
+  { additionalProperties: false },
+);
+export const ConsulCheckQuery = Type.Object(
+  { ...CommonQuery, note: Type.Optional(Type.String({ maxLength: 1_048_576 })) },
+  { additionalProperties: false },
+);
 export const ConsulReadQuery = Type.Object(ReadQuery, { additionalProperties: false });
-export const ConsulAgentServiceQuery = Type.Object({ ...ReadQuery, hash: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false });
+export const ConsulAgentServiceQuery = Type.Object(
+  { ...ReadQuery, hash: Type.Optional(Type.String({ maxLength: 64 })) },
+  { additionalProperties: false },
+);
 
 /** catalog/service and health/service: Consul's filters plus Konsul's load-balancing extension. */
 export const ConsulServiceQuery = Type.Object(
@@ -238,7 +264,11 @@ export const HealthCheckSchema = Type.Object({
   ModifyIndex: Type.Integer(),
 });
 
-export const ServiceEntrySchema = Type.Object({ Node: NodeSchema, Service: NodeServiceSchema, Checks: Type.Array(HealthCheckSchema) });
+export const ServiceEntrySchema = Type.Object({
+  Node: NodeSchema,
+  Service: NodeServiceSchema,
+  Checks: Type.Array(HealthCheckSchema),
+});
 
 export type ConsulAgentService = Static<typeof AgentServiceSchema>;
 export type ConsulNodeService = Static<typeof NodeServiceSchema>;

@@ -25,7 +25,19 @@ const SERVICE_NAME = new RegExp(SERVICE_NAME_PATTERN);
 const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /** Check kinds Consul runs that Konsul does not; naming them beats a silently missing check. */
-const UNSUPPORTED_CHECK_FIELDS = ['Args', 'ScriptArgs', 'Script', 'DockerContainerID', 'Shell', 'GRPC', 'H2PING', 'UDP', 'OSService', 'AliasNode', 'AliasService'] as const;
+const UNSUPPORTED_CHECK_FIELDS = [
+  'Args',
+  'ScriptArgs',
+  'Script',
+  'DockerContainerID',
+  'Shell',
+  'GRPC',
+  'H2PING',
+  'UDP',
+  'OSService',
+  'AliasNode',
+  'AliasService',
+] as const;
 
 /**
  * A Consul service registration as a catalog Registration. `clientAddress` stands in for a missing
@@ -40,9 +52,12 @@ export function registrationFromConsul(body: ConsulRegistrationBody, clientAddre
   }
   refuseUnsupportedServiceFields(body);
   const address = body.Address === undefined || body.Address === '' ? unmapIpv4(clientAddress) : body.Address;
-  if (address === '0.0.0.0' || address === '::' || address === '[::]') throw ConsulHttpError.badRequest('Invalid service address');
+  if (address === '0.0.0.0' || address === '::' || address === '[::]')
+    throw ConsulHttpError.badRequest('Invalid service address');
   if (body.Port === undefined || body.Port === 0) {
-    throw ConsulHttpError.badRequest('Invalid service port: Konsul needs a Port between 1 and 65535 (services without a port cannot be load-balanced)');
+    throw ConsulHttpError.badRequest(
+      'Invalid service port: Konsul needs a Port between 1 and 65535 (services without a port cannot be load-balanced)',
+    );
   }
   const registration: Registration = {
     // Consul's default service ID is the service name (one instance per name per agent node).
@@ -57,21 +72,30 @@ export function registrationFromConsul(body: ConsulRegistrationBody, clientAddre
   if (weight !== undefined) registration.weight = weight;
   // Consul registers Check before Checks (ServiceDefinition.CheckTypes).
   const checks = [...(body.Check === undefined || body.Check === null ? [] : [body.Check]), ...(body.Checks ?? [])];
-  registration.checks = checks.map((check, position) => checkFromConsul(check, body.Name, checks.length === 1 ? 'Check' : `Checks[${position}]`));
+  registration.checks = checks.map((check, position) =>
+    checkFromConsul(check, body.Name, checks.length === 1 ? 'Check' : `Checks[${position}]`),
+  );
   return registration;
 }
 
 function refuseUnsupportedServiceFields(body: ConsulRegistrationBody): void {
   if (body.Kind !== undefined && body.Kind !== '' && body.Kind !== 'typical') {
-    throw ConsulHttpError.badRequest(`Invalid service kind "${body.Kind}": Konsul registers typical services only, not Connect proxies or gateways`);
+    throw ConsulHttpError.badRequest(
+      `Invalid service kind "${body.Kind}": Konsul registers typical services only, not Connect proxies or gateways`,
+    );
   }
-  if (body.Proxy !== undefined && body.Proxy !== null && Object.keys(body.Proxy).length > 0) throw ConsulHttpError.badRequest('Proxy is not supported: Konsul has no service mesh');
-  if (body.Connect !== undefined && body.Connect !== null && Object.keys(body.Connect).length > 0) throw ConsulHttpError.badRequest('Connect is not supported: Konsul has no service mesh');
-  if (body.SocketPath !== undefined && body.SocketPath !== '') throw ConsulHttpError.badRequest('SocketPath is not supported: Konsul instances are reached at Address:Port');
+  if (body.Proxy !== undefined && body.Proxy !== null && Object.keys(body.Proxy).length > 0)
+    throw ConsulHttpError.badRequest('Proxy is not supported: Konsul has no service mesh');
+  if (body.Connect !== undefined && body.Connect !== null && Object.keys(body.Connect).length > 0)
+    throw ConsulHttpError.badRequest('Connect is not supported: Konsul has no service mesh');
+  if (body.SocketPath !== undefined && body.SocketPath !== '')
+    throw ConsulHttpError.badRequest('SocketPath is not supported: Konsul instances are reached at Address:Port');
   for (const field of ['Namespace', 'Partition'] as const) {
     const value = body[field];
     if (value !== undefined && value !== '' && value !== 'default') {
-      throw ConsulHttpError.badRequest(`${field} "${value}" is not supported: Konsul has one ${field.toLowerCase()}, "default"`);
+      throw ConsulHttpError.badRequest(
+        `${field} "${value}" is not supported: Konsul has one ${field.toLowerCase()}, "default"`,
+      );
     }
   }
 }
@@ -81,8 +105,12 @@ function weightFromConsul(weights: ConsulRegistrationBody['Weights']): number | 
   const passing = weights.Passing ?? 0;
   // Consul's structs.ValidateWeights wording, then Konsul's upper bound.
   if (passing <= 0) throw ConsulHttpError.badRequest('Invalid Weights: Passing must be greater than 0');
-  if ((weights.Warning ?? 0) < 0) throw ConsulHttpError.badRequest('Invalid Weights: Warning must be greater or equal than 0');
-  if (passing > MAX_WEIGHT) throw ConsulHttpError.badRequest(`Invalid Weights: Passing must be at most ${MAX_WEIGHT} in Konsul, got ${passing}`);
+  if ((weights.Warning ?? 0) < 0)
+    throw ConsulHttpError.badRequest('Invalid Weights: Warning must be greater or equal than 0');
+  if (passing > MAX_WEIGHT)
+    throw ConsulHttpError.badRequest(
+      `Invalid Weights: Passing must be at most ${MAX_WEIGHT} in Konsul, got ${passing}`,
+    );
   return passing;
 }
 
@@ -93,17 +121,25 @@ function checkFromConsul(check: ConsulCheckBody, serviceName: string, field: str
       throw ConsulHttpError.badRequest(`Invalid check: ${field}.${name}: Konsul runs HTTP, TCP and TTL checks only`);
     }
   }
-  if (check.TLSSkipVerify === true) throw ConsulHttpError.badRequest(`Invalid check: ${field}.TLSSkipVerify: Konsul's HTTPS checks always verify the certificate`);
-  if (check.TCPUseTLS === true) throw ConsulHttpError.badRequest(`Invalid check: ${field}.TCPUseTLS: Konsul's TCP checks do not speak TLS`);
-  if (check.TLSServerName !== undefined && check.TLSServerName !== '') throw ConsulHttpError.badRequest(`Invalid check: ${field}.TLSServerName is not supported`);
-  if (check.Body !== undefined && check.Body !== '') throw ConsulHttpError.badRequest(`Invalid check: ${field}.Body: Konsul's HTTP checks send no body`);
+  if (check.TLSSkipVerify === true)
+    throw ConsulHttpError.badRequest(
+      `Invalid check: ${field}.TLSSkipVerify: Konsul's HTTPS checks always verify the certificate`,
+    );
+  if (check.TCPUseTLS === true)
+    throw ConsulHttpError.badRequest(`Invalid check: ${field}.TCPUseTLS: Konsul's TCP checks do not speak TLS`);
+  if (check.TLSServerName !== undefined && check.TLSServerName !== '')
+    throw ConsulHttpError.badRequest(`Invalid check: ${field}.TLSServerName is not supported`);
+  if (check.Body !== undefined && check.Body !== '')
+    throw ConsulHttpError.badRequest(`Invalid check: ${field}.Body: Konsul's HTTP checks send no body`);
 
   const common = {
     ...(nonEmpty(check.CheckID) === undefined ? {} : { id: check.CheckID }),
     name: nonEmpty(check.Name) ?? `Service '${serviceName}' check`,
     ...(check.SuccessBeforePassing === undefined ? {} : { successBeforePassing: check.SuccessBeforePassing }),
     ...(check.FailuresBeforeCritical === undefined ? {} : { failuresBeforeCritical: check.FailuresBeforeCritical }),
-    ...(nonEmpty(check.DeregisterCriticalServiceAfter) === undefined ? {} : { deregisterCriticalAfter: check.DeregisterCriticalServiceAfter }),
+    ...(nonEmpty(check.DeregisterCriticalServiceAfter) === undefined
+      ? {}
+      : { deregisterCriticalAfter: check.DeregisterCriticalServiceAfter }),
     ...(nonEmpty(check.Status) === undefined ? {} : { status: check.Status as Check['status'] }),
   };
   const ttl = nonEmpty(check.TTL);
@@ -112,15 +148,25 @@ function checkFromConsul(check: ConsulCheckBody, serviceName: string, field: str
   // Consul's CheckType.Validate order: a TTL makes it a TTL check, whatever else is set.
   if (ttl !== undefined) return { ...common, type: 'ttl', ttl };
   if (http === undefined && tcp === undefined) {
-    throw ConsulHttpError.badRequest(`Invalid check: ${field}: one of TTL, HTTP (with Interval) or TCP (with Interval) is required`);
+    throw ConsulHttpError.badRequest(
+      `Invalid check: ${field}: one of TTL, HTTP (with Interval) or TCP (with Interval) is required`,
+    );
   }
   const interval = nonEmpty(check.Interval);
-  if (interval === undefined) throw ConsulHttpError.badRequest(`Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP or UDP checks`);
+  if (interval === undefined)
+    throw ConsulHttpError.badRequest(`Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP or UDP checks`);
   const timing = { interval, ...(nonEmpty(check.Timeout) === undefined ? {} : { timeout: check.Timeout }) };
   if (http !== undefined) {
     const method = nonEmpty(check.Method);
     const headers = headersFromConsul(check.Header);
-    return { ...common, ...timing, type: 'http', http, ...(method === undefined ? {} : { method }), ...(headers === undefined ? {} : { headers }) };
+    return {
+      ...common,
+      ...timing,
+      type: 'http',
+      http,
+      ...(method === undefined ? {} : { method }),
+      ...(headers === undefined ? {} : { headers }),
+    };
   }
   return { ...common, ...timing, type: 'tcp', tcp };
 }
@@ -129,7 +175,9 @@ function checkFromConsul(check: ConsulCheckBody, serviceName: string, field: str
 function headersFromConsul(header: ConsulCheckBody['Header']): Record<string, string> | undefined {
   if (header === undefined || header === null) return undefined;
   const entries = Object.entries(header).filter(([, values]) => values.length > 0);
-  return entries.length === 0 ? undefined : Object.fromEntries(entries.map(([name, values]) => [name, values.join(', ')]));
+  return entries.length === 0
+    ? undefined
+    : Object.fromEntries(entries.map(([name, values]) => [name, values.join(', ')]));
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -200,7 +248,16 @@ export function catalogService(instance: Instance, node: ConsulNode): ConsulCata
 
 export function consulNodeEntry(node: ConsulNode): ConsulNodeEntry {
   // The node exists from the first index on; it never changes.
-  return { ID: node.id, Node: node.name, Address: node.address, Datacenter: node.datacenter, TaggedAddresses: taggedAddresses(node), Meta: {}, CreateIndex: 1, ModifyIndex: 1 };
+  return {
+    ID: node.id,
+    Node: node.name,
+    Address: node.address,
+    Datacenter: node.datacenter,
+    TaggedAddresses: taggedAddresses(node),
+    Meta: {},
+    CreateIndex: 1,
+    ModifyIndex: 1,
+  };
 }
 
 function taggedAddresses(node: ConsulNode): Record<string, string> {
@@ -211,12 +268,14 @@ export function healthCheck(check: Check, instance: Instance, node: ConsulNode):
   const definition: ConsulHealthCheck['Definition'] = {};
   if (check.http !== undefined) definition.HTTP = check.http;
   if (check.method !== undefined) definition.Method = check.method;
-  if (check.headers !== undefined) definition.Header = Object.fromEntries(Object.entries(check.headers).map(([name, value]) => [name, [value]]));
+  if (check.headers !== undefined)
+    definition.Header = Object.fromEntries(Object.entries(check.headers).map(([name, value]) => [name, [value]]));
   if (check.tcp !== undefined) definition.TCP = check.tcp;
   if (check.ttl !== undefined) definition.TTL = check.ttl;
   if (check.interval !== undefined) definition.Interval = check.interval;
   if (check.timeout !== undefined) definition.Timeout = check.timeout;
-  if (check.deregisterCriticalAfter !== undefined) definition.DeregisterCriticalServiceAfter = check.deregisterCriticalAfter;
+  if (check.deregisterCriticalAfter !== undefined)
+    definition.DeregisterCriticalServiceAfter = check.deregisterCriticalAfter;
   return {
     Node: node.name,
     CheckID: check.id,

@@ -31,25 +31,49 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { catalog, lb } = deps;
 
-  app.put('/catalog/register', { schema: { body: RegistrationSchema, response: withErrors({ 200: WriteResultSchema }) } }, async (request) => {
-    const { id, index } = await catalog.register(request.body);
-    return { id, index };
-  });
+  app.put(
+    '/catalog/register',
+    { schema: { body: RegistrationSchema, response: withErrors({ 200: WriteResultSchema }) } },
+    async (request) => {
+      const { id, index } = await catalog.register(request.body);
+      return { id, index };
+    },
+  );
 
-  app.delete('/catalog/instances/:id', { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } }, async (request) => {
-    return catalog.deregister(request.params.id);
-  });
+  app.delete(
+    '/catalog/instances/:id',
+    { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
+    async (request) => {
+      return catalog.deregister(request.params.id);
+    },
+  );
 
-  app.get('/catalog/instances/:id', { schema: { params: IdParams, response: withErrors({ 200: InstanceDetailSchema }) } }, async (request, reply) => {
-    const instance = catalog.instance(request.params.id);
-    if (instance === undefined) throw Errors.instanceNotFound(request.params.id);
-    void reply.header('x-konsul-index', String(instance.modifyIndex));
-    return instance;
-  });
+  app.get(
+    '/catalog/instances/:id',
+    { schema: { params: IdParams, response: withErrors({ 200: InstanceDetailSchema }) } },
+    async (request, reply) => {
+      const instance = catalog.instance(request.params.id);
+      if (instance === undefined) throw Errors.instanceNotFound(request.params.id);
+      void reply.header('x-konsul-index', String(instance.modifyIndex));
+      return instance;
+    },
+  );
 
   app.put(
     '/catalog/instances/:id/load',
-    { schema: { params: IdParams, body: LoadReportSchema, response: withErrors({ 200: Type.Object({ id: Type.String(), connections: Type.Integer(), latencyMs: Type.Union([Type.Number(), Type.Null()]) }) }) } },
+    {
+      schema: {
+        params: IdParams,
+        body: LoadReportSchema,
+        response: withErrors({
+          200: Type.Object({
+            id: Type.String(),
+            connections: Type.Integer(),
+            latencyMs: Type.Union([Type.Number(), Type.Null()]),
+          }),
+        }),
+      },
+    },
     async (request) => {
       const instance = catalog.instance(request.params.id);
       if (instance === undefined) throw Errors.instanceNotFound(request.params.id);
@@ -58,19 +82,31 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
     },
   );
 
-  app.get('/catalog/services', { schema: { querystring: ServiceListQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } }, (request, reply) =>
-    answerServiceQuery(deps, request, reply, request.query.name, request.query),
+  app.get(
+    '/catalog/services',
+    { schema: { querystring: ServiceListQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } },
+    (request, reply) => answerServiceQuery(deps, request, reply, request.query.name, request.query),
   );
 
   app.get(
     '/catalog/services/:name',
-    { schema: { params: NameParams, querystring: ServiceQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } },
+    {
+      schema: {
+        params: NameParams,
+        querystring: ServiceQuerySchema,
+        response: withErrors({ 200: Type.Array(InstanceSchema) }),
+      },
+    },
     (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
   );
 
-  app.get('/catalog/service-names', { schema: { querystring: BlockingQuerySchema, response: withErrors({ 200: Type.Array(ServiceSummarySchema) }) } }, async (request, reply) => {
-    await waitIfBlocking(request, catalog, undefined, request.query, deps.blocking);
-    void reply.header('x-konsul-index', String(catalog.serviceIndex(undefined)));
-    return catalog.summaries();
-  });
+  app.get(
+    '/catalog/service-names',
+    { schema: { querystring: BlockingQuerySchema, response: withErrors({ 200: Type.Array(ServiceSummarySchema) }) } },
+    async (request, reply) => {
+      await waitIfBlocking(request, catalog, undefined, request.query, deps.blocking);
+      void reply.header('x-konsul-index', String(catalog.serviceIndex(undefined)));
+      return catalog.summaries();
+    },
+  );
 };

@@ -35,7 +35,14 @@ import {
   type ConsulAgentService,
   ServiceEntrySchema,
 } from '../consul/shapes.js';
-import { agentService, catalogService, healthCheck, nodeHealthCheck, registrationFromConsul, serviceEntry } from '../consul/translate.js';
+import {
+  agentService,
+  catalogService,
+  healthCheck,
+  nodeHealthCheck,
+  registrationFromConsul,
+  serviceEntry,
+} from '../consul/translate.js';
 
 export interface ConsulRoutesOptions {
   catalog: Catalog;
@@ -66,7 +73,12 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   app.setErrorHandler(consulErrorHandler);
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?', 1)[0];
-    void reply.status(404).type('text/plain; charset=utf-8').send(`Konsul does not serve ${path}: it implements a subset of Consul's HTTP API (see docs/consul-compatibility.md)`);
+    void reply
+      .status(404)
+      .type('text/plain; charset=utf-8')
+      .send(
+        `Konsul does not serve ${path}: it implements a subset of Consul's HTTP API (see docs/consul-compatibility.md)`,
+      );
   });
   // Consul reads every body as JSON whatever its Content-Type, and the curl lines in its docs
   // send form-encoded or no type at all: parse them all as JSON, with Fastify's safe parser.
@@ -79,23 +91,36 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   // ---- agent: services ---------------------------------------------------------------------
 
-  app.put('/agent/service/register', { schema: { querystring: ConsulWriteQuery, body: ConsulRegistrationBody } }, async (request, reply) => {
-    checkQueryOptions(request.query, node);
-    await catalog.register(registrationFromConsul(request.body, request.ip));
-    return reply.send();
-  });
+  app.put(
+    '/agent/service/register',
+    { schema: { querystring: ConsulWriteQuery, body: ConsulRegistrationBody } },
+    async (request, reply) => {
+      checkQueryOptions(request.query, node);
+      await catalog.register(registrationFromConsul(request.body, request.ip));
+      return reply.send();
+    },
+  );
   answerOtherMethods(app, '/agent/service/register', ['PUT']);
 
-  app.put('/agent/service/deregister/:id', { schema: { querystring: ConsulWriteQuery, params: ConsulServiceIdParams } }, async (request, reply) => {
-    checkQueryOptions(request.query, node);
-    await catalog.deregister(request.params.id).catch(rethrow(Errors.instanceNotFound.code, () => ConsulHttpError.unknownService(request.params.id)));
-    return reply.send();
-  });
+  app.put(
+    '/agent/service/deregister/:id',
+    { schema: { querystring: ConsulWriteQuery, params: ConsulServiceIdParams } },
+    async (request, reply) => {
+      checkQueryOptions(request.query, node);
+      await catalog
+        .deregister(request.params.id)
+        .catch(rethrow(Errors.instanceNotFound.code, () => ConsulHttpError.unknownService(request.params.id)));
+      return reply.send();
+    },
+  );
   answerOtherMethods(app, '/agent/service/deregister/:id', ['PUT']);
 
   app.get(
     '/agent/services',
-    { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery, response: { 200: Type.Record(Type.String(), AgentServiceSchema) } } },
+    {
+      exposeHeadRoute: false,
+      schema: { querystring: ConsulReadQuery, response: { 200: Type.Record(Type.String(), AgentServiceSchema) } },
+    },
     async (request) => {
       checkQueryOptions(request.query, node);
       const services: Record<string, ConsulAgentService> = {};
@@ -107,7 +132,14 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   app.get(
     '/agent/service/:id',
-    { exposeHeadRoute: false, schema: { querystring: ConsulAgentServiceQuery, params: ConsulServiceIdParams, response: { 200: AgentServiceSchema } } },
+    {
+      exposeHeadRoute: false,
+      schema: {
+        querystring: ConsulAgentServiceQuery,
+        params: ConsulServiceIdParams,
+        response: { 200: AgentServiceSchema },
+      },
+    },
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       const { id } = request.params;
@@ -115,7 +147,16 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
       // Consul's hash-based blocking: hold while the service still hashes to what the client has.
       if (request.query.hash !== undefined && request.query.hash === answer.ContentHash) {
         const name = answer.Service;
-        await waitIfBlocking(request, catalog, name, { index: catalog.serviceIndex(name), ...(request.query.wait === undefined ? {} : { wait: request.query.wait }) }, blocking);
+        await waitIfBlocking(
+          request,
+          catalog,
+          name,
+          {
+            index: catalog.serviceIndex(name),
+            ...(request.query.wait === undefined ? {} : { wait: request.query.wait }),
+          },
+          blocking,
+        );
         answer = agentServiceWithHash(catalog.instance(id), id, node);
       }
       void reply.header('X-Consul-ContentHash', answer.ContentHash);
@@ -130,34 +171,48 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
     try {
       await health.updateTtl(checkId, status, truncateOutput(output ?? ''));
     } catch (error) {
-      if (error instanceof KonsulError && error.code === Errors.checkNotFound.code) throw ConsulHttpError.unknownCheck(checkId);
-      if (error instanceof KonsulError && error.code === Errors.notTtlCheck.code) throw ConsulHttpError.notTtlCheck(checkId);
+      if (error instanceof KonsulError && error.code === Errors.checkNotFound.code)
+        throw ConsulHttpError.unknownCheck(checkId);
+      if (error instanceof KonsulError && error.code === Errors.notTtlCheck.code)
+        throw ConsulHttpError.notTtlCheck(checkId);
       throw error;
     }
   };
   const statusOf = { pass: 'passing', warn: 'warning', fail: 'critical' } as const;
   for (const verb of ['pass', 'warn', 'fail'] as const) {
-    app.put(`/agent/check/${verb}/:check_id`, { schema: { querystring: ConsulCheckQuery, params: ConsulCheckIdParams } }, async (request, reply) => {
-      checkQueryOptions(request.query, node);
-      await updateTtl(request.params.check_id, statusOf[verb], request.query.note);
-      return reply.send();
-    });
+    app.put(
+      `/agent/check/${verb}/:check_id`,
+      { schema: { querystring: ConsulCheckQuery, params: ConsulCheckIdParams } },
+      async (request, reply) => {
+        checkQueryOptions(request.query, node);
+        await updateTtl(request.params.check_id, statusOf[verb], request.query.note);
+        return reply.send();
+      },
+    );
     answerOtherMethods(app, `/agent/check/${verb}/:check_id`, ['PUT']);
   }
 
-  app.put('/agent/check/update/:check_id', { schema: { querystring: ConsulWriteQuery, params: ConsulCheckIdParams, body: ConsulCheckUpdateBody } }, async (request, reply) => {
-    checkQueryOptions(request.query, node);
-    await updateTtl(request.params.check_id, request.body.Status, request.body.Output);
-    return reply.send();
-  });
+  app.put(
+    '/agent/check/update/:check_id',
+    { schema: { querystring: ConsulWriteQuery, params: ConsulCheckIdParams, body: ConsulCheckUpdateBody } },
+    async (request, reply) => {
+      checkQueryOptions(request.query, node);
+      await updateTtl(request.params.check_id, request.body.Status, request.body.Output);
+      return reply.send();
+    },
+  );
   answerOtherMethods(app, '/agent/check/update/:check_id', ['PUT']);
 
   // ---- agent and status: identity ----------------------------------------------------------
 
-  app.get('/agent/self', { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery, response: { 200: AgentSelfSchema } } }, async (request) => {
-    checkQueryOptions(request.query, node);
-    return agentSelf(node);
-  });
+  app.get(
+    '/agent/self',
+    { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery, response: { 200: AgentSelfSchema } } },
+    async (request) => {
+      checkQueryOptions(request.query, node);
+      return agentSelf(node);
+    },
+  );
   answerOtherMethods(app, '/agent/self', ['GET']);
 
   for (const [url, answer] of [
@@ -177,7 +232,13 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   app.get(
     '/catalog/services',
-    { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery, response: { 200: Type.Record(Type.String(), Type.Array(Type.String())) } } },
+    {
+      exposeHeadRoute: false,
+      schema: {
+        querystring: ConsulReadQuery,
+        response: { 200: Type.Record(Type.String(), Type.Array(Type.String())) },
+      },
+    },
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       await waitIfBlocking(request, catalog, undefined, request.query, blocking);
@@ -196,8 +257,18 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   app.get(
     '/catalog/service/:service',
-    { exposeHeadRoute: false, schema: { querystring: ConsulServiceQuery, params: ConsulServiceNameParams, response: { 200: Type.Array(CatalogServiceSchema) } } },
-    async (request, reply) => (await serviceInstances(deps, node, request, reply, request.params.service, request.query)).map((instance) => catalogService(instance, node)),
+    {
+      exposeHeadRoute: false,
+      schema: {
+        querystring: ConsulServiceQuery,
+        params: ConsulServiceNameParams,
+        response: { 200: Type.Array(CatalogServiceSchema) },
+      },
+    },
+    async (request, reply) =>
+      (await serviceInstances(deps, node, request, reply, request.params.service, request.query)).map((instance) =>
+        catalogService(instance, node),
+      ),
   );
   answerOtherMethods(app, '/catalog/service/:service', ['GET']);
 
@@ -205,14 +276,31 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   app.get(
     '/health/service/:service',
-    { exposeHeadRoute: false, schema: { querystring: ConsulServiceQuery, params: ConsulServiceNameParams, response: { 200: Type.Array(ServiceEntrySchema) } } },
-    async (request, reply) => (await serviceInstances(deps, node, request, reply, request.params.service, request.query)).map((instance) => serviceEntry(instance, node)),
+    {
+      exposeHeadRoute: false,
+      schema: {
+        querystring: ConsulServiceQuery,
+        params: ConsulServiceNameParams,
+        response: { 200: Type.Array(ServiceEntrySchema) },
+      },
+    },
+    async (request, reply) =>
+      (await serviceInstances(deps, node, request, reply, request.params.service, request.query)).map((instance) =>
+        serviceEntry(instance, node),
+      ),
   );
   answerOtherMethods(app, '/health/service/:service', ['GET']);
 
   app.get(
     '/health/checks/:service',
-    { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery, params: ConsulServiceNameParams, response: { 200: Type.Array(HealthCheckSchema) } } },
+    {
+      exposeHeadRoute: false,
+      schema: {
+        querystring: ConsulReadQuery,
+        params: ConsulServiceNameParams,
+        response: { 200: Type.Array(HealthCheckSchema) },
+      },
+    },
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       const name = request.params.service;
@@ -227,15 +315,25 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   app.get(
     '/health/state/:state',
-    { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery, params: ConsulStateParams, response: { 200: Type.Array(HealthCheckSchema) } } },
+    {
+      exposeHeadRoute: false,
+      schema: {
+        querystring: ConsulReadQuery,
+        params: ConsulStateParams,
+        response: { 200: Type.Array(HealthCheckSchema) },
+      },
+    },
     async (request, reply) => {
       const { state } = request.params;
-      if (!CHECK_STATES.has(state)) throw ConsulHttpError.badRequest(`Invalid check state "${state}": use any, passing, warning or critical`);
+      if (!CHECK_STATES.has(state))
+        throw ConsulHttpError.badRequest(`Invalid check state "${state}": use any, passing, warning or critical`);
       checkQueryOptions(request.query, node);
       await waitIfBlocking(request, catalog, undefined, request.query, blocking);
       setQueryMeta(reply, catalog.serviceIndex(undefined));
       if (excludesKonsulNode(request.query)) return [];
-      const checks = sortedInstances(catalog).flatMap((instance) => instance.checks.map((check) => healthCheck(check, instance, node)));
+      const checks = sortedInstances(catalog).flatMap((instance) =>
+        instance.checks.map((check) => healthCheck(check, instance, node)),
+      );
       checks.push(nodeHealthCheck(node));
       return state === 'any' ? checks : checks.filter((check) => check.Status === state);
     },
@@ -291,7 +389,11 @@ function sortedInstances(catalog: Catalog): readonly Instance[] {
   return catalog.query({}).instances;
 }
 
-function agentServiceWithHash(instance: Instance | undefined, id: string, node: ConsulNode): ConsulAgentService & { ContentHash: string } {
+function agentServiceWithHash(
+  instance: Instance | undefined,
+  id: string,
+  node: ConsulNode,
+): ConsulAgentService & { ContentHash: string } {
   // Consul's wording for GET /v1/agent/service/:id (agent_endpoint.go AgentService).
   if (instance === undefined) throw new ConsulHttpError(404, `unknown service ID: ${id}`);
   const service = agentService(instance, node);
@@ -301,14 +403,32 @@ function agentServiceWithHash(instance: Instance | undefined, id: string, node: 
 
 function agentSelf(node: ConsulNode): ConsulAgentSelf {
   return {
-    Config: { Datacenter: node.datacenter, PrimaryDatacenter: node.datacenter, NodeName: node.name, NodeID: node.id, Revision: '', Server: true, Version: VERSION, BuildDate: '' },
+    Config: {
+      Datacenter: node.datacenter,
+      PrimaryDatacenter: node.datacenter,
+      NodeName: node.name,
+      NodeID: node.id,
+      Revision: '',
+      Server: true,
+      Version: VERSION,
+      BuildDate: '',
+    },
     DebugConfig: {},
     Coord: null,
     Member: {
       Name: node.name,
       Addr: node.address,
       Port: 8301,
-      Tags: { dc: node.datacenter, id: node.id, role: 'consul', port: '8300', build: `${VERSION}:konsul`, vsn: '2', vsn_min: '2', vsn_max: '3' },
+      Tags: {
+        dc: node.datacenter,
+        id: node.id,
+        role: 'consul',
+        port: '8300',
+        build: `${VERSION}:konsul`,
+        vsn: '2',
+        vsn_min: '2',
+        vsn_max: '3',
+      },
       // serf.StatusAlive
       Status: 1,
       ProtocolMin: 1,

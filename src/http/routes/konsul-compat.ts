@@ -6,7 +6,17 @@ import type { HealthManager } from '../../health/manager.js';
 import { waitIfBlocking } from '../blocking.js';
 import { emptyBodyIsNoBody } from '../empty-body.js';
 import { answerServiceQuery, type ServiceQueryDeps } from '../service-query.js';
-import { BlockingQuerySchema, IdParams, InstanceSchema, NameParams, RegistrationSchema, ServiceQuerySchema, ServiceSummarySchema, WriteResultSchema, withErrors } from '../schemas.js';
+import {
+  BlockingQuerySchema,
+  IdParams,
+  InstanceSchema,
+  NameParams,
+  RegistrationSchema,
+  ServiceQuerySchema,
+  ServiceSummarySchema,
+  WriteResultSchema,
+  withErrors,
+} from '../schemas.js';
 
 export interface KonsulCompatOptions extends ServiceQueryDeps {
   health: HealthManager;
@@ -14,7 +24,10 @@ export interface KonsulCompatOptions extends ServiceQueryDeps {
   defaultTtl: string;
 }
 
-const HeartbeatBody = Type.Union([Type.Object({ note: Type.Optional(Type.String({ maxLength: 4096 })) }, { additionalProperties: false }), Type.Null()]);
+const HeartbeatBody = Type.Union([
+  Type.Object({ note: Type.Optional(Type.String({ maxLength: 4096 })) }, { additionalProperties: false }),
+  Type.Null(),
+]);
 
 /**
  * The short routes earlier Konsul clients use. Each is the catalog route it names, with one
@@ -24,37 +37,63 @@ export const konsulCompatRoutes: FastifyPluginAsync<KonsulCompatOptions> = async
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { catalog, health } = deps;
 
-  app.put('/register', { schema: { body: RegistrationSchema, response: withErrors({ 200: WriteResultSchema }) } }, async (request) => {
-    const registration = request.body;
-    const checks = registration.checks ?? [{ type: 'ttl' as const, ttl: deps.defaultTtl }];
-    const { id, index } = await catalog.register({ ...registration, checks });
-    return { id, index };
-  });
+  app.put(
+    '/register',
+    { schema: { body: RegistrationSchema, response: withErrors({ 200: WriteResultSchema }) } },
+    async (request) => {
+      const registration = request.body;
+      const checks = registration.checks ?? [{ type: 'ttl' as const, ttl: deps.defaultTtl }];
+      const { id, index } = await catalog.register({ ...registration, checks });
+      return { id, index };
+    },
+  );
 
-  app.get('/services/', { schema: { querystring: BlockingQuerySchema, response: withErrors({ 200: Type.Array(ServiceSummarySchema) }) } }, async (request, reply) => {
-    await waitIfBlocking(request, catalog, undefined, request.query, deps.blocking);
-    void reply.header('x-konsul-index', String(catalog.serviceIndex(undefined)));
-    return catalog.summaries();
-  });
+  app.get(
+    '/services/',
+    { schema: { querystring: BlockingQuerySchema, response: withErrors({ 200: Type.Array(ServiceSummarySchema) }) } },
+    async (request, reply) => {
+      await waitIfBlocking(request, catalog, undefined, request.query, deps.blocking);
+      void reply.header('x-konsul-index', String(catalog.serviceIndex(undefined)));
+      return catalog.summaries();
+    },
+  );
 
   app.get(
     '/services/:name',
-    { schema: { params: NameParams, querystring: ServiceQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } },
+    {
+      schema: {
+        params: NameParams,
+        querystring: ServiceQuerySchema,
+        response: withErrors({ 200: Type.Array(InstanceSchema) }),
+      },
+    },
     (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
   );
 
-  app.delete('/deregister/:id', { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } }, async (request) => {
-    return catalog.deregister(request.params.id);
-  });
+  app.delete(
+    '/deregister/:id',
+    { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
+    async (request) => {
+      return catalog.deregister(request.params.id);
+    },
+  );
 
   app.put(
     '/heartbeat/:id',
-    { onRequest: emptyBodyIsNoBody, schema: { params: IdParams, body: Type.Optional(HeartbeatBody), response: withErrors({ 200: Type.Object({ id: Type.String(), checks: Type.Array(Type.String()) }) }) } },
+    {
+      onRequest: emptyBodyIsNoBody,
+      schema: {
+        params: IdParams,
+        body: Type.Optional(HeartbeatBody),
+        response: withErrors({ 200: Type.Object({ id: Type.String(), checks: Type.Array(Type.String()) }) }),
+      },
+    },
     async (request) => {
       const instance = catalog.instance(request.params.id);
       if (instance === undefined) throw Errors.instanceNotFound(request.params.id);
       const ttlChecks = instance.checks.filter((check) => check.type === 'ttl');
-      if (ttlChecks.length === 0) throw Errors.validationFailed(`instance "${instance.id}" has no ttl check to heartbeat`);
+      if (ttlChecks.length === 0)
+        throw Errors.validationFailed(`instance "${instance.id}" has no ttl check to heartbeat`);
       const note = request.body?.note ?? '';
       // Together, so the checks of one heartbeat share one commit.
       await Promise.all(ttlChecks.map((check) => health.updateTtl(check.id, 'passing', note)));

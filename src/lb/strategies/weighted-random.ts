@@ -41,7 +41,8 @@ export class WeightedRandomStrategy implements Strategy {
 
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
     const weights = ctx.state(WEIGHTS);
-    if (ctx.limit <= DRAW_LIMIT && ctx.limit <= weights.positive) return this.draw(instances, ctx, weights.values, weights.total);
+    if (ctx.limit <= DRAW_LIMIT && ctx.limit <= weights.positive)
+      return this.draw(instances, ctx, weights.values, weights.total);
     return this.race(instances, ctx, weights.values);
   }
 
