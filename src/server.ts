@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { openSqliteStore } from './catalog/sqlite-store.js';
+import type { AnyCatalogStore } from './catalog/store.js';
+import { openEtcdStore } from './cluster/open.js';
 import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
@@ -11,6 +13,8 @@ import { createLogger } from './logger.js';
 import { createLbObserver } from './metrics/lb.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { VERSION } from './version.js';
+import { parseDuration } from './duration.js';
+import { addReplicaHeaders } from './cluster/headers.js';
 
 export interface KonsulServer {
   readonly config: Config;
@@ -43,13 +47,17 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
   let listening = false;
   let closing = false;
   try {
-    const store = openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
+    const store: AnyCatalogStore =
+      config.store.type === 'etcd'
+        ? openEtcdStore(config.store, logger)
+        : openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
     const catalog = await Catalog.open(store, {
       checkDefaults: { interval: config.health.defaultInterval, timeout: config.health.defaultTimeout },
       maxWaiters: config.blocking.maxWaiters,
       onListenerError: (error) =>
         logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
       ...(options.now === undefined ? {} : { now: options.now }),
+      ...(config.store.type === 'etcd' ? { catchUpTimeoutMs: parseDuration(config.store.etcd.requestTimeout)! } : {}),
     }).catch(async (error: unknown) => {
       await store.close();
       throw error;
@@ -97,6 +105,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,
     });
+    if (catalog.replicated) addReplicaHeaders(app, catalog);
     // Blocking queries are in-flight requests: answer them first so the close can finish.
     cleanups.push(async () => {
       const closed = app.close();

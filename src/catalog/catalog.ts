@@ -1,6 +1,14 @@
 import { Errors, KonsulError } from '../errors.js';
 import { buildInstance, normalizeRegistration, type CheckDefaults } from './registration.js';
-import type { CatalogStore, CatalogWrite } from './store.js';
+import {
+  isReplicated,
+  type AnyCatalogStore,
+  type CatalogWrite,
+  type ReplicaChange,
+  type ReplicatedStore,
+  type StoreContact,
+  type WriteExpectation,
+} from './store.js';
 import { ServiceTable } from './service-table.js';
 import { ANY, WatchSet } from './watch.js';
 import {
@@ -21,7 +29,15 @@ export interface CatalogOptions {
   /** Where an exception thrown by a subscriber goes; by default it is rethrown on its own tick. */
   onListenerError?: (error: unknown) => void;
   now?: () => number;
+  /**
+   * Replicated stores only: how long a committed write waits for this node's view to show it
+   * before the writer gets 503 (the write stays committed). Default 5 s.
+   */
+  catchUpTimeoutMs?: number;
 }
+
+/** How often a replicated write is computed again after another node changed what it read. */
+const MAX_CONFLICT_RETRIES = 16;
 
 export type CatalogEvent =
   | { kind: 'registered'; index: number; instance: Instance; previous: Instance | undefined }
@@ -57,7 +73,13 @@ interface Outcome<R> {
   previous: Instance | undefined;
   write?: CatalogWrite;
   event: CatalogEvent;
-  result: R;
+  /** The value the writer gets, given the index the write committed at (the store's, when replicated). */
+  result: (committedIndex: number) => R;
+}
+
+interface Accepted {
+  op: PendingOp;
+  outcome: Outcome<unknown>;
 }
 
 interface PendingOp {
@@ -88,9 +110,11 @@ export class Catalog {
   /** Cache of everyInstance(); cleared whenever a batch changes anything, notes included. */
   private allSorted: readonly Instance[] | null = null;
   private currentIndex = 0;
+  /** Writers waiting for the replicated view to reach the index their write committed at. */
+  private indexWaiters: { index: number; resolve: () => void; reject: (error: Error) => void }[] = [];
 
   private constructor(
-    private readonly store: CatalogStore,
+    private readonly store: AnyCatalogStore,
     private readonly options: CatalogOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -103,8 +127,16 @@ export class Catalog {
         }));
   }
 
-  static async open(store: CatalogStore, options: CatalogOptions): Promise<Catalog> {
+  static async open(store: AnyCatalogStore, options: CatalogOptions): Promise<Catalog> {
     const catalog = new Catalog(store, options);
+    if (isReplicated(store)) {
+      await store.follow({
+        reset: (index, instances) => catalog.resetReplica(index, instances),
+        apply: (index, changes) => catalog.applyReplica(index, changes, index),
+        progress: (index) => catalog.advance(index),
+      });
+      return catalog;
+    }
     const snapshot = await store.load();
     // An empty catalog already reports index 1 (0 would make clients never block), so the
     // first write must be 2: a watcher holding index 1 has to see it.
@@ -119,6 +151,20 @@ export class Catalog {
 
   get location(): string {
     return this.store.location;
+  }
+
+  /**
+   * How current this node's view is. A local store is always current; a shared store reports
+   * whether it has heard from etcd (with a leader) lately.
+   */
+  contact(): StoreContact {
+    if (isReplicated(this.store)) return this.store.contact();
+    return { knownLeader: true, lastContactMs: 0, storeRevision: this.currentIndex, viewRevision: this.currentIndex };
+  }
+
+  /** Whether the catalog lives in a store shared with other Konsul nodes. */
+  get replicated(): boolean {
+    return isReplicated(this.store);
   }
 
   /** The highest index committed. */
@@ -248,7 +294,11 @@ export class Catalog {
         previous,
         write: { kind: 'upsert', index, instance, ...(previousName === undefined ? {} : { previousName }) },
         event: { kind: 'registered', index, instance, previous },
-        result: { id: instance.id, index, instance },
+        result: (committed) => ({
+          id: instance.id,
+          index: committed,
+          instance: { ...instance, createIndex: previous?.createIndex ?? committed, modifyIndex: committed },
+        }),
       };
     });
   }
@@ -265,7 +315,7 @@ export class Catalog {
         previous,
         write: { kind: 'delete', index, id, name: previous.name },
         event: { kind: 'deregistered', index, instance: previous },
-        result: { id, index },
+        result: (committed) => ({ id, index: committed }),
       };
     });
   }
@@ -318,7 +368,7 @@ export class Catalog {
               },
             }),
         event: { kind: 'check-updated', index, instance, check, previousStatus: current.status },
-        result: index,
+        result: (committed) => (index === null ? null : committed),
       };
     });
   }
@@ -329,6 +379,7 @@ export class Catalog {
     this.closed = true;
     this.releaseWaiters();
     while (this.flushing !== null || this.pending.length > 0) await (this.flushing ?? this.flush());
+    for (const waiter of this.indexWaiters.splice(0)) waiter.reject(Errors.shuttingDown());
     await this.store.close();
   }
 
@@ -353,6 +404,11 @@ export class Catalog {
   private async commitPending(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
+    if (isReplicated(this.store)) {
+      const store = this.store;
+      await this.commitReplicated(store, batch);
+      return;
+    }
     const stage = new Stage(this.byId, this.checkOwners, this.currentIndex);
     const accepted: { op: PendingOp; outcome: Outcome<unknown> }[] = [];
     for (const op of batch) {
@@ -372,11 +428,16 @@ export class Catalog {
       for (const { op } of accepted) op.reject(failure);
       return;
     }
+    this.applyAccepted(accepted);
+  }
+
+  /** Lays committed outcomes over the live view, wakes their watchers, acknowledges and tells listeners. */
+  private applyAccepted(accepted: readonly { op: PendingOp; outcome: Outcome<unknown> }[]): void {
     const touched = new Set<string>();
     const changes = this.services.batch();
     if (accepted.length > 0) this.allSorted = null;
     for (const { outcome } of accepted) {
-      this.apply(outcome);
+      this.apply(outcome.id, outcome.previous, outcome.instance);
       changes.replace(outcome.previous, outcome.instance, outcome.write?.index ?? null);
       if (outcome.write !== undefined) {
         this.currentIndex = outcome.write.index;
@@ -386,7 +447,7 @@ export class Catalog {
     }
     changes.commit();
     if (touched.size > 0) this.watchers.notify(touched);
-    for (const { op, outcome } of accepted) op.resolve(outcome.result);
+    for (const { op, outcome } of accepted) op.resolve(outcome.result(outcome.write?.index ?? this.currentIndex));
     // The writes are durable and acknowledged whatever a listener does; a listener that throws
     // is a bug to surface, not a reason to strand the rest of the batch.
     for (const { outcome } of accepted) {
@@ -400,12 +461,208 @@ export class Catalog {
     }
   }
 
+  // ---- replicated store -------------------------------------------------------------------
+
+  /**
+   * Writes through a shared store. Each is computed against this node's view and committed only
+   * if the store still holds what it was computed from (revision compares: two nodes racing on
+   * one id or check id cannot both win), then acknowledged once this node's view shows it. The
+   * writes of one batch that touch distinct keys share a transaction (one etcd round trip and
+   * one revision for many registrations); a write refused because another node got there first
+   * is computed again once the view has caught up with what beat it.
+   */
+  private async commitReplicated(store: ReplicatedStore, batch: readonly PendingOp[]): Promise<void> {
+    const conflicts = new Map<PendingOp, number>();
+    let round = batch;
+    while (round.length > 0) {
+      const keys = new Set<string>();
+      const group: Accepted[] = [];
+      const next: PendingOp[] = [];
+      for (const op of round) {
+        let outcome: Outcome<unknown> | null;
+        try {
+          outcome = op.mutate(new Stage(this.byId, this.checkOwners, this.currentIndex));
+        } catch (error) {
+          op.reject(error);
+          continue;
+        }
+        if (outcome === null) {
+          op.resolve(null);
+        } else if (outcome.write === undefined) {
+          // A note without a status change is not written (see updateCheck); it only refreshes this view.
+          this.applyAccepted([{ op, outcome }]);
+        } else {
+          const touched = keysTouched(outcome);
+          // One transaction may not write a key twice: the second write waits for the next round.
+          if (touched.some((key) => keys.has(key))) next.push(op);
+          else {
+            for (const key of touched) keys.add(key);
+            group.push({ op, outcome });
+          }
+        }
+      }
+      for (const op of await this.commitGroup(store, group)) {
+        const tries = (conflicts.get(op) ?? 0) + 1;
+        conflicts.set(op, tries);
+        if (tries < MAX_CONFLICT_RETRIES) next.push(op);
+        else op.reject(Errors.storageUnavailable(`the write kept losing races with other nodes (${tries} tries)`));
+      }
+      round = next;
+    }
+  }
+
+  /** Commits a group in transactions of at most the store's size; resolves to the writes that lost a race. */
+  private async commitGroup(store: ReplicatedStore, group: readonly Accepted[]): Promise<PendingOp[]> {
+    const chunks: Accepted[][] = [];
+    let ops = Infinity;
+    for (const item of group) {
+      const size = opsOf(item.outcome);
+      if (ops + size > store.maxOpsPerCommit) {
+        chunks.push([]);
+        ops = 0;
+      }
+      chunks[chunks.length - 1].push(item);
+      ops += size;
+    }
+    const lost = await Promise.all(
+      chunks.map(async (chunk) => {
+        const refused = await this.commitChunk(store, chunk);
+        // Together they were refused: find out which one lost, each on its own.
+        if (refused.length <= 1) return refused;
+        return (
+          await Promise.all(refused.map(async ({ op, outcome }) => this.commitChunk(store, [{ op, outcome }])))
+        ).flat();
+      }),
+    );
+    return lost.flat().map(({ op }) => op);
+  }
+
+  /** One transaction; acknowledges its writes once the view shows them; returns them if refused. */
+  private async commitChunk(store: ReplicatedStore, chunk: readonly Accepted[]): Promise<Accepted[]> {
+    try {
+      const commit = await store.commitIf(
+        chunk.map(({ outcome }) => ({ id: outcome.id, instance: outcome.instance, expected: expectationOf(outcome) })),
+      );
+      await this.reach(commit.index);
+      if (!commit.committed) return [...chunk];
+      for (const { op, outcome } of chunk) op.resolve(outcome.result(commit.index));
+    } catch (error) {
+      const failure = error instanceof KonsulError ? error : Errors.storageUnavailable((error as Error).message);
+      for (const { op } of chunk) op.reject(failure);
+    }
+    return [];
+  }
+
+  /** Resolves once the view has reached `index`; rejects with 503 when it does not in time. */
+  private reach(index: number): Promise<void> {
+    if (this.currentIndex >= index) return Promise.resolve();
+    if (this.closed) return Promise.reject(Errors.shuttingDown());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.indexWaiters = this.indexWaiters.filter((waiter) => waiter !== entry);
+        reject(
+          Errors.storageUnavailable(
+            `committed at index ${index}, but this node's view is still at ${this.currentIndex}; retry the read or write`,
+          ),
+        );
+      }, this.options.catchUpTimeoutMs ?? 5000);
+      const entry = {
+        index,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.indexWaiters.push(entry);
+    });
+  }
+
+  /** The view now holds everything up to `index`. */
+  private advance(index: number): void {
+    if (index > this.currentIndex) this.currentIndex = index;
+    if (this.indexWaiters.length === 0) return;
+    const still: typeof this.indexWaiters = [];
+    for (const waiter of this.indexWaiters) {
+      if (waiter.index <= this.currentIndex) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.indexWaiters = still;
+  }
+
+  /**
+   * Changes from the shared store. `serviceIndex` is the index the touched services take: the
+   * change's own revision from a watch, the listing's revision after a re-list (whose changes
+   * happened at unknown revisions up to it: a watcher may wake for nothing, never miss one).
+   */
+  private applyReplica(index: number, changes: readonly ReplicaChange[], serviceIndex: number): void {
+    const batch = this.services.batch();
+    const touched = new Set<string>();
+    const events: CatalogEvent[] = [];
+    for (const change of changes) {
+      const id = change.kind === 'put' ? change.instance.id : change.id;
+      const previous = this.byId.get(id);
+      if (change.kind === 'delete' && previous === undefined) continue;
+      const instance = change.kind === 'put' ? change.instance : null;
+      this.apply(id, previous, instance);
+      batch.replace(previous, instance, serviceIndex);
+      if (instance !== null) touched.add(instance.name);
+      if (previous !== undefined) touched.add(previous.name);
+      events.push(
+        instance === null
+          ? { kind: 'deregistered', index, instance: previous! }
+          : { kind: 'registered', index, instance, previous },
+      );
+    }
+    if (events.length > 0) this.allSorted = null;
+    batch.commit();
+    this.advance(Math.max(index, serviceIndex));
+    if (touched.size > 0) this.watchers.notify(touched);
+    for (const event of events) {
+      for (const listener of this.listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.reportListenerError(error);
+        }
+      }
+    }
+  }
+
+  /** A fresh listing: the first one loads the view, a later one (after a broken watch) is applied as a diff. */
+  private resetReplica(index: number, instances: readonly Instance[]): void {
+    if (this.byId.size === 0 && this.currentIndex === 0) {
+      for (const instance of instances) {
+        this.byId.set(instance.id, instance);
+        for (const check of instance.checks) this.checkOwners.set(check.id, instance.id);
+      }
+      // No per-service rows in a shared store: each service starts at its newest instance's index.
+      this.services.load(instances, new Map());
+      this.allSorted = null;
+      this.advance(Math.max(index, 1));
+      return;
+    }
+    const changes: ReplicaChange[] = [];
+    const listed = new Set<string>();
+    for (const instance of instances) {
+      listed.add(instance.id);
+      const current = this.byId.get(instance.id);
+      if (current?.modifyIndex !== instance.modifyIndex || current.createIndex !== instance.createIndex)
+        changes.push({ kind: 'put', instance });
+    }
+    for (const id of this.byId.keys()) if (!listed.has(id)) changes.push({ kind: 'delete', id });
+    const at = Math.max(index, this.currentIndex);
+    this.applyReplica(at, changes, at);
+  }
+
   /** Updates the by-id and check-owner maps; the service lists are rebuilt once per batch. */
-  private apply(outcome: Outcome<unknown>): void {
-    const { previous, instance } = outcome;
+  private apply(id: string, previous: Instance | undefined, instance: Instance | null): void {
     if (previous !== undefined) for (const check of previous.checks) this.checkOwners.delete(check.id);
     if (instance === null) {
-      this.byId.delete(outcome.id);
+      this.byId.delete(id);
     } else {
       this.byId.set(instance.id, instance);
       for (const check of instance.checks) this.checkOwners.set(check.id, instance.id);
@@ -418,6 +675,29 @@ export class Catalog {
  * writes laid over it. Nothing here touches the live view, so a batch that fails to commit
  * leaves no trace.
  */
+/** The keys a write touches in a shared store: its instance and every check id it holds or held. */
+function keysTouched(outcome: Outcome<unknown>): string[] {
+  const keys = [`instance:${outcome.id}`];
+  for (const check of outcome.previous?.checks ?? []) keys.push(`check:${check.id}`);
+  for (const check of outcome.instance?.checks ?? []) keys.push(`check:${check.id}`);
+  return keys;
+}
+
+/** etcd operations a write costs: a compare and a put or delete per key. */
+function opsOf(outcome: Outcome<unknown>): number {
+  return 2 * (1 + (outcome.previous?.checks.length ?? 0) + (outcome.instance?.checks.length ?? 0));
+}
+
+function expectationOf(outcome: Outcome<unknown>): WriteExpectation {
+  const before = new Set((outcome.previous?.checks ?? []).map((check) => check.id));
+  const after = new Set((outcome.instance?.checks ?? []).map((check) => check.id));
+  return {
+    instanceIndex: outcome.previous?.modifyIndex ?? 0,
+    claimedCheckIds: [...after].filter((id) => !before.has(id)),
+    releasedCheckIds: [...before].filter((id) => !after.has(id)),
+  };
+}
+
 class Stage {
   private readonly instances = new Map<string, Instance | null>();
   private readonly owners = new Map<string, string | null>();

@@ -1,9 +1,9 @@
 import type { HealthStatus, Instance } from './types.js';
 
 /**
- * The durable side of the catalog. The Catalog keeps the live view in memory and hands every
- * change to a store; SQLite is today's store, and a clustered store (etcd: revision = index,
- * watch = blocking query, lease = TTL) is meant to be a second implementation of this interface.
+ * The durable side of the catalog on one node. The Catalog keeps the live view in memory, gives
+ * each write its index and hands the writes to the store (SQLite). A store shared by several
+ * nodes (etcd) implements ReplicatedStore below instead.
  */
 export interface CatalogStore {
   /** Where the data lives, for the start-up line (e.g. the SQLite file path). */
@@ -43,3 +43,80 @@ export type CatalogWrite =
       note: string;
       statusChangedAt: number;
     };
+
+/**
+ * A store shared by several Konsul nodes (etcd). The store, not the catalog, gives each write
+ * its index (the store's revision), and every node's view is fed by the store's change stream,
+ * the node's own writes included: a node never applies a write it has not seen come back.
+ */
+export interface ReplicatedStore {
+  readonly replicated: true;
+  /** Where the data lives, for the start-up line (e.g. the etcd endpoints). */
+  readonly location: string;
+  /**
+   * Lists the catalog, hands it to `feed.reset`, then follows every later change through
+   * `feed.apply` until closed. After a broken watch it lists again and calls `feed.reset` again.
+   * Resolves once the first list has been handed over.
+   */
+  follow(feed: ReplicaFeed): Promise<void>;
+  /**
+   * Commits the writes together (one revision) if everything each was computed from is still
+   * what the store holds, or none of them. Resolves with the revision that committed them, or
+   * with `committed: false` and the store's revision at the refusal (the view must reach it
+   * before a write is computed again). The writes touch distinct keys.
+   */
+  commitIf(writes: readonly ReplicatedWrite[]): Promise<ConditionalCommit>;
+  /** Most etcd operations (keys put or deleted, compares) one commitIf may carry. */
+  readonly maxOpsPerCommit: number;
+  /** How current this node is with the store, for KnownLeader / LastContact, readiness and metrics. */
+  contact(): StoreContact;
+  close(): Promise<void>;
+}
+
+export interface StoreContact {
+  /** The store answered (with a leader) recently enough for this node to call itself current. */
+  knownLeader: boolean;
+  /** Milliseconds since the store last answered; -1 when it never did. */
+  lastContactMs: number;
+  /** The newest revision the store reported. */
+  storeRevision: number;
+  /** The revision this node's view holds everything up to. */
+  viewRevision: number;
+}
+
+/** An instance's new state (null: removed), and what it was computed from. */
+export interface ReplicatedWrite {
+  id: string;
+  instance: Instance | null;
+  expected: WriteExpectation;
+}
+
+/** What a conditional write was computed from. */
+export interface WriteExpectation {
+  /** The instance's modify index as the node saw it; 0 when it saw no such instance. */
+  instanceIndex: number;
+  /** Check ids the write takes that the instance did not hold: no one may hold them. */
+  claimedCheckIds: readonly string[];
+  /** Check ids the instance held that the write gives up. */
+  releasedCheckIds: readonly string[];
+}
+
+export type ConditionalCommit = { committed: true; index: number } | { committed: false; index: number };
+
+export type ReplicaChange = { kind: 'put'; instance: Instance } | { kind: 'delete'; id: string };
+
+/** How a replicated store keeps a node's view current. */
+export interface ReplicaFeed {
+  /** Replaces the whole view with a listing taken at `index`. */
+  reset(index: number, instances: readonly Instance[]): void;
+  /** Changes committed at `index`, in order; indexes only grow. */
+  apply(index: number, changes: readonly ReplicaChange[]): void;
+  /** Nothing below `index` is left to deliver (a progress notification). */
+  progress(index: number): void;
+}
+
+export type AnyCatalogStore = CatalogStore | ReplicatedStore;
+
+export function isReplicated(store: AnyCatalogStore): store is ReplicatedStore {
+  return 'replicated' in store;
+}

@@ -20,7 +20,7 @@ const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'
 export const DEFAULT_CONFIG_FILE = resolve(PROJECT_ROOT, 'konsul.config.json');
 
 type Env = Readonly<Record<string, string | undefined>>;
-type EnvKind = 'string' | 'port';
+type EnvKind = 'string' | 'port' | 'list';
 
 /** KONSUL_* variables and the config key each one overrides. */
 const ENV_OVERRIDES: readonly [variable: string, path: readonly string[], kind: EnvKind][] = [
@@ -32,6 +32,10 @@ const ENV_OVERRIDES: readonly [variable: string, path: readonly string[], kind: 
   ['KONSUL_DATA_DIR', ['storage', 'dataDir'], 'string'],
   ['KONSUL_LOG_LEVEL', ['log', 'level'], 'string'],
   ['KONSUL_TOKEN', ['auth', 'token'], 'string'],
+  ['KONSUL_STORE', ['store', 'type'], 'string'],
+  ['KONSUL_NODE_NAME', ['store', 'nodeName'], 'string'],
+  ['KONSUL_ETCD_ENDPOINTS', ['store', 'etcd', 'endpoints'], 'list'],
+  ['KONSUL_ETCD_PREFIX', ['store', 'etcd', 'prefix'], 'string'],
 ];
 
 export interface LoadConfigOptions {
@@ -61,7 +65,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const [variable, path, kind] of ENV_OVERRIDES) {
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
-    setPath(merged, path, kind === 'port' ? parsePort(variable, raw) : raw);
+    setPath(
+      merged,
+      path,
+      kind === 'port'
+        ? parsePort(variable, raw)
+        : kind === 'list'
+          ? raw
+              .split(',')
+              .map((item) => item.trim())
+              .filter((item) => item !== '')
+          : raw,
+    );
   }
   return validate(merged);
 }
@@ -85,6 +100,8 @@ function validate(candidate: Record<string, unknown>): Config {
     ['health.defaultInterval', config.health.defaultInterval],
     ['health.defaultTimeout', config.health.defaultTimeout],
     ['health.defaultTtl', config.health.defaultTtl],
+    ['store.etcd.requestTimeout', config.store.etcd.requestTimeout],
+    ['store.etcd.probeInterval', config.store.etcd.probeInterval],
   ] as const) {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)

@@ -44,6 +44,25 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    store: Type.Object(
+      {
+        type: Type.Union([Type.Literal('sqlite'), Type.Literal('etcd')]),
+        nodeName: Type.String({ pattern: '^([A-Za-z0-9][A-Za-z0-9._-]{0,62})?$' }),
+        etcd: Type.Object(
+          {
+            endpoints: Type.Array(Type.String({ pattern: '^https?://[^\\s,/]+/?$', maxLength: 255 }), {
+              minItems: 1,
+              maxItems: 32,
+            }),
+            prefix: Type.String({ pattern: '^/[A-Za-z0-9._/-]{0,200}/$' }),
+            requestTimeout: Duration,
+            probeInterval: Duration,
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
     log: Type.Object(
       {
         level: Type.Union([

@@ -242,7 +242,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       await waitIfBlocking(request, catalog, undefined, request.query, blocking);
-      setQueryMeta(reply, catalog.serviceIndex(undefined));
+      setQueryMeta(reply, catalog.serviceIndex(undefined), catalog.contact());
       const services: Record<string, string[]> = {};
       if (excludesKonsulNode(request.query)) return services;
       for (const { name } of catalog.summaries()) {
@@ -306,7 +306,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
       const name = request.params.service;
       await waitIfBlocking(request, catalog, name, request.query, blocking);
       const result = catalog.query({ name });
-      setQueryMeta(reply, result.index);
+      setQueryMeta(reply, result.index, catalog.contact());
       if (excludesKonsulNode(request.query)) return [];
       return result.instances.flatMap((instance) => instance.checks.map((check) => healthCheck(check, instance, node)));
     },
@@ -329,7 +329,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
         throw ConsulHttpError.badRequest(`Invalid check state "${state}": use any, passing, warning or critical`);
       checkQueryOptions(request.query, node);
       await waitIfBlocking(request, catalog, undefined, request.query, blocking);
-      setQueryMeta(reply, catalog.serviceIndex(undefined));
+      setQueryMeta(reply, catalog.serviceIndex(undefined), catalog.contact());
       if (excludesKonsulNode(request.query)) return [];
       const checks = sortedInstances(catalog).flatMap((instance) =>
         instance.checks.map((check) => healthCheck(check, instance, node)),
@@ -381,7 +381,7 @@ async function serviceInstances(
     instances = passing ? result.instances.filter((instance) => instance.status === 'passing') : [...result.instances];
     index = result.index;
   }
-  setQueryMeta(reply, index);
+  setQueryMeta(reply, index, deps.catalog.contact());
   return excludesKonsulNode(query) ? [] : instances;
 }
 

@@ -1,0 +1,358 @@
+import { Etcd3, type IKeyValue, type IRequestOp, type IWatchResponse, type Watcher, type ICompare } from 'etcd3';
+import type { Logger } from 'pino';
+import { Errors } from '../errors.js';
+import type { Instance } from '../catalog/types.js';
+import type {
+  ConditionalCommit,
+  ReplicaChange,
+  ReplicaFeed,
+  ReplicatedStore,
+  ReplicatedWrite,
+  StoreContact,
+} from '../catalog/store.js';
+import { decodeInstance, encodeInstance, EtcdKeys, prefixEnd } from './etcd-codec.js';
+import { EtcdStats } from './etcd-stats.js';
+
+export interface EtcdStoreOptions {
+  endpoints: readonly string[];
+  /** Every key Konsul writes starts with this; nodes of one cluster share it. */
+  prefix: string;
+  /** Bound on every etcd request: a write not committed by then fails with 503 storage_unavailable. */
+  requestTimeoutMs: number;
+  /** How often the node checks that etcd (with a leader) answers; also bounds how stale KnownLeader is. */
+  probeIntervalMs: number;
+  /** Instances per page of a listing (a catalog larger than one gRPC message is read in pages). */
+  listPageSize?: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+/** Re-list back-off after a failed listing: from the first to the last, doubling. */
+const RELIST_BACKOFF_MS = [100, 250, 500, 1000, 2000];
+
+/**
+ * The catalog in etcd. Follows the Kubernetes watch cache: one paged listing pinned at one
+ * revision, then one prefix watch from that revision + 1 feeding the node's view; a watch that
+ * breaks for any reason (compaction, lost leader, member down) is dropped and the node lists
+ * again, so a reader may see a spurious wake-up but never misses a change. Writes are
+ * transactions that compare the revisions the write was computed from.
+ */
+export class EtcdStore implements ReplicatedStore {
+  readonly replicated = true as const;
+  /** etcd's --max-txn-ops default is 128; compares count too. */
+  readonly maxOpsPerCommit = 128;
+  readonly location: string;
+  readonly keys: EtcdKeys;
+  readonly stats = new EtcdStats();
+  readonly client: Etcd3;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private feed: ReplicaFeed | null = null;
+  private watcher: Watcher | null = null;
+  /** Bumped on every (re)list so a late event from a dropped watch is ignored. */
+  private generation = 0;
+  private relisting: Promise<void> | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** The highest revision this node's view has been fed up to. */
+  private fedRevision = 0;
+  /** Since when the store's revision (seen by the probe) has been ahead of the fed revision. */
+  private behindSince: number | null = null;
+
+  constructor(private readonly options: EtcdStoreOptions) {
+    this.location = `etcd ${options.endpoints.join(',')} prefix ${options.prefix}`;
+    this.keys = new EtcdKeys(options.prefix);
+    this.logger = options.logger.child({ component: 'etcd' });
+    this.now = options.now ?? Date.now;
+    this.client = new Etcd3({
+      hosts: [...options.endpoints],
+      dialTimeout: options.requestTimeoutMs,
+      // Keep gRPC from holding a call on a dead connection past our own deadline.
+      grpcOptions: { 'grpc.keepalive_time_ms': 2000, 'grpc.keepalive_timeout_ms': 1000 },
+    });
+    requireLeader(this.client);
+  }
+
+  contact(): StoreContact {
+    const lastContactAt = this.stats.lastContactAt;
+    const sinceContact = lastContactAt === 0 ? Infinity : this.now() - lastContactAt;
+    return {
+      knownLeader: sinceContact <= this.options.probeIntervalMs * 2 + this.options.requestTimeoutMs,
+      lastContactMs: Number.isFinite(sinceContact) ? sinceContact : -1,
+      storeRevision: this.stats.storeRevision,
+      viewRevision: this.fedRevision,
+    };
+  }
+
+  async follow(feed: ReplicaFeed): Promise<void> {
+    this.feed = feed;
+    await this.listAndWatch();
+    this.probeTimer = setInterval(() => void this.probe(), this.options.probeIntervalMs);
+    this.probeTimer.unref();
+  }
+
+  async commitIf(writes: readonly ReplicatedWrite[]): Promise<ConditionalCommit> {
+    const compare: ICompare[] = [];
+    const success: IRequestOp[] = [];
+    for (const { id, instance, expected } of writes) {
+      const instanceKey = this.keys.instance(id);
+      compare.push({ key: instanceKey, target: 'Mod', result: 'Equal', mod_revision: expected.instanceIndex });
+      // A check id is free when its key does not exist (a missing key's create revision is 0).
+      for (const checkId of expected.claimedCheckIds)
+        compare.push({ key: this.keys.check(checkId), target: 'Create', result: 'Equal', create_revision: 0 });
+      if (instance === null) {
+        success.push({ request_delete_range: { key: instanceKey } });
+      } else {
+        success.push({ request_put: { key: instanceKey, value: encodeInstance(instance) } });
+        const owner = Buffer.from(id);
+        for (const checkId of expected.claimedCheckIds)
+          success.push({ request_put: { key: this.keys.check(checkId), value: owner } });
+      }
+      for (const checkId of expected.releasedCheckIds)
+        success.push({ request_delete_range: { key: this.keys.check(checkId) } });
+    }
+    const response = await this.call('txn', () =>
+      this.client.kv.txn({ compare, success }, { deadline: this.deadline() }),
+    );
+    return { committed: response.succeeded, index: Number(response.header.revision) };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.probeTimer !== null) clearInterval(this.probeTimer);
+    this.generation++;
+    const watcher = this.watcher;
+    this.watcher = null;
+    await watcher?.cancel().catch(() => undefined);
+    this.client.close();
+  }
+
+  // ---- listing and watching ------------------------------------------------------------------
+
+  /** Lists until it succeeds (or the store closes), hands the listing over, then watches from it. */
+  private async listAndWatch(): Promise<void> {
+    const generation = ++this.generation;
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        const { revision, instances } = await this.list();
+        // A close() or a newer re-list may have come while the listing was on its way.
+        if (generation !== this.generation) return;
+        this.fedRevision = Math.max(this.fedRevision, revision);
+        this.behindSince = null;
+        this.feed!.reset(revision, instances);
+        await this.watchFrom(revision + 1, generation);
+        return;
+      } catch (error) {
+        this.logger.warn({ err: error, attempt }, 'could not list the catalog from etcd; retrying');
+        await new Promise((resolve) =>
+          setTimeout(resolve, RELIST_BACKOFF_MS[Math.min(attempt, RELIST_BACKOFF_MS.length - 1)]).unref(),
+        );
+      }
+    }
+  }
+
+  /** Every instance, read page by page at the revision of the first page. */
+  private async list(): Promise<{ revision: number; instances: Instance[] }> {
+    const end = prefixEnd(this.keys.instances);
+    const limit = this.options.listPageSize ?? 5000;
+    const instances: Instance[] = [];
+    let key = Buffer.from(this.keys.instances);
+    let revision = 0;
+    for (;;) {
+      const page = await this.call('range', () =>
+        this.client.kv.range(
+          { key, range_end: end, limit, ...(revision === 0 ? {} : { revision }) },
+          { deadline: this.deadline() },
+        ),
+      );
+      if (revision === 0) revision = Number(page.header.revision);
+      for (const kv of page.kvs) {
+        const instance = this.decode(kv);
+        if (instance !== null) instances.push(instance);
+      }
+      if (!page.more || page.kvs.length === 0) break;
+      key = Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]);
+    }
+    this.stats.relisted(revision);
+    return { revision, instances };
+  }
+
+  private async watchFrom(startRevision: number, generation: number): Promise<void> {
+    const builder = this.client.watch().prefix(this.keys.instances).startRevision(String(startRevision));
+    // etcd3 has no setter for it: progress notifications tell a quiet watch it is still current,
+    // and they let the view's index follow the store's revision without a change of ours.
+    (builder as unknown as { request: { progress_notify?: boolean } }).request.progress_notify = true;
+    const watcher = await builder.create();
+    if (this.closed || generation !== this.generation) {
+      await watcher.cancel().catch(() => undefined);
+      return;
+    }
+    this.watcher = watcher;
+    watcher.on('data', (response: IWatchResponse) => {
+      if (generation === this.generation) this.onWatchResponse(response);
+    });
+    // etcd3 does not say why a watch was cancelled (a compaction sends no compact revision),
+    // so every error is handled the one safe way: list again and watch from there.
+    watcher.on('error', (error: Error) => {
+      if (generation !== this.generation) return;
+      this.logger.warn({ err: error }, 'etcd watch broke; listing the catalog again');
+      this.relist();
+    });
+    // etcd3 would resume the watch by itself, from a revision it takes from response headers,
+    // which can run ahead of the events delivered; listing again is the resumption that cannot skip.
+    watcher.on('disconnected', (error: Error) => {
+      if (generation !== this.generation) return;
+      this.logger.warn({ err: error }, 'etcd watch disconnected; listing the catalog again');
+      this.relist();
+    });
+  }
+
+  private onWatchResponse(response: IWatchResponse): void {
+    const headerRevision = Number(response.header.revision);
+    this.stats.contact(this.now(), headerRevision);
+    if (response.events.length === 0) {
+      // A progress notification: nothing at or below this revision is left to deliver.
+      if (headerRevision > this.fedRevision) {
+        this.fedRevision = headerRevision;
+        this.feed!.progress(headerRevision);
+      }
+      return;
+    }
+    // Events of one transaction share a modify revision and are applied together. The header
+    // revision is not used here: a catching-up watch may send it ahead of events still to come.
+    let batch: ReplicaChange[] = [];
+    let batchRevision = 0;
+    for (const event of response.events) {
+      const revision = Number(event.kv.mod_revision);
+      if (revision !== batchRevision && batch.length > 0) {
+        this.feedApply(batchRevision, batch);
+        batch = [];
+      }
+      batchRevision = revision;
+      const id = event.kv.key.toString('utf8').slice(this.keys.instances.length);
+      if (event.type === 'Delete') {
+        batch.push({ kind: 'delete', id });
+      } else {
+        const instance = this.decode(event.kv);
+        if (instance !== null) batch.push({ kind: 'put', instance });
+      }
+    }
+    if (batchRevision > 0) this.feedApply(batchRevision, batch);
+  }
+
+  private feedApply(revision: number, changes: readonly ReplicaChange[]): void {
+    if (revision <= this.fedRevision) return;
+    this.fedRevision = revision;
+    this.feed!.apply(revision, changes);
+  }
+
+  private relist(): void {
+    if (this.closed || this.relisting !== null) return;
+    const watcher = this.watcher;
+    this.watcher = null;
+    this.generation++;
+    void watcher?.cancel().catch(() => undefined);
+    this.relisting = this.listAndWatch().finally(() => {
+      this.relisting = null;
+    });
+  }
+
+  /**
+   * A linearizable read every probe interval: it tells KnownLeader and LastContact, measures the
+   * watch lag, and catches a watch that went quiet while the store moved on (a member cut off
+   * from the leader can keep a watch open and silent): behind for longer than two progress
+   * intervals means list again.
+   */
+  private async probe(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const response = await this.call('range', () =>
+        this.client.kv.range(
+          { key: this.keys.member(''), range_end: prefixEnd(this.keys.members), count_only: true },
+          { deadline: this.deadline() },
+        ),
+      );
+      const revision = Number(response.header.revision);
+      if (revision > this.fedRevision) {
+        this.behindSince ??= this.now();
+        if (this.now() - this.behindSince > STALL_RELIST_MS && this.relisting === null) {
+          this.logger.warn(
+            { storeRevision: revision, viewRevision: this.fedRevision },
+            'etcd watch is behind and silent; listing the catalog again',
+          );
+          this.relist();
+        }
+      } else {
+        this.behindSince = null;
+      }
+    } catch {
+      // Counted by call(); KnownLeader turns false once contact is older than the bound.
+    }
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------
+
+  private decode(kv: IKeyValue): Instance | null {
+    try {
+      return decodeInstance(kv.value, Number(kv.create_revision), Number(kv.mod_revision));
+    } catch (error) {
+      this.logger.error({ err: error, key: kv.key.toString('utf8') }, 'skipping an etcd key Konsul cannot read');
+      return null;
+    }
+  }
+
+  private deadline(): Date {
+    return new Date(this.now() + this.options.requestTimeoutMs);
+  }
+
+  /** One etcd request, bounded in time, counted and timed; any failure becomes 503 storage_unavailable. */
+  private async call<T extends { header: { revision: string } }>(kind: string, run: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const response = await Promise.race([
+        run(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.options.requestTimeoutMs} ms`)),
+            this.options.requestTimeoutMs,
+          );
+        }),
+      ]);
+      this.stats.request(kind, (performance.now() - started) / 1000, true);
+      this.stats.contact(this.now(), Number(response.header.revision));
+      return response;
+    } catch (error) {
+      this.stats.request(kind, (performance.now() - started) / 1000, false);
+      throw Errors.storageUnavailable(`etcd ${kind} failed: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A watch may lag the store by up to the progress interval (5 s in our etcd flags) before it is suspect. */
+const STALL_RELIST_MS = 11_000;
+
+/**
+ * Sends gRPC metadata `hasleader: true` on every call. Without it a member cut off from the
+ * leader keeps a watch open and silent, and answers nothing useful; with it etcd refuses calls
+ * and cancels watches while it has no leader, which is what turns into 503 and a re-list here.
+ * etcd3 has no option for call metadata, so its authenticator's metadata is wrapped.
+ */
+function requireLeader(client: Etcd3): void {
+  interface Metadata {
+    clone(): Metadata;
+    set(key: string, value: string): void;
+  }
+  const authenticator = (client as unknown as { pool?: { authenticator?: { getMetadata?: () => Promise<Metadata> } } })
+    .pool?.authenticator;
+  const original = authenticator?.getMetadata;
+  if (authenticator === undefined || original === undefined) return;
+  authenticator.getMetadata = async () => {
+    const metadata = (await original.call(authenticator)).clone();
+    metadata.set('hasleader', 'true');
+    return metadata;
+  };
+}
