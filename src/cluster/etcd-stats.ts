@@ -8,6 +8,8 @@ export class EtcdStats {
   /** The newest revision any etcd answer reported. */
   storeRevision = 0;
   relists = 0;
+  /** Watches lost (error, cancellation or disconnect), each followed by a re-list. */
+  watchBreaks = 0;
   /** Called for every etcd request; the metrics set it to feed a counter and a histogram. */
   onRequest: ((kind: string, seconds: number, ok: boolean) => void) | null = null;
 

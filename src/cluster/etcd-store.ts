@@ -1,4 +1,12 @@
-import { Etcd3, type IKeyValue, type IRequestOp, type IWatchResponse, type Watcher, type ICompare } from 'etcd3';
+import {
+  Etcd3,
+  type ICompare,
+  type IDuplexStream,
+  type IKeyValue,
+  type IRequestOp,
+  type IWatchRequest,
+  type IWatchResponse,
+} from 'etcd3';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import type { Instance } from '../catalog/types.js';
@@ -48,10 +56,9 @@ export class EtcdStore implements ReplicatedStore {
   private readonly logger: Logger;
   private readonly now: () => number;
   private feed: ReplicaFeed | null = null;
-  private watcher: Watcher | null = null;
+  private watch: IDuplexStream<IWatchRequest, IWatchResponse> | null = null;
   /** Bumped on every (re)list so a late event from a dropped watch is ignored. */
   private generation = 0;
-  private relisting: Promise<void> | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** The highest revision this node's view has been fed up to. */
@@ -122,9 +129,7 @@ export class EtcdStore implements ReplicatedStore {
     this.closed = true;
     if (this.probeTimer !== null) clearInterval(this.probeTimer);
     this.generation++;
-    const watcher = this.watcher;
-    this.watcher = null;
-    await watcher?.cancel().catch(() => undefined);
+    this.dropWatch();
     this.client.close();
   }
 
@@ -133,7 +138,8 @@ export class EtcdStore implements ReplicatedStore {
   /** Lists until it succeeds (or the store closes), hands the listing over, then watches from it. */
   private async listAndWatch(): Promise<void> {
     const generation = ++this.generation;
-    for (let attempt = 0; !this.closed; attempt++) {
+    // A newer re-list (or close) supersedes this one.
+    for (let attempt = 0; generation === this.generation; attempt++) {
       try {
         const { revision, instances } = await this.list();
         // A close() or a newer re-list may have come while the listing was on its way.
@@ -178,34 +184,54 @@ export class EtcdStore implements ReplicatedStore {
     return { revision, instances };
   }
 
+  /**
+   * One watch stream of our own rather than etcd3's Watcher: that one resumes a broken watch
+   * from the last response header's revision, which can run ahead of the events delivered, and
+   * keeps reconnecting after its client is closed. A break here always means: list again.
+   */
   private async watchFrom(startRevision: number, generation: number): Promise<void> {
-    const builder = this.client.watch().prefix(this.keys.instances).startRevision(String(startRevision));
-    // etcd3 has no setter for it: progress notifications tell a quiet watch it is still current,
-    // and they let the view's index follow the store's revision without a change of ours.
-    (builder as unknown as { request: { progress_notify?: boolean } }).request.progress_notify = true;
-    const watcher = await builder.create();
-    if (this.closed || generation !== this.generation) {
-      await watcher.cancel().catch(() => undefined);
+    const stream = await this.client.watchClient.watch();
+    if (generation !== this.generation) {
+      stream.cancel();
       return;
     }
-    this.watcher = watcher;
-    watcher.on('data', (response: IWatchResponse) => {
-      if (generation === this.generation) this.onWatchResponse(response);
-    });
-    // etcd3 does not say why a watch was cancelled (a compaction sends no compact revision),
-    // so every error is handled the one safe way: list again and watch from there.
-    watcher.on('error', (error: Error) => {
+    this.watch = stream;
+    const broken = (reason: string, error?: Error) => {
       if (generation !== this.generation) return;
-      this.logger.warn({ err: error }, 'etcd watch broke; listing the catalog again');
+      this.logger.warn({ err: error, reason }, 'etcd watch broke; listing the catalog again');
       this.relist();
-    });
-    // etcd3 would resume the watch by itself, from a revision it takes from response headers,
-    // which can run ahead of the events delivered; listing again is the resumption that cannot skip.
-    watcher.on('disconnected', (error: Error) => {
+    };
+    stream.on('data', (response: IWatchResponse) => {
       if (generation !== this.generation) return;
-      this.logger.warn({ err: error }, 'etcd watch disconnected; listing the catalog again');
-      this.relist();
+      // etcd cancels a watch whose start revision was compacted away, or whose member lost its
+      // leader (we send hasleader); either way the only safe resumption is a new listing.
+      if (response.canceled)
+        return broken(`cancelled: ${response.cancel_reason || `compacted at ${response.compact_revision}`}`);
+      if (response.created) return;
+      this.onWatchResponse(response);
     });
+    stream.on('error', (error: Error) => broken('stream error', error));
+    stream.on('end', () => broken('stream ended'));
+    stream.write({
+      create_request: {
+        key: Buffer.from(this.keys.instances),
+        range_end: prefixEnd(this.keys.instances),
+        start_revision: startRevision,
+        // Progress notifications tell a quiet watch it is still current, and let the view's
+        // index follow the store's revision without a change of ours.
+        progress_notify: true,
+      },
+    });
+  }
+
+  private dropWatch(): void {
+    const stream = this.watch;
+    this.watch = null;
+    try {
+      stream?.cancel();
+    } catch {
+      // Already closed.
+    }
   }
 
   private onWatchResponse(response: IWatchResponse): void {
@@ -248,14 +274,10 @@ export class EtcdStore implements ReplicatedStore {
   }
 
   private relist(): void {
-    if (this.closed || this.relisting !== null) return;
-    const watcher = this.watcher;
-    this.watcher = null;
-    this.generation++;
-    void watcher?.cancel().catch(() => undefined);
-    this.relisting = this.listAndWatch().finally(() => {
-      this.relisting = null;
-    });
+    if (this.closed) return;
+    this.stats.watchBreaks++;
+    this.dropWatch();
+    void this.listAndWatch();
   }
 
   /**
@@ -276,7 +298,8 @@ export class EtcdStore implements ReplicatedStore {
       const revision = Number(response.header.revision);
       if (revision > this.fedRevision) {
         this.behindSince ??= this.now();
-        if (this.now() - this.behindSince > STALL_RELIST_MS && this.relisting === null) {
+        if (this.now() - this.behindSince > STALL_RELIST_MS) {
+          this.behindSince = null;
           this.logger.warn(
             { storeRevision: revision, viewRevision: this.fedRevision },
             'etcd watch is behind and silent; listing the catalog again',
@@ -325,7 +348,8 @@ export class EtcdStore implements ReplicatedStore {
       return response;
     } catch (error) {
       this.stats.request(kind, (performance.now() - started) / 1000, false);
-      throw Errors.storageUnavailable(`etcd ${kind} failed: ${(error as Error).message}`);
+      const unknown = kind === 'txn' ? '; it may still be applied if etcd had logged it before failing' : '';
+      throw Errors.storageUnavailable(`etcd ${kind} failed: ${(error as Error).message}${unknown}`);
     } finally {
       clearTimeout(timer);
     }

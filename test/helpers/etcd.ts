@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
 import { EtcdCluster } from '../../scripts/etcd-members.js';
-import { tempDir } from './catalog.js';
+import { Catalog, type CatalogOptions } from '../../src/catalog/catalog.js';
+import { EtcdStore, type EtcdStoreOptions } from '../../src/cluster/etcd-store.js';
+import { CHECK_DEFAULTS, tempDir } from './catalog.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -7,7 +11,7 @@ interface Teardown {
 
 /**
  * Real etcd members (Debian's etcd 3.4) on free loopback ports in a temp directory, killed with
- * SIGKILL when the test ends. Short election timeouts keep failover tests quick.
+ * SIGKILL when the test ends. Short heartbeat and election timeouts keep failover tests quick.
  */
 export async function startEtcd(t: Teardown, size = 1, retention = '1h'): Promise<EtcdCluster> {
   const baseDir = tempDir(t);
@@ -18,7 +22,43 @@ export async function startEtcd(t: Teardown, size = 1, retention = '1h'): Promis
     heartbeatMs: 50,
     electionMs: 500,
   });
-  // Registered after tempDir's, so it runs first: members die before their data dir goes.
   t.teardown(() => cluster.stopAll());
   return cluster;
+}
+
+/** A key prefix no other test uses, so tests can share one etcd. */
+export function uniquePrefix(): string {
+  return `/test-${randomBytes(6).toString('hex')}/`;
+}
+
+export function openEtcdStore(
+  t: Teardown,
+  endpoints: readonly string[],
+  prefix: string,
+  options: Partial<EtcdStoreOptions> = {},
+): EtcdStore {
+  const store = new EtcdStore({
+    endpoints,
+    prefix,
+    requestTimeoutMs: 2000,
+    probeIntervalMs: 250,
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
+  t.teardown(() => store.close());
+  return store;
+}
+
+/** A catalog (one "node") over etcd; closed when the test ends. */
+export async function openEtcdCatalog(
+  t: Teardown,
+  endpoints: readonly string[],
+  prefix: string,
+  options: Partial<CatalogOptions> = {},
+  storeOptions: Partial<EtcdStoreOptions> = {},
+): Promise<Catalog> {
+  const store = openEtcdStore(t, endpoints, prefix, storeOptions);
+  const catalog = await Catalog.open(store, { checkDefaults: CHECK_DEFAULTS, catchUpTimeoutMs: 2000, ...options });
+  t.teardown(() => catalog.close());
+  return catalog;
 }

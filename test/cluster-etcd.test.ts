@@ -1,0 +1,175 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { KonsulError } from '../src/errors.js';
+import { openEtcdCatalog, startEtcd, uniquePrefix } from './helpers/etcd.js';
+import { json, startTestKonsul } from './helpers/konsul.js';
+import { waitUntil } from './helpers/wait.js';
+
+/**
+ * Several Konsul nodes over one real etcd: each node here is a catalog (or a whole server) with
+ * its own etcd client, as separate processes would have. Failures are real: etcd members are
+ * SIGKILLed or SIGSTOPped.
+ */
+const run = promisify(execFile);
+
+const web = (n: number, extra: Record<string, unknown> = {}) => ({
+  name: 'web',
+  address: `10.0.0.${n % 250}`,
+  port: 8080 + Math.floor(n / 250),
+  ...extra,
+});
+
+async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (error) {
+    if (error instanceof KonsulError) return error.code;
+    throw error;
+  }
+}
+
+t.test('one etcd, several nodes', async (t) => {
+  const etcd = await startEtcd(t, 1);
+
+  t.test('a write acknowledged on A is read on B and wakes a blocking query on B', async (t) => {
+    const prefix = uniquePrefix();
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const b = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const index = b.serviceIndex('web');
+    const woken = b.waitForChange('web', index, 30_000);
+    const written = await a.register(web(1, { id: 'a1' }));
+    await woken;
+    t.ok(b.serviceIndex('web') >= written.index, 'B reports an index at least the write index');
+    t.equal(b.instance('a1')?.modifyIndex, written.index, 'B holds the instance at the revision A acknowledged');
+    t.same(b.instance('a1'), a.instance('a1'));
+  });
+
+  t.test('a blocking query carrying an index B has not seen yet waits instead of answering lower', async (t) => {
+    const prefix = uniquePrefix();
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const b = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    await a.register(web(1, { id: 'x' }));
+    const written = await a.register(web(2, { id: 'y' }));
+    // The client saw A's index; B may or may not have caught up. Either way it must not return
+    // before its own index for web is above what the client holds.
+    const waiting = b.waitForChange('web', written.index, 30_000);
+    let answered = false;
+    void waiting.then(() => (answered = true));
+    await waitUntil(() => b.serviceIndex('web') >= written.index, 5000);
+    await new Promise((resolve) => setImmediate(resolve));
+    t.notOk(answered, 'B does not answer while its index is not above the client’s');
+    const next = await a.register(web(3, { id: 'z' }));
+    await waiting;
+    t.ok(b.serviceIndex('web') >= next.index);
+  });
+
+  t.test('the same id registered on two nodes at once: both land, one after the other', async (t) => {
+    const prefix = uniquePrefix();
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const b = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    for (let round = 0; round < 10; round++) {
+      const id = `same-${round}`;
+      const [onA, onB] = await Promise.all([
+        a.register(web(1, { id, meta: { from: 'a' } })),
+        b.register(web(2, { id, meta: { from: 'b' } })),
+      ]);
+      t.not(onA.index, onB.index, 'no index is given twice');
+      const last = onA.index > onB.index ? 'a' : 'b';
+      await waitUntil(() => a.index >= Math.max(onA.index, onB.index) && b.index >= Math.max(onA.index, onB.index));
+      t.equal(a.instance(id)!.meta.from, last, 'the later commit is what A holds');
+      t.equal(b.instance(id)!.meta.from, last, 'the later commit is what B holds');
+      t.equal(a.instance(id)!.createIndex, Math.min(onA.index, onB.index), 'the second write was an update');
+    }
+  });
+
+  t.test('the same check id claimed by two instances on two nodes at once: exactly one wins', async (t) => {
+    const prefix = uniquePrefix();
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const b = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    for (let round = 0; round < 10; round++) {
+      const checkId = `check-${round}`;
+      const check = [{ id: checkId, type: 'ttl', ttl: '30s' }];
+      const results = await Promise.all([
+        outcome(a.register(web(1, { id: `a-${round}`, checks: check }))),
+        outcome(b.register(web(2, { id: `b-${round}`, checks: check }))),
+      ]);
+      t.same([...results].sort(), ['check_id_taken', 'ok'], `round ${round}: ${results.join(', ')}`);
+      const winner = results[0] === 'ok' ? `a-${round}` : `b-${round}`;
+      const loser = results[0] === 'ok' ? `b-${round}` : `a-${round}`;
+      await waitUntil(() => a.instance(winner) !== undefined && b.instance(winner) !== undefined);
+      t.equal(a.findCheck(checkId)!.instance.id, winner);
+      t.equal(b.findCheck(checkId)!.instance.id, winner);
+      t.equal(a.instance(loser), undefined);
+      t.equal(b.instance(loser), undefined);
+    }
+  });
+
+  t.test('an instance moved on A while B updates its check: neither write is lost', async (t) => {
+    const prefix = uniquePrefix();
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const b = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    await a.register(web(1, { id: 'm', checks: [{ id: 'mc', type: 'ttl', ttl: '30s' }] }));
+    await waitUntil(() => b.findCheck('mc') !== undefined);
+    const [moved, checked] = await Promise.all([
+      a.register({
+        id: 'm',
+        name: 'api',
+        address: '10.0.0.1',
+        port: 80,
+        checks: [{ id: 'mc', type: 'ttl', ttl: '30s' }],
+      }),
+      b.updateCheck('mc', 'passing', 'ok'),
+    ]);
+    const last = Math.max(moved.index, checked!);
+    await waitUntil(() => a.index >= last && b.index >= last);
+    for (const node of [a, b]) {
+      t.equal(node.instance('m')!.name, 'api');
+      t.equal(node.findCheck('mc')!.check.status, 'passing', 'the status survives the re-registration');
+      t.equal(node.query({ name: 'web' }).instances.length, 0);
+    }
+  });
+});
+
+t.test('two Konsul servers over one etcd: HTTP write on A, HTTP and DNS answers on B', async (t) => {
+  const etcd = await startEtcd(t, 1);
+  const prefix = uniquePrefix();
+  const store = { type: 'etcd' as const, nodeName: 'a', etcd: { endpoints: etcd.endpoints, prefix } };
+  const a = await startTestKonsul(t, { store });
+  const b = await startTestKonsul(t, { store: { ...store, nodeName: 'b' }, dns: { enabled: true, port: 0 } });
+
+  const before = await b.app.inject({ url: '/v1/health/service/web' });
+  const index = Number(before.headers['x-consul-index']);
+  t.equal(before.headers['x-consul-knownleader'], 'true');
+  const blocking = b.app.inject({ url: `/v1/health/service/web?index=${index}&wait=30s` });
+
+  const registered = await a.app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload: { name: 'web', address: '10.0.0.7', port: 8080 },
+  });
+  t.equal(registered.statusCode, 200);
+  const writeIndex = json<{ index: number }>(registered).index;
+
+  const woke = await blocking;
+  t.ok(Number(woke.headers['x-consul-index']) >= writeIndex, 'the blocking query on B answers with the write');
+  t.equal(json<unknown[]>(woke).length, 1);
+
+  const native = await b.app.inject({ url: '/catalog/services/web' });
+  t.equal(native.statusCode, 200);
+  t.equal(native.headers['x-konsul-known-leader'], 'true');
+  t.match(native.body, /10\.0\.0\.7/);
+
+  const { stdout } = await run('dig', [
+    '@127.0.0.1',
+    '-p',
+    String(b.dns!.port),
+    '+time=2',
+    '+tries=1',
+    '+short',
+    'web.service.konsul',
+    'A',
+  ]);
+  t.equal(stdout.trim(), '10.0.0.7', 'B answers over DNS');
+});
