@@ -50,10 +50,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const { config, catalog, lb, health, metrics } = deps;
   // Fastify's own info lines (its "Server listening at") would repeat the server's single
   // start-up line; it logs warnings and errors only, and requests are logged below.
-  const fastifyLogger =
+  const fastifyLogger: FastifyBaseLogger =
     deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
   const app = Fastify({
-    loggerInstance: fastifyLogger as FastifyBaseLogger,
+    loggerInstance: fastifyLogger,
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimit,
