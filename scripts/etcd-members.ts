@@ -96,6 +96,20 @@ export class EtcdCluster {
     return -1;
   }
 
+  /** Compacts the history up to `revision` through the JSON gateway of a member that answers. */
+  async compact(revision: number): Promise<void> {
+    for (const member of this.members) {
+      if (member.child === null) continue;
+      const response = await fetch(`${member.clientUrl}/v3/kv/compaction`, {
+        method: 'POST',
+        body: JSON.stringify({ revision: String(revision), physical: true }),
+        signal: AbortSignal.timeout(5000),
+      }).catch(() => null);
+      if (response?.ok === true) return;
+    }
+    throw new Error(`no etcd member compacted to ${revision}`);
+  }
+
   /** Resolves once each given member answers /health with a leader. */
   async waitHealthy(indexes: readonly number[], timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -1,19 +1,15 @@
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { KonsulError } from '../src/errors.js';
-import type { EtcdStore } from '../src/cluster/etcd-store.js';
-import { Catalog } from '../src/catalog/catalog.js';
-import { CHECK_DEFAULTS } from './helpers/catalog.js';
-import { openEtcdCatalog, openEtcdStore, startEtcd, uniquePrefix } from './helpers/etcd.js';
-import { waitUntil } from './helpers/wait.js';
+import { KonsulError } from '../../src/errors.js';
+import type { EtcdStore } from '../../src/cluster/etcd-store.js';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { CHECK_DEFAULTS } from '../helpers/catalog.js';
+import { openEtcdCatalog, openEtcdStore, startEtcd, uniquePrefix } from '../helpers/etcd.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Cluster mode when etcd fails under it: members SIGKILLed or SIGSTOPped, history compacted
  * while a node is cut off. Each test runs its own three-member etcd.
  */
-const run = promisify(execFile);
-
 const web = (n: number, extra: Record<string, unknown> = {}) => ({
   name: 'web',
   address: `10.0.0.${n % 250}`,
@@ -59,7 +55,7 @@ t.test('a node cut off while etcd compacts its history lists again; no watcher m
   const added = await a.register(web(3, { id: 'new' }));
   for (let i = 0; i < 20; i++)
     await a.register({ id: `filler-${i}`, name: 'filler', address: '10.0.1.1', port: i + 1 });
-  await run('etcdctl', [`--endpoints=${etcd.endpoints[0]}`, 'compact', String(a.index)]);
+  await etcd.compact(a.index);
   // gRPC keepalive notices the frozen member; B drops its watch and keeps trying to list.
   await waitUntil(() => bStore.stats.watchBreaks > breaks && !b.contact().knownLeader, 20_000);
   t.notOk(woken, 'B cannot know yet');
