@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { openSqliteStore } from './catalog/sqlite-store.js';
 import type { AnyCatalogStore } from './catalog/store.js';
-import { openEtcdStore } from './cluster/open.js';
+import { EtcdStore } from './cluster/etcd-store.js';
+import { registerClusterMetrics } from './cluster/metrics.js';
+import { joinCluster, openEtcdStore } from './cluster/open.js';
 import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
@@ -65,6 +67,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     cleanups.push(() => catalog.close());
 
     const metrics = createMetrics(catalog);
+    if (store instanceof EtcdStore) registerClusterMetrics(metrics.registry, store);
     const lb = createStrategyManager(config.lb, {
       observer: createLbObserver(
         metrics.registry,
@@ -122,6 +125,19 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       const started = dns;
       cleanups.push(() => started.close());
     }
+    let clusterLine = '';
+    if (store instanceof EtcdStore) {
+      const { name, membership } = await joinCluster(
+        store,
+        config.store,
+        { http: `${config.http.host}:${httpPort}`, dns: dns === null ? null : `${dns.host}:${dns.port}` },
+        logger,
+      );
+      // Unwound first: the other nodes stop counting this one before its faces close.
+      cleanups.push(() => membership.stop());
+      const view = store.cluster();
+      clusterLine = `, cluster node ${name} of ${view.members.length} (etcd leader ${view.etcdLeader ?? 'unknown'})`;
+    }
     listening = true;
     logger.info(
       {
@@ -133,8 +149,9 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
         instances: catalog.instanceCount,
         strategies: lb.enabled(),
         defaultStrategy: config.lb.default,
+        ...(catalog.replicated ? { cluster: catalog.cluster() } : {}),
       },
-      `konsul ${VERSION} listening on http ${config.http.host}:${httpPort}, dns ${dns === null ? 'disabled' : `${dns.host}:${dns.port}`}, data ${catalog.location}, strategies ${lb.enabled().join(',')}`,
+      `konsul ${VERSION} listening on http ${config.http.host}:${httpPort}, dns ${dns === null ? 'disabled' : `${dns.host}:${dns.port}`}, data ${catalog.location}, strategies ${lb.enabled().join(',')}${clusterLine}`,
     );
 
     return {

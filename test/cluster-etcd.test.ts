@@ -172,4 +172,28 @@ t.test('two Konsul servers over one etcd: HTTP write on A, HTTP and DNS answers 
     'A',
   ]);
   t.equal(stdout.trim(), '10.0.0.7', 'B answers over DNS');
+
+  const etcdHost = etcd.endpoints[0].replace('http://', '');
+  t.equal(json(await b.app.inject({ url: '/v1/status/leader' })), etcdHost, 'the leader is etcd’s');
+  t.same(json(await b.app.inject({ url: '/v1/status/peers' })), [etcdHost], 'the peers are etcd’s members');
+  await waitUntil(() => (b.catalog.cluster()?.members.length ?? 0) === 2, 10_000);
+  const self = json<{ Stats: { konsul: Record<string, string> } }>(await b.app.inject({ url: '/v1/agent/self' }));
+  t.equal(self.Stats.konsul.members, 'a,b', 'agent/self names the live Konsul nodes');
+  t.equal(self.Stats.konsul.known_leader, 'true');
+  const metrics = await b.app.inject({ url: '/metrics' });
+  t.match(metrics.body, /^konsul_cluster_members 2$/m);
+  t.match(metrics.body, /^konsul_cluster_known_leader 1$/m);
+  t.match(metrics.body, /^konsul_etcd_requests_total\{kind="range",result="ok"\} \d+$/m);
+  t.ok(
+    b.logs.some((line) => /cluster node b of [12]/.test(line)),
+    'the start-up line names the node',
+  );
+
+  await a.close();
+  await waitUntil(() => b.catalog.cluster()?.members.length === 1, 10_000);
+  t.same(
+    b.catalog.cluster()!.members.map((member) => member.name),
+    ['b'],
+    'a node that stops leaves the member list at once',
+  );
 });

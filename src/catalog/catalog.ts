@@ -7,6 +7,7 @@ import {
   type ReplicaChange,
   type ReplicatedStore,
   type StoreContact,
+  type ClusterView,
   type WriteExpectation,
 } from './store.js';
 import { ServiceTable } from './service-table.js';
@@ -160,6 +161,11 @@ export class Catalog {
   contact(): StoreContact {
     if (isReplicated(this.store)) return this.store.contact();
     return { knownLeader: true, lastContactMs: 0, storeRevision: this.currentIndex, viewRevision: this.currentIndex };
+  }
+
+  /** The cluster this node is part of; null on a local store. */
+  cluster(): ClusterView | null {
+    return isReplicated(this.store) ? this.store.cluster() : null;
   }
 
   /** Whether the catalog lives in a store shared with other Konsul nodes. */

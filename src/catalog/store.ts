@@ -70,6 +70,8 @@ export interface ReplicatedStore {
   readonly maxOpsPerCommit: number;
   /** How current this node is with the store, for KnownLeader / LastContact, readiness and metrics. */
   contact(): StoreContact;
+  /** The Konsul nodes sharing the store and the store's own members, as last seen. */
+  cluster(): ClusterView;
   close(): Promise<void>;
 }
 
@@ -119,4 +121,25 @@ export type AnyCatalogStore = CatalogStore | ReplicatedStore;
 
 export function isReplicated(store: AnyCatalogStore): store is ReplicatedStore {
   return 'replicated' in store;
+}
+
+/** What a Konsul node of a cluster says about itself (its membership key). */
+export interface ClusterMember {
+  name: string;
+  /** host:port of its HTTP face. */
+  http: string;
+  /** host:port of its DNS face, or null when DNS is off. */
+  dns: string | null;
+  version: string;
+  /** Epoch ms. */
+  startedAt: number;
+}
+
+export interface ClusterView {
+  /** Live Konsul nodes (their membership keys exist), by name. */
+  members: ClusterMember[];
+  /** host:port of the store leader's client URL, or null when there is none. */
+  etcdLeader: string | null;
+  /** host:port of every store member's client URL. */
+  etcdMembers: string[];
 }

@@ -17,9 +17,11 @@ import type {
   ReplicatedStore,
   ReplicatedWrite,
   StoreContact,
+  ClusterView,
 } from '../catalog/store.js';
 import { decodeInstance, encodeInstance, EtcdKeys, prefixEnd } from './etcd-codec.js';
 import { EtcdStats } from './etcd-stats.js';
+import { decodeMember } from './membership.js';
 
 export interface EtcdStoreOptions {
   endpoints: readonly string[];
@@ -65,6 +67,8 @@ export class EtcdStore implements ReplicatedStore {
   private fedRevision = 0;
   /** Since when the store's revision (seen by the probe) has been ahead of the fed revision. */
   private behindSince: number | null = null;
+  /** What the last probe saw of the cluster. */
+  private view: ClusterView = { members: [], etcdLeader: null, etcdMembers: [] };
 
   constructor(private readonly options: EtcdStoreOptions) {
     this.location = `etcd ${options.endpoints.join(',')} prefix ${options.prefix}`;
@@ -91,9 +95,20 @@ export class EtcdStore implements ReplicatedStore {
     };
   }
 
+  /** Live Konsul members and the etcd cluster, as of the last probe. */
+  cluster(): ClusterView {
+    return this.view;
+  }
+
+  /** Probes now rather than at the next interval (after joining, so the start-up line counts this node). */
+  refreshCluster(): Promise<void> {
+    return this.probe();
+  }
+
   async follow(feed: ReplicaFeed): Promise<void> {
     this.feed = feed;
     await this.listAndWatch();
+    await this.probe();
     this.probeTimer = setInterval(() => void this.probe(), this.options.probeIntervalMs);
     this.probeTimer.unref();
   }
@@ -291,11 +306,24 @@ export class EtcdStore implements ReplicatedStore {
     try {
       const response = await this.call('range', () =>
         this.client.kv.range(
-          { key: this.keys.member(''), range_end: prefixEnd(this.keys.members), count_only: true },
+          { key: this.keys.member(''), range_end: prefixEnd(this.keys.members) },
           { deadline: this.deadline() },
         ),
       );
+      const members = response.kvs.flatMap((kv) => decodeMember(kv.value) ?? []);
       const revision = Number(response.header.revision);
+      const [status, list] = await Promise.all([
+        this.call('status', () => this.client.maintenance.status({ deadline: this.deadline() })),
+        this.call('member-list', () => this.client.cluster.memberList({}, { deadline: this.deadline() })),
+      ]);
+      const hostOf = (url: string | undefined) =>
+        url === undefined ? null : url.replace(/^https?:\/\//, '').replace(/\/$/, '');
+      const leader = list.members.find((member) => member.ID === status.leader);
+      this.view = {
+        members: members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+        etcdLeader: status.leader === '0' ? null : hostOf(leader?.clientURLs[0]),
+        etcdMembers: list.members.flatMap((member) => hostOf(member.clientURLs[0]) ?? []),
+      };
       if (revision > this.fedRevision) {
         this.behindSince ??= this.now();
         if (this.now() - this.behindSince > STALL_RELIST_MS) {

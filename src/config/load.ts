@@ -102,6 +102,7 @@ function validate(candidate: Record<string, unknown>): Config {
     ['health.defaultTtl', config.health.defaultTtl],
     ['store.etcd.requestTimeout', config.store.etcd.requestTimeout],
     ['store.etcd.probeInterval', config.store.etcd.probeInterval],
+    ['store.etcd.memberTtl', config.store.etcd.memberTtl],
   ] as const) {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)

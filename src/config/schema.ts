@@ -57,6 +57,7 @@ export const ConfigSchema = Type.Object(
             prefix: Type.String({ pattern: '^/[A-Za-z0-9._/-]{0,200}/$' }),
             requestTimeout: Duration,
             probeInterval: Duration,
+            memberTtl: Duration,
           },
           { additionalProperties: false },
         ),

@@ -210,20 +210,30 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
     { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery, response: { 200: AgentSelfSchema } } },
     async (request) => {
       checkQueryOptions(request.query, node);
-      return agentSelf(node);
+      return agentSelf(node, catalog);
     },
   );
   answerOtherMethods(app, '/agent/self', ['GET']);
 
+  // In cluster mode the raft peers are etcd's members and the leader is etcd's, as this node last
+  // saw them; Consul answers "" when there is no leader, and so does a node cut off from etcd.
+  const clusterAnswers: Record<string, () => string> = {
+    '/status/leader': () => {
+      const cluster = catalog.cluster()!;
+      return JSON.stringify(catalog.contact().knownLeader ? (cluster.etcdLeader ?? '') : '');
+    },
+    '/status/peers': () => JSON.stringify(catalog.cluster()!.etcdMembers),
+  };
   for (const [url, answer] of [
     ['/status/leader', JSON.stringify(node.leader)],
     ['/status/peers', JSON.stringify([node.leader])],
     ['/catalog/datacenters', JSON.stringify([node.datacenter])],
   ] as const) {
-    // The answers never change, so they are serialized once.
+    // On one node the answers never change, so they are serialized once.
+    const live = catalog.replicated ? clusterAnswers[url] : undefined;
     app.get(url, { exposeHeadRoute: false, schema: { querystring: ConsulReadQuery } }, async (request, reply) => {
       checkQueryOptions(request.query, node);
-      return reply.type('application/json; charset=utf-8').send(answer);
+      return reply.type('application/json; charset=utf-8').send(live === undefined ? answer : live());
     });
     answerOtherMethods(app, url, ['GET']);
   }
@@ -399,7 +409,21 @@ function agentServiceWithHash(
   return { ...service, ContentHash: hash };
 }
 
-function agentSelf(node: ConsulNode): ConsulAgentSelf {
+function agentSelf(node: ConsulNode, catalog: Catalog): ConsulAgentSelf {
+  const cluster = catalog.cluster();
+  const contact = catalog.contact();
+  const stats: Record<string, string> =
+    cluster === null
+      ? { version: VERSION }
+      : {
+          version: VERSION,
+          store: 'etcd',
+          members: cluster.members.map((member) => member.name).join(','),
+          known_leader: String(contact.knownLeader),
+          etcd_leader: cluster.etcdLeader ?? '',
+          last_contact_ms: String(contact.lastContactMs),
+          revision: String(contact.viewRevision),
+        };
   return {
     Config: {
       Datacenter: node.datacenter,
@@ -436,7 +460,7 @@ function agentSelf(node: ConsulNode): ConsulAgentSelf {
       DelegateMax: 5,
       DelegateCur: 4,
     },
-    Stats: { konsul: { version: VERSION } },
+    Stats: { konsul: stats },
     Meta: {},
   };
 }
