@@ -30,6 +30,8 @@ export interface EtcdClusterOptions {
   electionMs?: number;
   /** Called with each output line of each member. */
   onLine?: (member: string, line: string) => void;
+  /** Own process group, so a terminal's Ctrl-C reaches only the parent, which then stops the members. */
+  detached?: boolean;
 }
 
 const OUTPUT_LINES_KEPT = 200;
@@ -172,7 +174,10 @@ export class EtcdCluster {
       '--log-outputs=stderr',
       '--log-level=warn',
     ];
-    const child = spawn(this.options.etcdBinary ?? 'etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.options.etcdBinary ?? 'etcd', args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: this.options.detached ?? false,
+    });
     member.child = child;
     const onData = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {
