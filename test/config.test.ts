@@ -85,3 +85,30 @@ function configErrorOf(env: Record<string, string | undefined>): string {
     return error instanceof ConfigError ? error.message : `not a ConfigError: ${String(error)}`;
   }
 }
+
+t.test('the store block: SQLite by default, etcd from KONSUL_STORE and a comma-separated endpoint list', async (t) => {
+  const defaults = loadConfig({ env: {} });
+  t.match(defaults.store, {
+    type: 'sqlite',
+    nodeName: '',
+    etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: '/konsul/', requestTimeout: '3s', probeInterval: '1s' },
+  });
+  const cluster = loadConfig({
+    env: {
+      KONSUL_STORE: 'etcd',
+      KONSUL_NODE_NAME: 'k1',
+      KONSUL_ETCD_ENDPOINTS: 'http://etcd-1:2379, http://etcd-2:2379,http://etcd-3:2379',
+      KONSUL_ETCD_PREFIX: '/prod/konsul/',
+    },
+  });
+  t.same(cluster.store.etcd.endpoints, ['http://etcd-1:2379', 'http://etcd-2:2379', 'http://etcd-3:2379']);
+  t.match(cluster.store, { type: 'etcd', nodeName: 'k1', etcd: { prefix: '/prod/konsul/' } });
+  for (const [env, message] of [
+    [{ KONSUL_STORE: 'consul' }, /store\.type/],
+    [{ KONSUL_ETCD_ENDPOINTS: 'etcd-1:2379' }, /store\.etcd\.endpoints/],
+    [{ KONSUL_ETCD_PREFIX: 'konsul' }, /store\.etcd\.prefix/],
+    [{ KONSUL_NODE_NAME: 'k 1' }, /store\.nodeName/],
+  ] as const) {
+    t.throws(() => loadConfig({ env }), message);
+  }
+});
