@@ -68,3 +68,14 @@ t.test('forget and clear stop deadlines', async (t) => {
   await clock.advance(80);
   t.same(expired, []);
 });
+
+t.test("forget stops that check's deadline and leaves the others", async (t) => {
+  const { ttl, expired, clock } = tracker(t);
+  ttl.track('a', 30);
+  ttl.track('b', 30);
+  ttl.forget('a');
+  t.notOk(ttl.isTracked('a'));
+  await clock.advance(30);
+  t.same(expired, ['b']);
+  t.equal(clock.pending, 0, "a's timer went with it");
+});

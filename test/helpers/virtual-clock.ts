@@ -10,6 +10,9 @@ interface VirtualTimer {
 /** Where every VirtualClock starts unless told otherwise: a fixed epoch, so every run of a test sees the same times. */
 export const VIRTUAL_EPOCH = Date.UTC(2026, 0, 1);
 
+/** More timers than this in one advance means one re-arms itself without waiting: fail, do not spin. */
+const RUNAWAY_TIMERS = 10_000;
+
 /** One turn of the event loop: promise chains settle and work queued with setImmediate (the catalog's commits) runs. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -67,9 +70,13 @@ export class VirtualClock implements Clock {
   async advanceTo(at: number): Promise<void> {
     if (at < this.current) throw new Error(`the clock cannot go back from ${this.current} to ${at}`);
     await turn();
-    for (;;) {
+    for (let fired = 0; ; fired++) {
       const next = this.timers.at(0);
       if (next === undefined || next.at > at) break;
+      if (fired === RUNAWAY_TIMERS)
+        throw new Error(
+          `${fired} timers fired in one advance, the last at ${next.at - VIRTUAL_EPOCH} ms: a runaway timer`,
+        );
       this.timers.shift();
       this.current = next.at;
       next.callback();
