@@ -14,6 +14,7 @@ export interface Timers {
   readonly clearTimeout: (handle: TimerHandle) => void;
 }
 
+/** Its members are plain functions, callable on their own (the catalog takes `now` alone). */
 export interface Clock extends Timers {
   /** Epoch milliseconds. */
   readonly now: () => number;
