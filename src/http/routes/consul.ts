@@ -12,6 +12,7 @@ import { waitIfBlocking, type BlockingSettings } from '../blocking.js';
 import { answerServiceQuery } from '../service-query.js';
 import { ConsulHttpError, consulErrorHandler } from '../consul/errors.js';
 import { setQueryMeta } from '../consul/headers.js';
+import { matchFieldNamesAsConsul } from '../consul/field-names.js';
 import { answerOtherMethods } from '../consul/methods.js';
 import { consulNode, type ConsulNode } from '../consul/node.js';
 import { checkQueryOptions, excludesKonsulNode, parseBool, wantsLoadBalancing } from '../consul/query-options.js';
@@ -86,14 +87,17 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if ((body as string).trim() === '') done(null, undefined);
-    else parseJson(request, body as string, done);
+    else void parseJson(request, body as string, done);
   });
 
   // ---- agent: services ---------------------------------------------------------------------
 
   app.put(
     '/agent/service/register',
-    { schema: { querystring: ConsulWriteQuery, body: ConsulRegistrationBody } },
+    {
+      preValidation: matchFieldNamesAsConsul(ConsulRegistrationBody),
+      schema: { querystring: ConsulWriteQuery, body: ConsulRegistrationBody },
+    },
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       await catalog.register(registrationFromConsul(request.body, request.ip));
@@ -194,7 +198,10 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   app.put(
     '/agent/check/update/:check_id',
-    { schema: { querystring: ConsulWriteQuery, params: ConsulCheckIdParams, body: ConsulCheckUpdateBody } },
+    {
+      preValidation: matchFieldNamesAsConsul(ConsulCheckUpdateBody),
+      schema: { querystring: ConsulWriteQuery, params: ConsulCheckIdParams, body: ConsulCheckUpdateBody },
+    },
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       await updateTtl(request.params.check_id, request.body.Status, request.body.Output);
