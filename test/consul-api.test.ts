@@ -336,7 +336,7 @@ t.test('blocking queries wait for index and wait, and answer with the new X-Cons
   const inject = app.inject.bind(app);
   await put(inject, '/v1/agent/service/register', { Name: 'other', Address: '10.0.9.9', Port: 1 });
   const first = await inject({ method: 'GET', url: '/v1/health/service/web' });
-  const index = first.headers['x-consul-index'];
+  const index = String(first.headers['x-consul-index']);
   const started = Date.now();
   const timedOut = await inject({ method: 'GET', url: `/v1/health/service/web?index=${index}&wait=200ms` });
   // Timers run on a monotonic clock; Date.now() can read a millisecond or two short of it.
