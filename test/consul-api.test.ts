@@ -441,3 +441,32 @@ t.test('a configured token is required on /v1 too, refused in Consul form (403, 
     'reads stay open unless protectReads',
   );
 });
+
+t.test('GET deregisters and passes TTL checks as python-consul 0.7 sends it, but never from a browser', async (t) => {
+  const { app, catalog } = await startTestKonsul(t);
+  const inject = app.inject.bind(app);
+  await put(inject, '/v1/agent/service/register', { ID: 'web-1', Name: 'web', Port: 80, Check: { TTL: '30s' } });
+  for (const headers of [
+    { origin: 'https://example.com' },
+    { 'sec-fetch-mode': 'no-cors' },
+    { 'sec-fetch-site': 'cross-site' },
+  ]) {
+    const refused = await inject({ method: 'GET', url: '/v1/agent/check/pass/service:web-1', headers });
+    t.same([refused.statusCode, refused.body, refused.headers.allow], [405, 'method GET not allowed', 'OPTIONS,PUT']);
+    t.same(
+      (await inject({ method: 'GET', url: '/v1/agent/service/deregister/web-1', headers })).statusCode,
+      405,
+      JSON.stringify(headers),
+    );
+  }
+  t.equal(catalog.instance('web-1')?.status, 'critical', 'a browser changed nothing');
+  const options = await inject({ method: 'OPTIONS', url: '/v1/agent/check/pass/service:web-1' });
+  t.equal(options.headers.allow, 'OPTIONS,PUT', 'PUT is still the only method advertised');
+  const passed = await inject({ method: 'GET', url: '/v1/agent/check/pass/service:web-1?note=up' });
+  t.equal(passed.statusCode, 200, passed.body);
+  t.match(catalog.instance('web-1'), { status: 'passing', checks: [{ note: 'up' }] });
+  t.equal((await inject({ method: 'GET', url: '/v1/agent/check/fail/service:web-1' })).statusCode, 200);
+  t.equal(catalog.instance('web-1')?.status, 'critical');
+  t.equal((await inject({ method: 'GET', url: '/v1/agent/service/deregister/web-1' })).statusCode, 200);
+  t.equal(catalog.instance('web-1'), undefined);
+});

@@ -13,7 +13,7 @@ import { answerServiceQuery } from '../service-query.js';
 import { ConsulHttpError, consulErrorHandler } from '../consul/errors.js';
 import { setQueryMeta } from '../consul/headers.js';
 import { matchFieldNamesAsConsul } from '../consul/field-names.js';
-import { answerOtherMethods } from '../consul/methods.js';
+import { answerOtherMethods, LEGACY_GET, refuseBrowserGet } from '../consul/methods.js';
 import { consulNode, type ConsulNode } from '../consul/node.js';
 import { checkQueryOptions, excludesKonsulNode, parseBool, wantsLoadBalancing } from '../consul/query-options.js';
 import {
@@ -106,18 +106,21 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   );
   answerOtherMethods(app, '/agent/service/register', ['PUT']);
 
-  app.put(
-    '/agent/service/deregister/:id',
-    { schema: { querystring: ConsulWriteQuery, params: ConsulServiceIdParams } },
-    async (request, reply) => {
+  app.route({
+    method: ['PUT', ...LEGACY_GET],
+    url: '/agent/service/deregister/:id',
+    exposeHeadRoute: false,
+    onRequest: refuseBrowserGet,
+    schema: { querystring: ConsulWriteQuery, params: ConsulServiceIdParams },
+    handler: async (request, reply) => {
       checkQueryOptions(request.query, node);
       await catalog
         .deregister(request.params.id)
         .catch(rethrow(Errors.instanceNotFound.code, () => ConsulHttpError.unknownService(request.params.id)));
       return reply.send();
     },
-  );
-  answerOtherMethods(app, '/agent/service/deregister/:id', ['PUT']);
+  });
+  answerOtherMethods(app, '/agent/service/deregister/:id', ['PUT'], LEGACY_GET);
 
   app.get(
     '/agent/services',
@@ -184,16 +187,19 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   };
   const statusOf = { pass: 'passing', warn: 'warning', fail: 'critical' } as const;
   for (const verb of ['pass', 'warn', 'fail'] as const) {
-    app.put(
-      `/agent/check/${verb}/:check_id`,
-      { schema: { querystring: ConsulCheckQuery, params: ConsulCheckIdParams } },
-      async (request, reply) => {
+    app.route({
+      method: ['PUT', ...LEGACY_GET],
+      url: `/agent/check/${verb}/:check_id`,
+      exposeHeadRoute: false,
+      onRequest: refuseBrowserGet,
+      schema: { querystring: ConsulCheckQuery, params: ConsulCheckIdParams },
+      handler: async (request, reply) => {
         checkQueryOptions(request.query, node);
         await updateTtl(request.params.check_id, statusOf[verb], request.query.note);
         return reply.send();
       },
-    );
-    answerOtherMethods(app, `/agent/check/${verb}/:check_id`, ['PUT']);
+    });
+    answerOtherMethods(app, `/agent/check/${verb}/:check_id`, ['PUT'], LEGACY_GET);
   }
 
   app.put(
