@@ -470,3 +470,26 @@ t.test('GET deregisters and passes TTL checks as python-consul 0.7 sends it, but
   t.equal((await inject({ method: 'GET', url: '/v1/agent/service/deregister/web-1' })).statusCode, 200);
   t.equal(catalog.instance('web-1'), undefined);
 });
+
+t.test('a GET that writes needs the token and counts against the write rate limit, as a PUT does', async (t) => {
+  const { app, catalog } = await startTestKonsul(t, {
+    auth: { token: 's3cret' },
+    limits: { writesPerSecond: 1, writeBurst: 2 },
+  });
+  const inject = app.inject.bind(app);
+  const registered = await put(inject, '/v1/agent/service/register?token=s3cret', {
+    ID: 'web-1',
+    Name: 'web',
+    Port: 80,
+  });
+  t.equal(registered.statusCode, 200, registered.body);
+  const anonymous = await inject({ method: 'GET', url: '/v1/agent/service/deregister/web-1' });
+  t.equal(anonymous.statusCode, 403);
+  t.match(anonymous.body, /^Permission denied/);
+  t.ok(catalog.instance('web-1'), 'still registered');
+  const allowed = await inject({ method: 'GET', url: '/v1/agent/service/deregister/web-1?token=s3cret' });
+  t.equal(allowed.statusCode, 200, allowed.body);
+  t.equal(catalog.instance('web-1'), undefined);
+  const limited = await inject({ method: 'GET', url: '/v1/agent/check/pass/nope?token=s3cret' });
+  t.equal(limited.statusCode, 429, 'the burst of two writes is spent');
+});

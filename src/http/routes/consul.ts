@@ -111,6 +111,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
     url: '/agent/service/deregister/:id',
     exposeHeadRoute: false,
     onRequest: refuseBrowserGet,
+    config: { write: true },
     schema: { querystring: ConsulWriteQuery, params: ConsulServiceIdParams },
     handler: async (request, reply) => {
       checkQueryOptions(request.query, node);
@@ -192,6 +193,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
       url: `/agent/check/${verb}/:check_id`,
       exposeHeadRoute: false,
       onRequest: refuseBrowserGet,
+      config: { write: true },
       schema: { querystring: ConsulCheckQuery, params: ConsulCheckIdParams },
       handler: async (request, reply) => {
         checkQueryOptions(request.query, node);
