@@ -35,7 +35,7 @@ import {
   type ConsulAgentSelf,
   type ConsulAgentService,
   ServiceEntrySchema,
-} from '../consul/shapes.js';
+} from '../consul/schemas.js';
 import {
   agentService,
   catalogService,
@@ -375,7 +375,7 @@ async function serviceInstances(
   let instances: Instance[];
   let index: number;
   if (wantsLoadBalancing(query)) {
-    instances = await answerServiceQuery(deps, request, reply, name, {
+    ({ instances, index } = await answerServiceQuery(deps, request, reply, name, {
       ...(query.tag === undefined ? {} : { tag: query.tag }),
       ...(query.lb === undefined ? {} : { lb: query.lb }),
       ...(query.limit === undefined ? {} : { limit: query.limit }),
@@ -387,9 +387,7 @@ async function serviceInstances(
       // Consul's health/service lists critical instances unless ?passing: so does this face.
       'health-filter': false,
       passing,
-    });
-    // The index the answer was computed at, as answerServiceQuery reported it.
-    index = Number(reply.getHeader('x-konsul-index'));
+    }));
   } else {
     await waitIfBlocking(request, deps.catalog, name, query, deps.blocking);
     const result = deps.catalog.query({ name, ...(query.tag === undefined ? {} : { tags: query.tag }) });
