@@ -1,6 +1,6 @@
 import t from 'tap';
 import { canonicalFieldNames, foldFieldName } from '../src/http/consul/field-names.js';
-import { ConsulCheckBody, ConsulCheckUpdateBody, ConsulRegistrationBody } from '../src/http/consul/shapes.js';
+import { ConsulCheckBody, ConsulCheckUpdateBody, ConsulRegistrationBody } from '../src/http/consul/schemas.js';
 import { json, startTestKonsul } from './helpers/konsul.js';
 
 /**

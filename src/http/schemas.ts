@@ -15,7 +15,7 @@ export function withErrors<R extends Record<number, TSchema>>(responses: R) {
 
 // ---- field rules --------------------------------------------------------------------------
 // The rules for the fields an instance is made of are defined here once. Konsul's own routes and
-// the Consul-compatible /v1 face (consul/shapes.ts) both build their schemas from them, so a
+// the Consul-compatible /v1 face (consul/schemas.ts) both build their schemas from them, so a
 // value one face refuses is refused by the other too.
 
 /** A service name is one DNS label (RFC 1035 §2.3.1), so every service is reachable over DNS. */
