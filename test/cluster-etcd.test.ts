@@ -2,9 +2,8 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { KonsulError } from '../src/errors.js';
-import { openEtcdCatalog, startEtcd, uniquePrefix } from './helpers/etcd.js';
+import { openEtcdCatalog, startEtcd, uniquePrefix, eventually } from './helpers/etcd.js';
 import { json, startTestKonsul } from './helpers/konsul.js';
-import { waitUntil } from './helpers/wait.js';
 
 /**
  * Several Konsul nodes over one real etcd: each node here is a catalog (or a whole server) with
@@ -57,7 +56,7 @@ t.test('one etcd, several nodes', async (t) => {
     const waiting = b.waitForChange('web', written.index, 30_000);
     let answered = false;
     void waiting.then(() => (answered = true));
-    await waitUntil(() => b.serviceIndex('web') >= written.index, 5000);
+    await eventually('the cluster settles', () => b.serviceIndex('web') >= written.index, 5000);
     await new Promise((resolve) => setImmediate(resolve));
     t.notOk(answered, 'B does not answer while its index is not above the client’s');
     const next = await a.register(web(3, { id: 'z' }));
@@ -77,7 +76,10 @@ t.test('one etcd, several nodes', async (t) => {
       ]);
       t.not(onA.index, onB.index, 'no index is given twice');
       const last = onA.index > onB.index ? 'a' : 'b';
-      await waitUntil(() => a.index >= Math.max(onA.index, onB.index) && b.index >= Math.max(onA.index, onB.index));
+      await eventually(
+        'the cluster settles',
+        () => a.index >= Math.max(onA.index, onB.index) && b.index >= Math.max(onA.index, onB.index),
+      );
       t.equal(a.instance(id)!.meta.from, last, 'the later commit is what A holds');
       t.equal(b.instance(id)!.meta.from, last, 'the later commit is what B holds');
       t.equal(a.instance(id)!.createIndex, Math.min(onA.index, onB.index), 'the second write was an update');
@@ -98,7 +100,10 @@ t.test('one etcd, several nodes', async (t) => {
       t.same([...results].sort(), ['check_id_taken', 'ok'], `round ${round}: ${results.join(', ')}`);
       const winner = results[0] === 'ok' ? `a-${round}` : `b-${round}`;
       const loser = results[0] === 'ok' ? `b-${round}` : `a-${round}`;
-      await waitUntil(() => a.instance(winner) !== undefined && b.instance(winner) !== undefined);
+      await eventually(
+        'the cluster settles',
+        () => a.instance(winner) !== undefined && b.instance(winner) !== undefined,
+      );
       t.equal(a.findCheck(checkId)!.instance.id, winner);
       t.equal(b.findCheck(checkId)!.instance.id, winner);
       t.equal(a.instance(loser), undefined);
@@ -111,7 +116,7 @@ t.test('one etcd, several nodes', async (t) => {
     const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
     const b = await openEtcdCatalog(t, etcd.endpoints, prefix);
     await a.register(web(1, { id: 'm', checks: [{ id: 'mc', type: 'ttl', ttl: '30s' }] }));
-    await waitUntil(() => b.findCheck('mc') !== undefined);
+    await eventually('the cluster settles', () => b.findCheck('mc') !== undefined);
     const [moved, checked] = await Promise.all([
       a.register({
         id: 'm',
@@ -123,7 +128,7 @@ t.test('one etcd, several nodes', async (t) => {
       b.updateCheck('mc', 'passing', 'ok'),
     ]);
     const last = Math.max(moved.index, checked!);
-    await waitUntil(() => a.index >= last && b.index >= last);
+    await eventually('the cluster settles', () => a.index >= last && b.index >= last);
     for (const node of [a, b]) {
       t.equal(node.instance('m')!.name, 'api');
       t.equal(node.findCheck('mc')!.check.status, 'passing', 'the status survives the re-registration');
@@ -176,7 +181,7 @@ t.test('two Konsul servers over one etcd: HTTP write on A, HTTP and DNS answers 
   const etcdHost = etcd.endpoints[0].replace('http://', '');
   t.equal(json(await b.app.inject({ url: '/v1/status/leader' })), etcdHost, 'the leader is etcd’s');
   t.same(json(await b.app.inject({ url: '/v1/status/peers' })), [etcdHost], 'the peers are etcd’s members');
-  await waitUntil(() => (b.catalog.cluster()?.members.length ?? 0) === 2, 10_000);
+  await eventually('the cluster settles', () => (b.catalog.cluster()?.members.length ?? 0) === 2, 10_000);
   const self = json<{ Stats: { konsul: Record<string, string> } }>(await b.app.inject({ url: '/v1/agent/self' }));
   t.equal(self.Stats.konsul.members, 'a,b', 'agent/self names the live Konsul nodes');
   t.equal(self.Stats.konsul.known_leader, 'true');
@@ -190,7 +195,7 @@ t.test('two Konsul servers over one etcd: HTTP write on A, HTTP and DNS answers 
   );
 
   await a.close();
-  await waitUntil(() => b.catalog.cluster()?.members.length === 1, 10_000);
+  await eventually('the cluster settles', () => b.catalog.cluster()?.members.length === 1, 10_000);
   t.same(
     b.catalog.cluster()!.members.map((member) => member.name),
     ['b'],

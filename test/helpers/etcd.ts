@@ -62,3 +62,17 @@ export async function openEtcdCatalog(
   t.teardown(() => catalog.close());
   return catalog;
 }
+
+/**
+ * Resolves once `condition()` holds, checking every 20 ms; throws naming `what` after
+ * `timeoutMs`. A poll, not a wait on an event, because what it waits for happens in other
+ * processes (etcd electing a leader, a member coming back, a lease expiring) that send this
+ * process no event of their own; the timeout only turns a hang into a failure, it times nothing.
+ */
+export async function eventually(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

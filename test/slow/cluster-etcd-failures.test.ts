@@ -3,8 +3,7 @@ import { KonsulError } from '../../src/errors.js';
 import type { EtcdStore } from '../../src/cluster/etcd-store.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { CHECK_DEFAULTS } from '../helpers/catalog.js';
-import { openEtcdCatalog, openEtcdStore, startEtcd, uniquePrefix } from '../helpers/etcd.js';
-import { waitUntil } from '../helpers/wait.js';
+import { openEtcdCatalog, openEtcdStore, startEtcd, uniquePrefix, eventually } from '../helpers/etcd.js';
 
 /**
  * Cluster mode when etcd fails under it: members SIGKILLed or SIGSTOPped, history compacted
@@ -42,7 +41,7 @@ t.test('a node cut off while etcd compacts its history lists again; no watcher m
   t.teardown(() => b.close());
   await a.register(web(1, { id: 'keep' }));
   await a.register(web(2, { id: 'gone' }));
-  await waitUntil(() => b.instance('gone') !== undefined);
+  await eventually('the cluster settles', () => b.instance('gone') !== undefined);
   const relists = bStore.stats.relists;
   const breaks = bStore.stats.watchBreaks;
   const index = b.serviceIndex('web');
@@ -57,13 +56,17 @@ t.test('a node cut off while etcd compacts its history lists again; no watcher m
     await a.register({ id: `filler-${i}`, name: 'filler', address: '10.0.1.1', port: i + 1 });
   await etcd.compact(a.index);
   // gRPC keepalive notices the frozen member; B drops its watch and keeps trying to list.
-  await waitUntil(() => bStore.stats.watchBreaks > breaks && !b.contact().knownLeader, 20_000);
+  await eventually('the cluster settles', () => bStore.stats.watchBreaks > breaks && !b.contact().knownLeader, 20_000);
   t.notOk(woken, 'B cannot know yet');
   t.ok(b.instance('gone'), 'B still answers reads from memory');
   etcd.kill(cut, 'SIGCONT');
 
   await watching;
-  await waitUntil(() => b.instance('new') !== undefined && b.instance('gone') === undefined, 20_000);
+  await eventually(
+    'the cluster settles',
+    () => b.instance('new') !== undefined && b.instance('gone') === undefined,
+    20_000,
+  );
   t.ok(bStore.stats.relists > relists, 'B listed again');
   t.ok(b.serviceIndex('web') >= added.index);
   t.same(
@@ -98,12 +101,12 @@ t.test('two of three etcd members down: reads are served, writes refused in time
   t.ok(took < requestTimeoutMs * 2 + 1000, `refused after ${took} ms`);
   t.equal(a.query({ name: 'web' }).instances.length, 1, 'reads are still answered from memory');
   t.notOk(a.instance('during'), 'a refused write is not shown as if it had been applied');
-  await waitUntil(() => !a.contact().knownLeader, 10_000);
+  await eventually('the cluster settles', () => !a.contact().knownLeader, 10_000);
   t.ok(store.contact().lastContactMs > 0);
 
   await Promise.all([etcd.restart(1), etcd.restart(2)]);
   let written: { index: number } | undefined;
-  await waitUntil(() => a.contact().knownLeader, 20_000);
+  await eventually('the cluster settles', () => a.contact().knownLeader, 20_000);
   for (let attempt = 0; written === undefined && attempt < 50; attempt++) {
     written = await a.register(web(3, { id: 'after' })).catch(() => undefined);
   }
@@ -132,12 +135,12 @@ t.test('the etcd leader killed during a registration storm: no acknowledged writ
     }
   };
   const workers = Array.from({ length: 8 }, (_, worker) => storm(worker));
-  await waitUntil(() => acknowledged.size >= 50, 20_000);
+  await eventually('the cluster settles', () => acknowledged.size >= 50, 20_000);
   const leader = await etcd.leader();
   t.ok(leader >= 0, 'a leader is known');
   etcd.kill(leader, 'SIGKILL');
   const beforeKill = acknowledged.size;
-  await waitUntil(() => acknowledged.size >= beforeKill + 50, 30_000);
+  await eventually('the cluster settles', () => acknowledged.size >= beforeKill + 50, 30_000);
   stop = true;
   await Promise.all(workers);
   t.comment(`${acknowledged.size} acknowledged, ${refused} refused`);
