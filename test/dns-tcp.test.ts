@@ -145,6 +145,8 @@ function open(t: { teardown(fn: () => unknown): void }, port: number, localAddre
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) });
     t.teardown(() => socket.destroy());
+    // Resets from the server are what several tests expect; they must not end the test process.
+    socket.on('error', () => undefined);
     socket.once('error', reject);
     socket.once('connect', () => resolve(socket));
   });
@@ -207,7 +209,7 @@ t.test('the deadline is per message: a client sending whole queries in time keep
     socket.write(frame([i, 0]));
     await new Promise((next) => setTimeout(next, 100));
   }
-  await new Promise((next) => setTimeout(next, 20));
+  await waitFor(() => Buffer.concat(replies).length === 24);
   t.notOk(socket.destroyed, 'still open');
   t.same(
     [...Buffer.concat(replies)],
@@ -227,8 +229,8 @@ t.test('trickling connections from one source cannot take every slot', async (t)
   const trickles = await Promise.all([1, 2, 3, 4].map(() => open(t, port)));
   // Each holds its slot with a message that never completes.
   for (const socket of trickles) socket.write(Buffer.from([0, 30, 1]));
-  await new Promise((next) => setTimeout(next, 20));
-  t.equal(tcp.connectionCount, 4);
+  // The client sees its connection up before the server has accepted it.
+  await waitFor(() => tcp.connectionCount === 4);
   const fifth = await open(t, port);
   t.equal(await closedByServer(fifth, 2000), 'server', 'a fifth connection from the same address is closed');
   t.same(reasons, ['source_limit']);
@@ -242,7 +244,7 @@ t.test('trickling connections from one source cannot take every slot', async (t)
   t.same([...reply], [0, 2, 8, 7]);
   // A slot given back is counted back: the same source may connect again.
   trickles[0].destroy();
-  await new Promise((next) => setTimeout(next, 50));
+  await waitFor(() => tcp.connectionCount === 4);
   const again = await open(t, port);
   t.equal(await closedByServer(again, 200), 'still open');
 });
@@ -382,3 +384,45 @@ async function waitFor(condition: () => boolean): Promise<void> {
     await new Promise((next) => setTimeout(next, 10));
   }
 }
+
+t.test(
+  'when every slot is taken, a newcomer replaces the connection longest without a query, once it has had a message timeout',
+  async (t) => {
+    const reasons: string[] = [];
+    const { port, tcp } = await front(t, {
+      maxConnections: 2,
+      maxConnectionsPerSource: 10,
+      idleTimeoutMs: 5000,
+      messageTimeoutMs: 300,
+      onClose: (reason) => reasons.push(reason),
+    });
+    const silent = await open(t, port);
+    await waitFor(() => tcp.connectionCount === 1);
+    const busy = await open(t, port);
+    await waitFor(() => tcp.connectionCount === 2);
+    const silentClosed = closedByServer(silent, 3000);
+    // The busy connection asks a query now and then; the silent one never does.
+    busy.resume();
+    busy.write(frame([1]));
+    await new Promise((next) => setTimeout(next, 20));
+    const early = await open(t, port);
+    t.equal(await closedByServer(early, 2000), 'server', 'a newcomer before the message timeout is turned away');
+    await new Promise((next) => setTimeout(next, 300));
+    busy.write(frame([2]));
+    const newcomer = await open(t, port);
+    const reply = await new Promise<Buffer>((resolve) => {
+      const timer = setTimeout(() => resolve(Buffer.alloc(0)), 2000);
+      newcomer.once('data', (chunk: Buffer) => {
+        clearTimeout(timer);
+        resolve(chunk);
+      });
+      newcomer.write(frame([3, 4]));
+    });
+    t.same([...reply], [0, 2, 4, 3], 'the newcomer is answered');
+    t.equal(await silentClosed, 'server', 'the silent connection gave way');
+    t.notOk(busy.destroyed, 'the connection that kept asking stays');
+    await waitFor(() => reasons.length === 2);
+    t.same(reasons, ['connection_limit', 'evicted']);
+    t.equal(tcp.connectionCount, 2);
+  },
+);

@@ -24,7 +24,8 @@ import type { OutputBudget, OutputWaiter } from './tcp-output.js';
 export const MAX_QUERY_BYTES = 4096;
 
 /** Why Konsul itself ended a connection; the label of konsul_dns_tcp_closed_total. */
-export type TcpCloseReason = 'idle' | 'message_timeout' | 'oversize' | 'source_limit' | 'connection_limit' | 'shutdown';
+export type TcpCloseReason =
+  'idle' | 'message_timeout' | 'oversize' | 'source_limit' | 'connection_limit' | 'evicted' | 'shutdown';
 
 export interface ConnectionLimits {
   idleTimeoutMs: number;
@@ -36,6 +37,8 @@ export interface ConnectionHost {
   readonly limits: ConnectionLimits;
   readonly budget: OutputBudget;
   answer(message: Buffer, source: string): Buffer | null;
+  /** Told after each complete query, so the host can tell busy connections from stale ones. */
+  served(connection: TcpConnection): void;
   /** Called once when the connection has closed, however it closed; `reason` is set when Konsul closed it. */
   closed(connection: TcpConnection, reason: TcpCloseReason | undefined): void;
 }
@@ -54,6 +57,9 @@ export class TcpConnection implements OutputWaiter {
   private readonly writes: number[] = [];
   private writesHead = 0;
 
+  /** When the last complete query arrived, or the connection was accepted if none has. */
+  lastQueryAt: number;
+
   private deadlineAt = 0;
   private deadlineReason: TcpCloseReason = 'idle';
   private timer: NodeJS.Timeout | undefined;
@@ -66,7 +72,8 @@ export class TcpConnection implements OutputWaiter {
     readonly sourceKey: string,
     private readonly host: ConnectionHost,
   ) {
-    this.setDeadline(performance.now() + host.limits.idleTimeoutMs, 'idle');
+    this.lastQueryAt = performance.now();
+    this.setDeadline(this.lastQueryAt + host.limits.idleTimeoutMs, 'idle');
     socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('end', () => {
       this.peerEnded = true;
@@ -130,6 +137,8 @@ export class TcpConnection implements OutputWaiter {
         now + (pending.length === 0 ? limits.idleTimeoutMs : limits.messageTimeoutMs),
         pending.length === 0 ? 'idle' : 'message_timeout',
       );
+      this.lastQueryAt = now;
+      host.served(this);
       const reply = host.answer(message, this.source);
       if (reply !== null) this.send(reply);
     }

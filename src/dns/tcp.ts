@@ -7,6 +7,7 @@
  * Packet.parse on every message and cannot be told to answer from raw bytes.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { peerOctets } from './address.js';
 import { TcpConnection, type ConnectionHost, type ConnectionLimits, type TcpCloseReason } from './tcp-connection.js';
 import { OutputBudget } from './tcp-output.js';
@@ -14,7 +15,11 @@ import { OutputBudget } from './tcp-output.js';
 export { MAX_QUERY_BYTES, type TcpCloseReason } from './tcp-connection.js';
 
 export interface TcpFrontOptions extends ConnectionLimits {
-  /** Connections held at once; more are closed as soon as the kernel hands them over (net.Server.maxConnections). */
+  /**
+   * Connections held at once. When all are taken, a new one replaces the connection that has
+   * gone longest without a complete query, if that is at least messageTimeoutMs; otherwise the
+   * new one is closed.
+   */
   maxConnections: number;
   /** Connections held at once from one IPv4 address or one IPv6 /64; more are closed on accept. */
   maxConnectionsPerSource: number;
@@ -30,6 +35,7 @@ export class TcpFront implements ConnectionHost {
   readonly server: Server;
   readonly limits: ConnectionLimits;
   readonly budget: OutputBudget;
+  /** Open connections, least recently queried first (a Set keeps insertion order). */
   private readonly connections = new Set<TcpConnection>();
   private readonly perSource = new Map<string, number>();
   private onEmpty: (() => void) | undefined;
@@ -43,8 +49,6 @@ export class TcpFront implements ConnectionHost {
     this.budget = new OutputBudget(options.outputBytes);
     // allowHalfOpen: a client may send its query and half-close at once; it still gets the reply.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
-    this.server.maxConnections = options.maxConnections;
-    this.server.on('drop', () => options.onClose?.('connection_limit'));
   }
 
   get connectionCount(): number {
@@ -81,6 +85,11 @@ export class TcpFront implements ConnectionHost {
     return this.options.answer(message, source);
   }
 
+  served(connection: TcpConnection): void {
+    // Move to the back: the front of the set is then the connection to give up first.
+    if (this.connections.delete(connection)) this.connections.add(connection);
+  }
+
   closed(connection: TcpConnection, reason: TcpCloseReason | undefined): void {
     this.connections.delete(connection);
     const left = (this.perSource.get(connection.sourceKey) ?? 1) - 1;
@@ -102,8 +111,30 @@ export class TcpFront implements ConnectionHost {
       this.options.onClose?.('source_limit');
       return;
     }
+    if (this.connections.size >= this.options.maxConnections && !this.evictStalest()) {
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.options.onClose?.('connection_limit');
+      return;
+    }
     this.perSource.set(key, held + 1);
     this.connections.add(new TcpConnection(socket, source, key, this));
+  }
+
+  /**
+   * RFC 7766 §6.2.3 lets a server under pressure close idle connections. When every slot is
+   * taken, the one that has gone longest without a complete query gives way to the newcomer,
+   * provided it has had a message timeout to send one: slots held by connections that send
+   * nothing, or trickle, go to clients with a query to ask, and a fresh client keeps its slot
+   * long enough to ask it.
+   */
+  private evictStalest(): boolean {
+    const stalest = this.connections.values().next().value;
+    if (stalest === undefined || performance.now() - stalest.lastQueryAt < this.limits.messageTimeoutMs) return false;
+    // Out of the set now, so the next newcomer in this same tick looks at the next one.
+    this.connections.delete(stalest);
+    stalest.close('evicted');
+    return true;
   }
 }
 
