@@ -48,6 +48,8 @@ export interface DnsServer {
   /** The bound port (the config's port may be 0). */
   readonly port: number;
   readonly host: string;
+  /** The TCP side's open connections and reply bytes queued in Konsul, for metrics and benchmarks. */
+  readonly tcp: { readonly connectionCount: number; readonly queuedOutputBytes: number };
   close(): Promise<void>;
 }
 
@@ -116,6 +118,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   return {
     port,
     host: config.host,
+    tcp,
     close(): Promise<void> {
       closing ??= Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), tcp.close()]).then(
         () => undefined,

@@ -44,12 +44,21 @@ export interface ConnectionHost {
 }
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * Queries answered in one go before the connection lets the event loop run others: a single
+ * read can hold 1,600 pipelined queries, and answering them all at once would keep every other
+ * client (and the timers) waiting.
+ */
+const ANSWERS_PER_TURN = 8;
 
 export class TcpConnection implements OutputWaiter {
   private pending: Buffer = EMPTY;
   private peerEnded = false;
   /** Reading stopped until queued replies reach the kernel. */
   private held = false;
+  /** Reading stopped until this connection's next turn (a setImmediate away). */
+  private yielded = false;
+  private resumeScheduled = false;
   private finished = false;
   private closeReason: TcpCloseReason | undefined;
   /** Reply bytes this connection has charged to the budget, and each write's share in write order. */
@@ -93,10 +102,19 @@ export class TcpConnection implements OutputWaiter {
   resumeReading(): void {
     if (this.finished || !this.held) return;
     this.held = false;
-    this.socket.resume();
+    this.carryOn();
+  }
+
+  private carryOn(): void {
+    if (this.finished || this.held || this.yielded) return;
     this.process(performance.now());
     this.finishIfDone();
   }
+
+  private readonly nextTurn = (): void => {
+    this.yielded = false;
+    this.carryOn();
+  };
 
   private received(chunk: Buffer): void {
     const now = performance.now();
@@ -107,7 +125,8 @@ export class TcpConnection implements OutputWaiter {
     } else {
       this.pending = Buffer.concat([this.pending, chunk]);
     }
-    this.process(now);
+    // A read that was under way when reading stopped: it waits with the rest.
+    if (!this.held && !this.yielded) this.process(now);
   }
 
   private process(now: number): void {
@@ -115,6 +134,9 @@ export class TcpConnection implements OutputWaiter {
     const limits = host.limits;
     let pending = this.pending;
     let consumed = false;
+    let answered = 0;
+    // One write (writev) for the answers of this turn rather than a system call for each.
+    socket.cork();
     while (pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       // A query is one question and at most one OPT record: far below this. A larger declared
@@ -127,6 +149,12 @@ export class TcpConnection implements OutputWaiter {
       if (pending.length < 2 + length) break;
       if (socket.writableLength > limits.connectionOutputBytes || host.budget.full) {
         this.hold(now);
+        break;
+      }
+      if (answered++ === ANSWERS_PER_TURN) {
+        this.yielded = true;
+        socket.pause();
+        setImmediate(this.nextTurn);
         break;
       }
       const message = pending.subarray(2, 2 + length);
@@ -142,8 +170,15 @@ export class TcpConnection implements OutputWaiter {
       const reply = host.answer(message, this.source);
       if (reply !== null) this.send(reply);
     }
-    // Keep the unread tail in a buffer of its own so the large read buffer it came from can be freed.
-    this.pending = consumed && pending.length > 0 ? Buffer.from(pending) : pending;
+    socket.uncork();
+    // A partial message waiting for more bytes is copied into a buffer of its own, so the large
+    // read buffer it came from can be freed. (Not when stopping with whole queries left: they
+    // are most of that buffer anyway, and copying them each turn would cost quadratic time.)
+    const waitingForBytes = !this.held && !this.yielded;
+    this.pending = consumed && pending.length > 0 && waitingForBytes ? Buffer.from(pending) : pending;
+    // Read more only once every whole query read so far is answered: reading on while queries
+    // wait would pile read after read into `pending`.
+    if (waitingForBytes) socket.resume();
   }
 
   private send(reply: Buffer): void {
@@ -166,7 +201,18 @@ export class TcpConnection implements OutputWaiter {
     }
     this.charged -= bytes;
     this.host.budget.release(bytes);
-    if (this.held) this.resumeWhenRoom();
+    // Not from here: write callbacks run as microtasks, and a write answered from one would
+    // call back as another, starving timers and every other socket while the kernel keeps
+    // taking bytes. The next turn of the event loop is soon enough.
+    if (this.held && !this.resumeScheduled) {
+      this.resumeScheduled = true;
+      setImmediate(this.resumeIfRoom);
+    }
+  };
+
+  private readonly resumeIfRoom = (): void => {
+    this.resumeScheduled = false;
+    if (this.held && !this.finished) this.resumeWhenRoom();
   };
 
   private hold(now: number): void {
@@ -191,7 +237,7 @@ export class TcpConnection implements OutputWaiter {
 
   private finishIfDone(): void {
     // Once the peer has half-closed no more bytes come: a partial message left over is dropped.
-    if (this.peerEnded && !this.held && !this.socket.destroyed) {
+    if (this.peerEnded && !this.held && !this.yielded && !this.socket.destroyed) {
       this.pending = EMPTY;
       this.socket.end();
     }

@@ -15,6 +15,7 @@ export class OutputBudget {
   private queued = 0;
   /** Connections waiting for room, in the order they started waiting (a Set keeps insertion order). */
   private readonly waiters = new Set<OutputWaiter>();
+  private wakeScheduled = false;
 
   constructor(readonly limitBytes: number) {}
 
@@ -34,13 +35,23 @@ export class OutputBudget {
   /** Bytes flushed to the kernel, or dropped with their connection. Lets waiting connections read while there is room. */
   release(bytes: number): void {
     this.queued -= bytes;
+    // Woken on the next turn of the event loop, not here: releases come from write callbacks,
+    // and answering from those would starve timers and I/O (see TcpConnection.flushed).
+    if (this.waiters.size > 0 && !this.wakeScheduled && this.queued < this.limitBytes) {
+      this.wakeScheduled = true;
+      setImmediate(this.wake);
+    }
+  }
+
+  private readonly wake = (): void => {
+    this.wakeScheduled = false;
     for (const waiter of this.waiters) {
       if (this.queued >= this.limitBytes) return;
       this.waiters.delete(waiter);
       // It may fill the budget again at once; the loop then stops and the rest keep waiting.
       waiter.resumeReading();
     }
-  }
+  };
 
   wait(waiter: OutputWaiter): void {
     this.waiters.add(waiter);
