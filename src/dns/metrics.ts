@@ -39,10 +39,9 @@ export class DnsMetrics {
   private readonly malformedTotal: Counter<'reason'>;
   private readonly truncatedTotal: Counter;
   private readonly tcpClosedTotal: Counter<'reason'>;
-  private readonly bound: (Counter.Internal | undefined)[] = Array.from(
-    { length: SLOT_LABELS.length * RCODE_SLOTS },
-    () => undefined,
-  );
+  private readonly bound: (Counter.Internal | undefined)[] = new Array<Counter.Internal | undefined>(
+    SLOT_LABELS.length * RCODE_SLOTS,
+  ).fill(undefined);
 
   constructor(registry: Registry) {
     // Get-or-create: a DNS server restarted against the same registry (tests, reloads) reuses its series.
