@@ -131,6 +131,9 @@ async function main(): Promise<void> {
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    // Whatever happens to this process, the server goes with it.
+    const killChild = (): void => void child.kill('SIGKILL');
+    process.once('exit', killChild);
     try {
       const { port } = await nextMessage<{ port: number }>(child);
       if (process.env.HOSTILE_DNS_VERBOSE !== undefined) console.error(`${scenario}: server on port ${port}`);
@@ -226,7 +229,7 @@ const framed = (message: Buffer): Buffer => Buffer.concat([Buffer.from([0, messa
 /** `count` addresses in 127.1.0.0/16 to spread connections over (one = 127.0.0.1 only). */
 function sources(count: number): string[] {
   if (count === 1) return ['127.0.0.1'];
-  return Array.from({ length: count }, (_, i) => `127.1.${(i >> 8) & 255}.${(i & 255) + 1}`);
+  return Array.from({ length: count }, (_, i) => `127.1.${(i >> 8) & 255}.${i & 255}`);
 }
 
 /** A known-good client: an A query over UDP and one over TCP every PROBE_INTERVAL_MS. */
