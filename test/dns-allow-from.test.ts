@@ -1,5 +1,6 @@
 import t from 'tap';
 import { parseNetwork, SourceFilter } from '../src/dns/allow-from.js';
+import { startTestKonsul } from './helpers/konsul.js';
 
 t.test('networks are CIDRs or bare addresses of either family', async (t) => {
   t.same(parseNetwork('10.0.0.0/8'), { octets: Buffer.from([10, 0, 0, 0]), prefix: 8 });
@@ -55,4 +56,24 @@ t.test('a flood of distinct sources does not grow the remembered verdicts withou
   const remembered = (filter as unknown as { verdicts: Map<string, boolean> }).verdicts.size;
   t.ok(remembered <= 4096, `${remembered} remembered`);
   t.ok(filter.allows('10.0.0.1'));
+});
+
+t.test('the whole server warns at start-up when HTTP reads need the token and DNS is open to all', async (t) => {
+  const warning = /auth\.protectReads.*dns\.allowFrom/;
+  const open = await startTestKonsul(t, {
+    auth: { token: 'secret', protectReads: true },
+    dns: { enabled: true, port: 0 },
+  });
+  t.ok(
+    open.logs.some((line) => warning.test(line)),
+    'warned',
+  );
+  const restricted = await startTestKonsul(t, {
+    auth: { token: 'secret', protectReads: true },
+    dns: { enabled: true, port: 0, allowFrom: ['127.0.0.0/8'] },
+  });
+  t.notOk(
+    restricted.logs.some((line) => warning.test(line)),
+    'no warning once DNS has an allowlist',
+  );
 });
