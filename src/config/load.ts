@@ -85,6 +85,10 @@ function validate(candidate: Record<string, unknown>): Config {
     ['health.defaultInterval', config.health.defaultInterval],
     ['health.defaultTimeout', config.health.defaultTimeout],
     ['health.defaultTtl', config.health.defaultTtl],
+    ['health.minInterval', config.health.minInterval],
+    ['health.minTimeout', config.health.minTimeout],
+    ['storage.retryInterval', config.storage.retryInterval],
+    ['catalog.serviceTombstoneTtl', config.catalog.serviceTombstoneTtl],
   ] as const) {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)
@@ -92,6 +96,12 @@ function validate(candidate: Record<string, unknown>): Config {
   }
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');
+  }
+  if (parseDuration(config.health.minTimeout)! > parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.minTimeout must not exceed health.minInterval');
+  }
+  if (parseDuration(config.health.defaultInterval)! < parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.defaultInterval must not be below health.minInterval');
   }
   if (!config.lb.enabled.includes(config.lb.default)) {
     throw new ConfigError(`invalid config: lb.default "${config.lb.default}" is not in lb.enabled`);
