@@ -27,21 +27,32 @@ export function describeStorageFailure(error: unknown, file: string): StorageErr
   const code = sqliteCode(error);
   const message = error instanceof Error ? error.message : String(error);
   if (code !== undefined && DISK_FULL.has(code)) {
-    return new StorageError(`disk full: cannot write ${file} (${code})`, code, `disk full (${code})`);
+    return new StorageError(`disk full: cannot write ${file} (${code})`, code, `disk full (${code})`, { cause: error });
   }
   if (code !== undefined && IN_USE.has(code)) {
-    return new StorageError(`the data file ${file} is in use by another Konsul process`, code);
+    return new StorageError(`the data file ${file} is in use by another Konsul process`, code, undefined, {
+      cause: error,
+    });
   }
   if (code === 'SQLITE_CANTOPEN') {
-    return new StorageError(`cannot open the data file ${file}: check that its directory is writable (${code})`, code);
+    return new StorageError(
+      `cannot open the data file ${file}: check that its directory is writable (${code})`,
+      code,
+      undefined,
+      {
+        cause: error,
+      },
+    );
   }
   if (code?.startsWith('SQLITE_READONLY') === true)
-    return new StorageError(`the data file ${file} is read-only (${code})`, code);
+    return new StorageError(`the data file ${file} is read-only (${code})`, code, undefined, { cause: error });
   if (code === 'SQLITE_NOTADB' || code?.startsWith('SQLITE_CORRUPT') === true) {
-    return new StorageError(`the data file ${file} is not a Konsul database or is damaged (${code})`, code);
+    return new StorageError(`the data file ${file} is not a Konsul database or is damaged (${code})`, code, undefined, {
+      cause: error,
+    });
   }
   const detail = `${message}${code === undefined ? '' : ` (${code})`}`;
-  return new StorageError(`the data file ${file}: ${detail}`, code, detail);
+  return new StorageError(`the data file ${file}: ${detail}`, code, detail, { cause: error });
 }
 
 function sqliteCode(error: unknown): string | undefined {

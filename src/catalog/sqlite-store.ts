@@ -77,7 +77,8 @@ export class SqliteStore implements CatalogStore {
       this.probeWrite();
     } catch (error) {
       if (db?.open === true) db.close();
-      if (error instanceof MigrationError) throw new MigrationError(`${this.location}: ${error.message}`);
+      if (error instanceof MigrationError)
+        throw new MigrationError(`${this.location}: ${error.message}`, { cause: error });
       throw describeStorageFailure(error, this.location);
     }
     this.db = db;

@@ -61,8 +61,9 @@ export class StorageError extends Error {
     /** The backend's own code (SQLite's extended result code), when there is one. */
     readonly code: string | undefined,
     readonly detail: string = message,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'StorageError';
   }
 }

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
-import { tempDir } from './helpers/catalog.js';
-import { bundleKonsulCommand, httpCall, startKonsulChild } from './helpers/fault-targets.js';
-import { startHttpTarget } from './helpers/health-targets.js';
+import { tempDir } from '../helpers/catalog.js';
+import { bundleKonsulCommand, httpCall, startKonsulChild } from '../helpers/fault-targets.js';
+import { startHttpTarget } from '../helpers/health-targets.js';
 
 let bundled: Promise<readonly string[]> | undefined;
 const konsulCommand = () => (bundled ??= bundleKonsulCommand(t));
