@@ -15,6 +15,9 @@ import { bundleKonsulCommand, httpCall, startKonsulChild } from '../helpers/faul
 import { startHttpTarget } from '../helpers/health-targets.js';
 
 let bundled: Promise<readonly string[]> | undefined;
+// Several whole-process starts each; a busy 2-core machine can pass tap's default 120 s.
+t.setTimeout(300_000);
+
 const konsulCommand = () => (bundled ??= bundleKonsulCommand(t));
 
 /** Runs the command to its exit; for starts that must fail. */
