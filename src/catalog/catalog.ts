@@ -53,11 +53,11 @@ export type CatalogEvent =
   | { kind: 'services-forgotten'; index: number; names: readonly string[] };
 
 export interface QueryFilter {
-  name?: string;
+  name?: string | undefined;
   /** Every tag must be present. */
-  tags?: readonly string[];
+  tags?: readonly string[] | undefined;
   /** Every key must have exactly this value. */
-  meta?: Readonly<Record<string, string>>;
+  meta?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What one catalog query matched, shaped for the strategy manager. */
