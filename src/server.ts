@@ -7,6 +7,7 @@ import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
 import { buildApp } from './http/app.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
+import { parseDuration } from './duration.js';
 import { createLogger } from './logger.js';
 import { createLbObserver } from './metrics/lb.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
@@ -45,8 +46,18 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
   try {
     const store = openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
     const catalog = await Catalog.open(store, {
-      checkDefaults: { interval: config.health.defaultInterval, timeout: config.health.defaultTimeout },
+      checkDefaults: {
+        interval: config.health.defaultInterval,
+        timeout: config.health.defaultTimeout,
+        maxPerInstance: config.health.maxChecksPerInstance,
+      },
       maxWaiters: config.blocking.maxWaiters,
+      tombstoneTtlMs: parseDuration(config.catalog.serviceTombstoneTtl)!,
+      storageRetryMs: parseDuration(config.storage.retryInterval)!,
+      onStorageHealth: (failure) => {
+        if (failure === null) logger.info('the data file takes writes again; unstored check results are stored');
+        else logger.error({ reason: failure.message }, `storage is failing: ${failure.message}`);
+      },
       onListenerError: (error) =>
         logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -57,15 +68,17 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     cleanups.push(() => catalog.close());
 
     const metrics = createMetrics(catalog);
+    const lbMetrics = createLbObserver(
+      metrics.registry,
+      (service) => service === '*' || catalog.service(service) !== undefined,
+    );
     const lb = createStrategyManager(config.lb, {
-      observer: createLbObserver(
-        metrics.registry,
-        (service) => service === '*' || catalog.service(service) !== undefined,
-      ),
+      observer: lbMetrics,
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     catalog.subscribe((event) => {
       if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
+      else if (event.kind === 'services-forgotten') lbMetrics.forgetServices(event.names);
     });
 
     const health = new HealthManager({
@@ -92,7 +105,9 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
             ? 'the catalog is closed'
             : !listening
               ? 'listeners are starting'
-              : null,
+              : catalog.storage.failure !== null
+                ? `storage is failing: ${catalog.storage.failure.detail}`
+                : null,
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,

@@ -70,6 +70,16 @@ t.test('invalid config names the key and the problem', async (t) => {
     ],
     [{ KONSUL_CONFIG: write('wait.json', '{"blocking":{"defaultWait":"20m"}}') }, /defaultWait must not exceed/],
     [{ KONSUL_CONFIG: write('dur.json', '{"health":{"defaultTtl":"forever"}}') }, /health\.defaultTtl/],
+    [
+      { KONSUL_CONFIG: write('floor.json', '{"health":{"minInterval":"1s","minTimeout":"2s"}}') },
+      /health\.minTimeout must not exceed health\.minInterval/,
+    ],
+    [
+      { KONSUL_CONFIG: write('below.json', '{"health":{"defaultInterval":"500ms"}}') },
+      /health\.defaultInterval must not be below health\.minInterval/,
+    ],
+    [{ KONSUL_CONFIG: write('tomb.json', '{"catalog":{"serviceTombstoneTtl":"0s"}}') }, /catalog\.serviceTombstoneTtl/],
+    [{ KONSUL_CONFIG: write('cap.json', '{"health":{"maxChecksPerInstance":0}}') }, /health\.maxChecksPerInstance/],
     [{ KONSUL_CONFIG: join(dir, 'missing.json') }, /cannot read config file .*ENOENT/],
   ];
   for (const [env, message] of cases) {

@@ -88,6 +88,10 @@ function validate(candidate: Record<string, unknown>): Config {
     ['health.defaultTtl', config.health.defaultTtl],
     ['dns.tcp.idleTimeout', config.dns.tcp.idleTimeout],
     ['dns.tcp.messageTimeout', config.dns.tcp.messageTimeout],
+    ['health.minInterval', config.health.minInterval],
+    ['health.minTimeout', config.health.minTimeout],
+    ['storage.retryInterval', config.storage.retryInterval],
+    ['catalog.serviceTombstoneTtl', config.catalog.serviceTombstoneTtl],
   ] as const) {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)
@@ -100,6 +104,12 @@ function validate(candidate: Record<string, unknown>): Config {
     const network = parseNetwork(text);
     if (typeof network === 'string') throw new ConfigError(`invalid config: dns.allowFrom[${index}] ${network}`);
   });
+  if (parseDuration(config.health.minTimeout)! > parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.minTimeout must not exceed health.minInterval');
+  }
+  if (parseDuration(config.health.defaultInterval)! < parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.defaultInterval must not be below health.minInterval');
+  }
   if (!config.lb.enabled.includes(config.lb.default)) {
     throw new ConfigError(`invalid config: lb.default "${config.lb.default}" is not in lb.enabled`);
   }

@@ -53,6 +53,13 @@ export const ConfigSchema = Type.Object(
         dataDir: Type.String({ minLength: 1 }),
         file: Type.String({ minLength: 1, pattern: '^[^/\\\\]+$' }),
         synchronous: Type.Union([Type.Literal('full'), Type.Literal('normal')]),
+        retryInterval: Duration,
+      },
+      { additionalProperties: false },
+    ),
+    catalog: Type.Object(
+      {
+        serviceTombstoneTtl: Duration,
       },
       { additionalProperties: false },
     ),
@@ -117,6 +124,9 @@ export const ConfigSchema = Type.Object(
         defaultInterval: Duration,
         defaultTimeout: Duration,
         defaultTtl: Duration,
+        minInterval: Duration,
+        minTimeout: Duration,
+        maxChecksPerInstance: Type.Integer({ minimum: 1, maximum: 1024 }),
         outputBytes: Type.Integer({ minimum: 0, maximum: 1_048_576 }),
       },
       { additionalProperties: false },
