@@ -11,11 +11,11 @@ import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
 import { buildApp } from './http/app.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
+import { parseDuration } from './duration.js';
 import { createLogger } from './logger.js';
 import { createLbObserver } from './metrics/lb.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { VERSION } from './version.js';
-import { parseDuration } from './duration.js';
 import { addReplicaHeaders } from './cluster/headers.js';
 
 export interface KonsulServer {
@@ -54,8 +54,18 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
         ? openEtcdStore(config.store, logger)
         : openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
     const catalog = await Catalog.open(store, {
-      checkDefaults: { interval: config.health.defaultInterval, timeout: config.health.defaultTimeout },
+      checkDefaults: {
+        interval: config.health.defaultInterval,
+        timeout: config.health.defaultTimeout,
+        maxPerInstance: config.health.maxChecksPerInstance,
+      },
       maxWaiters: config.blocking.maxWaiters,
+      tombstoneTtlMs: parseDuration(config.catalog.serviceTombstoneTtl)!,
+      storageRetryMs: parseDuration(config.storage.retryInterval)!,
+      onStorageHealth: (failure) => {
+        if (failure === null) logger.info('the data file takes writes again; unstored check results are stored');
+        else logger.error({ reason: failure.message }, `storage is failing: ${failure.message}`);
+      },
       onListenerError: (error) =>
         logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -67,16 +77,18 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     cleanups.push(() => catalog.close());
 
     const metrics = createMetrics(catalog);
+    const lbMetrics = createLbObserver(
+      metrics.registry,
+      (service) => service === '*' || catalog.service(service) !== undefined,
+    );
     if (store instanceof EtcdStore) registerClusterMetrics(metrics.registry, store);
     const lb = createStrategyManager(config.lb, {
-      observer: createLbObserver(
-        metrics.registry,
-        (service) => service === '*' || catalog.service(service) !== undefined,
-      ),
+      observer: lbMetrics,
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     catalog.subscribe((event) => {
       if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
+      else if (event.kind === 'services-forgotten') lbMetrics.forgetServices(event.names);
     });
 
     const health = new HealthManager({
@@ -103,7 +115,9 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
             ? 'the catalog is closed'
             : !listening
               ? 'listeners are starting'
-              : null,
+              : catalog.storage.failure !== null
+                ? `storage is failing: ${catalog.storage.failure.detail}`
+                : null,
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,
@@ -121,7 +135,15 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
 
     let dns: DnsServer | null = null;
     if (config.dns.enabled) {
-      dns = await startDnsServer({ config: config.dns, catalog, lb, registry: metrics.registry, logger });
+      dns = await startDnsServer({
+        config: config.dns,
+        catalog,
+        lb,
+        registry: metrics.registry,
+        logger,
+        // DNS carries no token: with reads protected over HTTP it warns unless dns.allowFrom is set.
+        readsProtected: config.auth.protectReads && config.auth.token !== '',
+      });
       const started = dns;
       cleanups.push(() => started.close());
     }

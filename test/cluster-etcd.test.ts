@@ -1,6 +1,7 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { CatalogEvent } from '../src/catalog/catalog.js';
 import { KonsulError } from '../src/errors.js';
 import { openEtcdCatalog, startEtcd, uniquePrefix, eventually } from './helpers/etcd.js';
 import { json, startTestKonsul } from './helpers/konsul.js';
@@ -135,6 +136,61 @@ t.test('one etcd, several nodes', async (t) => {
       t.equal(node.query({ name: 'web' }).instances.length, 0);
     }
   });
+
+  t.test('63 checks replaced by 63 others fit one etcd transaction; 64 do not (the config bound)', async (t) => {
+    const prefix = uniquePrefix();
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const checks = (from: string, count: number) =>
+      Array.from({ length: count }, (_, n) => ({ id: `${from}-${n}`, type: 'ttl' as const, ttl: '30s' }));
+    await a.register(web(1, { id: 'many', checks: checks('first', 63) }));
+    const replaced = await a.register(web(1, { id: 'many', checks: checks('second', 63) }));
+    t.equal(replaced.instance.checks.length, 63);
+    t.equal(a.findCheck('first-0'), undefined, 'the old check ids are released');
+    await a.register(web(2, { id: 'more', checks: checks('third', 64) }));
+    t.equal(
+      await outcome(a.register(web(2, { id: 'more', checks: checks('fourth', 64) }))),
+      'storage_unavailable',
+      'etcd refuses 129 operations in one transaction',
+    );
+  });
+
+  t.test('an emptied service is forgotten by each node after the tombstone TTL, from its own view', async (t) => {
+    const prefix = uniquePrefix();
+    const ttl = 60_000;
+    let now = 1_000_000;
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix, { now: () => now, tombstoneTtlMs: ttl });
+    const b = await openEtcdCatalog(t, etcd.endpoints, prefix, { now: () => now, tombstoneTtlMs: ttl });
+    const events: CatalogEvent[] = [];
+    a.subscribe((event) => events.push(event));
+    await a.register({ id: 'g1', name: 'gone', address: '10.0.0.1', port: 80 });
+    await a.register({ id: 'k1', name: 'kept', address: '10.0.0.2', port: 80 });
+    const removed = await a.deregister('g1');
+    await eventually('B sees the removal', () => b.index >= removed.index);
+    for (const node of [a, b]) {
+      t.equal(node.serviceIndex('gone'), removed.index, 'the removal is visible as the service index');
+      t.equal(node.tombstoneCount, 1);
+    }
+
+    now += ttl - 1;
+    t.equal(await a.reapTombstones(), 0, 'nothing is forgotten before the TTL');
+    now += 1;
+    t.equal(await a.reapTombstones(), 1);
+    t.equal(a.service('gone'), undefined, 'A forgets the service');
+    t.equal(a.tombstoneCount, 0);
+    t.ok(a.serviceIndex('gone') >= removed.index, 'reads of it never report an index below the removal');
+    t.match(events.at(-1), { kind: 'services-forgotten', names: ['gone'], index: a.index });
+    t.not(a.service('kept'), undefined, 'a service with instances is never touched');
+    t.not(b.service('gone'), undefined, 'B keeps its own tombstone until its own sweep');
+    t.equal(await b.reapTombstones(), 1);
+    t.equal(b.service('gone'), undefined);
+
+    const late = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    t.equal(late.service('gone'), undefined, 'a node started now never sees the emptied service at all');
+    const back = await b.register({ id: 'g2', name: 'gone', address: '10.0.0.3', port: 80 });
+    await eventually('A sees the service come back', () => a.service('gone')?.instances.length === 1);
+    t.equal(a.serviceIndex('gone'), back.index, 'a forgotten service that comes back takes its new index');
+    t.ok(back.index > removed.index);
+  });
 });
 
 t.test('two Konsul servers over one etcd: HTTP write on A, HTTP and DNS answers on B', async (t) => {
@@ -189,6 +245,7 @@ t.test('two Konsul servers over one etcd: HTTP write on A, HTTP and DNS answers 
   t.match(metrics.body, /^konsul_cluster_members 2$/m);
   t.match(metrics.body, /^konsul_cluster_known_leader 1$/m);
   t.match(metrics.body, /^konsul_etcd_requests_total\{kind="range",result="ok"\} \d+$/m);
+  t.notMatch(metrics.body, /^konsul_storage_/m, 'the SQLite storage gauges are not exported over etcd');
   t.ok(
     b.logs.some((line) => /cluster node b of [12]/.test(line)),
     'the start-up line names the node',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { tempDir } from './helpers/catalog.js';
 import { startTestKonsul } from './helpers/konsul.js';
-import { sleep } from './helpers/wait.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * HAProxy's DNS service discovery against Konsul's DNS face, as HAProxy's documentation sets it
@@ -95,7 +95,8 @@ async function until(socket: string, expected: string[], deadlineMs: number): Pr
       // The socket appears a moment after HAProxy starts.
       lastError = error as Error;
     }
-    await sleep(100);
+    // HAProxy is another process with no event to wait on: its stats socket is polled.
+    await delay(100);
   }
   throw new Error(
     `HAProxy's servers were ${JSON.stringify(seen)}, not ${JSON.stringify(expected)}, after ${deadlineMs} ms${

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { json, startTestKonsul } from './helpers/konsul.js';
-import { waitUntil } from './helpers/wait.js';
+import { untilCatalog } from './helpers/health-targets.js';
 
 t.test(
   'PUT /register gives a check-less instance a 30 s TTL check, passing from the start, that PUT /heartbeat renews',
@@ -134,7 +134,11 @@ t.test(
       }),
     );
     t.equal(catalog.instance(id)?.status, 'passing', 'passing from the registration');
-    await waitUntil(() => catalog.instance(id)?.status === 'critical', 5000);
+    await untilCatalog(
+      'the lapsed TTL to turn the instance critical',
+      catalog,
+      () => catalog.instance(id)?.status === 'critical',
+    );
     t.same(json(await app.inject({ method: 'GET', url: '/services/worker' })), [], 'no longer answered');
     await app.inject({ method: 'PUT', url: `/heartbeat/${id}` });
     t.equal(catalog.instance(id)?.status, 'passing', 'a heartbeat brings it back');

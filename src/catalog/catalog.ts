@@ -2,15 +2,17 @@ import { Errors, KonsulError } from '../errors.js';
 import { buildInstance, normalizeRegistration, type CheckDefaults } from './registration.js';
 import {
   isReplicated,
+  StorageError,
   type AnyCatalogStore,
   type CatalogWrite,
+  type ClusterView,
   type ReplicaChange,
   type ReplicatedStore,
   type StoreContact,
-  type ClusterView,
   type WriteExpectation,
 } from './store.js';
 import { ServiceTable } from './service-table.js';
+import { Tombstones } from './tombstones.js';
 import { ANY, WatchSet } from './watch.js';
 import {
   compareById,
@@ -29,6 +31,12 @@ export interface CatalogOptions {
   maxWaiters?: number;
   /** Where an exception thrown by a subscriber goes; by default it is rethrown on its own tick. */
   onListenerError?: (error: unknown) => void;
+  /** Told when commits start failing (with why) and when one succeeds again (null). */
+  onStorageHealth?: (failure: StorageFailure | null) => void;
+  /** How long a service with no instances keeps its index before it is forgotten; 15 min by default. */
+  tombstoneTtlMs?: number;
+  /** How often a failing store is tried again when nothing else writes; 1 s by default. */
+  storageRetryMs?: number;
   now?: () => number;
   /**
    * Replicated stores only: how long a committed write waits for this node's view to show it
@@ -40,10 +48,27 @@ export interface CatalogOptions {
 /** How often a replicated write is computed again after another node changed what it read. */
 const MAX_CONFLICT_RETRIES = 16;
 
+/** Why the store refuses writes, since when (epoch ms). */
+export interface StorageFailure {
+  message: string;
+  /** The same without the data file's path: what a client may be told. */
+  detail: string;
+  since: number;
+}
+
+/** What /metrics and readiness report about the store. */
+export interface StorageHealth {
+  failure: StorageFailure | null;
+  failedCommits: number;
+  /** Check results served from memory that the store has not taken yet (at most one per check). */
+  unpersisted: number;
+}
+
 export type CatalogEvent =
   | { kind: 'registered'; index: number; instance: Instance; previous: Instance | undefined }
   | { kind: 'deregistered'; index: number; instance: Instance }
-  | { kind: 'check-updated'; index: number | null; instance: Instance; check: Check; previousStatus: HealthStatus };
+  | { kind: 'check-updated'; index: number | null; instance: Instance; check: Check; previousStatus: HealthStatus }
+  | { kind: 'services-forgotten'; index: number; names: readonly string[] };
 
 export interface QueryFilter {
   name?: string | undefined;
@@ -72,6 +97,8 @@ interface Outcome<R> {
   id: string;
   instance: Instance | null;
   previous: Instance | undefined;
+  /** Services to drop from the table (tombstones reaped); no instance is touched then. */
+  forgotten?: readonly string[];
   write?: CatalogWrite;
   event: CatalogEvent;
   /** The value the writer gets, given the index the write committed at (the store's, when replicated). */
@@ -85,6 +112,12 @@ interface Accepted {
 
 interface PendingOp {
   mutate: (stage: Stage) => Outcome<unknown> | null;
+  /**
+   * A check result: what a check observed is served even when the store refuses it, and stored
+   * once the store takes writes again. Registrations and removals are only ever acknowledged
+   * after their commit.
+   */
+  liveWhenUnstored: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -113,6 +146,15 @@ export class Catalog {
   private currentIndex = 0;
   /** Writers waiting for the replicated view to reach the index their write committed at. */
   private indexWaiters: { index: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly tombstones = new Tombstones();
+  private readonly tombstoneTtlMs: number;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly storageRetryMs: number;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private storageFailure: StorageFailure | null = null;
+  private failedCommits = 0;
+  /** Check results applied in memory but refused by the store, latest per check, in index order. */
+  private readonly unpersisted = new Map<string, CatalogWrite>();
 
   private constructor(
     private readonly store: AnyCatalogStore,
@@ -120,6 +162,8 @@ export class Catalog {
   ) {
     this.now = options.now ?? Date.now;
     this.maxWaiters = options.maxWaiters ?? 20_000;
+    this.tombstoneTtlMs = options.tombstoneTtlMs ?? 15 * 60_000;
+    this.storageRetryMs = options.storageRetryMs ?? 1000;
     this.reportListenerError =
       options.onListenerError ??
       ((error) =>
@@ -136,17 +180,25 @@ export class Catalog {
         apply: (index, changes) => catalog.applyReplica(index, changes, index),
         progress: (index) => catalog.advance(index),
       });
-      return catalog;
+    } else {
+      const snapshot = await store.load();
+      // An empty catalog already reports index 1 (0 would make clients never block), so the
+      // first write must be 2: a watcher holding index 1 has to see it.
+      catalog.currentIndex = Math.max(snapshot.index, 1);
+      for (const instance of snapshot.instances) {
+        catalog.byId.set(instance.id, instance);
+        for (const check of instance.checks) catalog.checkOwners.set(check.id, instance.id);
+      }
+      catalog.services.load(snapshot.instances, snapshot.serviceIndexes);
+      // When they emptied is not stored: their grace period starts again at start-up.
+      const loadedAt = catalog.now();
+      for (const name of catalog.services.emptyNames()) catalog.tombstones.mark(name, loadedAt);
     }
-    const snapshot = await store.load();
-    // An empty catalog already reports index 1 (0 would make clients never block), so the
-    // first write must be 2: a watcher holding index 1 has to see it.
-    catalog.currentIndex = Math.max(snapshot.index, 1);
-    for (const instance of snapshot.instances) {
-      catalog.byId.set(instance.id, instance);
-      for (const check of instance.checks) catalog.checkOwners.set(check.id, instance.id);
-    }
-    catalog.services.load(snapshot.instances, snapshot.serviceIndexes);
+    // Reaping is cheap and not urgent: a sweep every 30 s (or every ttl, if shorter) is plenty.
+    catalog.sweepTimer = setInterval(
+      () => void catalog.reapTombstones().catch(() => undefined),
+      Math.min(catalog.tombstoneTtlMs, 30_000),
+    ).unref();
     return catalog;
   }
 
@@ -184,6 +236,19 @@ export class Catalog {
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /**
+   * Always clear over a shared store: etcd's refusals reach the writer as 503 and nothing is
+   * kept unstored (see docs/cluster.md); contact() tells how current the view is instead.
+   */
+  get storage(): StorageHealth {
+    return { failure: this.storageFailure, failedCommits: this.failedCommits, unpersisted: this.unpersisted.size };
+  }
+
+  /** Services with no instance whose index is still kept. */
+  get tombstoneCount(): number {
+    return this.tombstones.size;
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -376,30 +441,74 @@ export class Catalog {
         event: { kind: 'check-updated', index, instance, check, previousStatus: current.status },
         result: (committed) => (index === null ? null : committed),
       };
-    });
+    }, true);
+  }
+
+  /**
+   * Forgets services that have had no instance for the tombstone TTL: their row, their index
+   * and (through the services-forgotten event) what the faces keep per service. This is a write
+   * with its own index, so a blocking query still held on such a service wakes and reads the
+   * catalog's index, which is above anything the service ever reported: a watcher sees at most
+   * a spurious wake-up, never an index going backwards or a missed change. Resolves to how many
+   * services were forgotten.
+   */
+  async reapTombstones(): Promise<number> {
+    if (isReplicated(this.store)) return this.forgetReplicaTombstones();
+    let forgotten = 0;
+    for (;;) {
+      const due = this.tombstones.due(this.now() - this.tombstoneTtlMs, 1000);
+      if (due.length === 0 || this.closed) return forgotten;
+      const reaped = await this.enqueue<readonly string[] | null>((stage) => {
+        // Re-checked at commit time: an instance may have arrived since the name was marked.
+        const names = due.filter(
+          (name) => this.services.get(name)?.instances.length === 0 && !stage.hasInstanceNamed(name),
+        );
+        for (const name of due) {
+          const view = this.services.get(name);
+          if (view === undefined || view.instances.length > 0) this.tombstones.clear(name);
+        }
+        if (names.length === 0) return null;
+        const index = stage.nextIndex();
+        return {
+          id: '',
+          instance: null,
+          previous: undefined,
+          forgotten: names,
+          write: { kind: 'forget-services', index, names },
+          event: { kind: 'services-forgotten', index, names },
+          result: () => names,
+        };
+      });
+      forgotten += reaped?.length ?? 0;
+    }
   }
 
   /** Stops taking writes, waits for queued ones, releases blocking queries and closes the store. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.releaseWaiters();
+    // With check results still unstored, flush() makes one last attempt to store them.
     while (this.flushing !== null || this.pending.length > 0) await (this.flushing ?? this.flush());
+    if (this.unpersisted.size > 0) await this.flush();
     for (const waiter of this.indexWaiters.splice(0)) waiter.reject(Errors.shuttingDown());
     await this.store.close();
   }
 
-  private enqueue<R>(mutate: (stage: Stage) => Outcome<R> | null): Promise<R> {
+  private enqueue<R>(mutate: (stage: Stage) => Outcome<R> | null, liveWhenUnstored = false): Promise<R> {
     if (this.closed) return Promise.reject(Errors.shuttingDown());
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ mutate, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ mutate, liveWhenUnstored, resolve: resolve as (value: unknown) => void, reject });
       if (this.pending.length === 1 && this.flushing === null) setImmediate(() => void this.flush());
     });
   }
 
   private flush(): Promise<void> {
     if (this.flushing !== null) return this.flushing;
-    if (this.pending.length === 0) return Promise.resolve();
+    // With nothing queued, a flush is a retry of a failing store (unstored results, or a probe).
+    if (this.pending.length === 0 && this.storageFailure === null) return Promise.resolve();
     this.flushing = this.commitPending().finally(() => {
       this.flushing = null;
       if (this.pending.length > 0) setImmediate(() => void this.flush());
@@ -415,6 +524,39 @@ export class Catalog {
       await this.commitReplicated(store, batch);
       return;
     }
+    const accepted = this.stageAll(batch);
+    const writes = accepted.flatMap(({ outcome }) => (outcome.write === undefined ? [] : [outcome.write]));
+    // Unstored check results go first: their indexes are below every write staged since.
+    const stored = this.unpersisted.size === 0 ? writes : [...this.unpersisted.values(), ...writes];
+    try {
+      if (stored.length > 0) await this.store.commit(stored);
+      else if (this.storageFailure !== null) await this.store.probe();
+    } catch (error) {
+      this.storageFailed(error);
+      const failure = error instanceof KonsulError ? error : Errors.storageUnavailable(this.storageFailure!.detail);
+      const live: PendingOp[] = [];
+      for (const { op } of accepted) {
+        if (op.liveWhenUnstored) live.push(op);
+        else op.reject(failure);
+      }
+      // Staged again without the refused registrations and removals they may have followed.
+      const observed = this.stageAll(live);
+      for (const { outcome } of observed) {
+        const write = outcome.write;
+        if (write?.kind !== 'check-status') continue;
+        this.unpersisted.delete(write.checkId);
+        this.unpersisted.set(write.checkId, write);
+      }
+      this.publish(observed);
+      return;
+    }
+    this.unpersisted.clear();
+    if (this.storageFailure !== null) this.storageRecovered();
+    this.publish(accepted);
+  }
+
+  /** Runs each queued mutation against one stage laid over the live view; rejects those that throw. */
+  private stageAll(batch: readonly PendingOp[]): { op: PendingOp; outcome: Outcome<unknown> }[] {
     const stage = new Stage(this.byId, this.checkOwners, this.currentIndex);
     const accepted: { op: PendingOp; outcome: Outcome<unknown> }[] = [];
     for (const op of batch) {
@@ -426,25 +568,25 @@ export class Catalog {
         op.reject(error);
       }
     }
-    const writes = accepted.flatMap(({ outcome }) => (outcome.write === undefined ? [] : [outcome.write]));
-    try {
-      await this.store.commit(writes);
-    } catch (error) {
-      const failure = error instanceof KonsulError ? error : Errors.storageUnavailable((error as Error).message);
-      for (const { op } of accepted) op.reject(failure);
-      return;
-    }
-    this.applyAccepted(accepted);
+    return accepted;
   }
 
-  /** Lays committed outcomes over the live view, wakes their watchers, acknowledges and tells listeners. */
-  private applyAccepted(accepted: readonly { op: PendingOp; outcome: Outcome<unknown> }[]): void {
+  /** Makes staged outcomes the live view, wakes watchers, acknowledges and tells listeners. */
+  private publish(accepted: readonly { op: PendingOp; outcome: Outcome<unknown> }[]): void {
     const touched = new Set<string>();
     const changes = this.services.batch();
     if (accepted.length > 0) this.allSorted = null;
     for (const { outcome } of accepted) {
-      this.apply(outcome.id, outcome.previous, outcome.instance);
-      changes.replace(outcome.previous, outcome.instance, outcome.write?.index ?? null);
+      if (outcome.forgotten !== undefined) {
+        for (const name of outcome.forgotten) {
+          this.services.forget(name);
+          this.tombstones.clear(name);
+          touched.add(name);
+        }
+      } else {
+        this.apply(outcome.id, outcome.previous, outcome.instance);
+        changes.replace(outcome.previous, outcome.instance, outcome.write?.index ?? null);
+      }
       if (outcome.write !== undefined) {
         this.currentIndex = outcome.write.index;
         if (outcome.instance !== null) touched.add(outcome.instance.name);
@@ -452,19 +594,59 @@ export class Catalog {
       }
     }
     changes.commit();
+    this.markTombstones(touched);
     if (touched.size > 0) this.watchers.notify(touched);
     for (const { op, outcome } of accepted) op.resolve(outcome.result(outcome.write?.index ?? this.currentIndex));
     // The writes are durable and acknowledged whatever a listener does; a listener that throws
     // is a bug to surface, not a reason to strand the rest of the batch.
-    for (const { outcome } of accepted) {
-      for (const listener of this.listeners) {
-        try {
-          listener(outcome.event);
-        } catch (error) {
-          this.reportListenerError(error);
-        }
+    for (const { outcome } of accepted) this.tell(outcome.event);
+  }
+
+  /** Services left with no instance start their grace period; those with instances again leave it. */
+  private markTombstones(names: Iterable<string>): void {
+    const at = this.now();
+    for (const name of names) {
+      const view = this.services.get(name);
+      if (view === undefined) continue;
+      if (view.instances.length === 0) this.tombstones.mark(name, at);
+      else this.tombstones.clear(name);
+    }
+  }
+
+  private tell(event: CatalogEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.reportListenerError(error);
       }
     }
+  }
+
+  private storageFailed(error: unknown): void {
+    this.failedCommits++;
+    if (this.storageFailure === null) {
+      this.storageFailure = {
+        message: error instanceof Error ? error.message : String(error),
+        detail: error instanceof StorageError ? error.detail : error instanceof Error ? error.message : String(error),
+        since: this.now(),
+      };
+      this.options.onStorageHealth?.(this.storageFailure);
+    }
+    // Nothing else may write for a while (steady checks record nothing), so try again on a timer.
+    if (this.retryTimer === null && !this.closed) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        void this.flush();
+      }, this.storageRetryMs).unref();
+    }
+  }
+
+  private storageRecovered(): void {
+    this.storageFailure = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.options.onStorageHealth?.(null);
   }
 
   // ---- replicated store -------------------------------------------------------------------
@@ -496,7 +678,7 @@ export class Catalog {
           op.resolve(null);
         } else if (outcome.write === undefined) {
           // A note without a status change is not written (see updateCheck); it only refreshes this view.
-          this.applyAccepted([{ op, outcome }]);
+          this.publish([{ op, outcome }]);
         } else {
           const touched = keysTouched(outcome);
           // One transaction may not write a key twice: the second write waits for the next round.
@@ -625,16 +807,32 @@ export class Catalog {
     }
     if (events.length > 0) this.allSorted = null;
     batch.commit();
+    this.markTombstones(touched);
     this.advance(Math.max(index, serviceIndex));
     if (touched.size > 0) this.watchers.notify(touched);
-    for (const event of events) {
-      for (const listener of this.listeners) {
-        try {
-          listener(event);
-        } catch (error) {
-          this.reportListenerError(error);
-        }
-      }
+    for (const event of events) this.tell(event);
+  }
+
+  /**
+   * Tombstones over a shared store. etcd holds no per-service rows (a service is the set of its
+   * instances' keys; a node started later never sees an emptied service at all), so there is
+   * nothing to delete there: forgetting only drops the service from this node's view and from
+   * what the faces keep per service. Each node does it on its own clock. It takes no index: a
+   * read of a forgotten service reports this node's index, which is not below anything the
+   * service reported, so a watcher sees at most a spurious wake-up, as in SQLite mode.
+   */
+  private forgetReplicaTombstones(): number {
+    let forgotten = 0;
+    for (;;) {
+      const due = this.tombstones.due(this.now() - this.tombstoneTtlMs, 1000);
+      if (due.length === 0 || this.closed) return forgotten;
+      const names = due.filter((name) => this.services.get(name)?.instances.length === 0);
+      for (const name of due) this.tombstones.clear(name);
+      if (names.length === 0) continue;
+      for (const name of names) this.services.forget(name);
+      this.watchers.notify(new Set(names));
+      this.tell({ kind: 'services-forgotten', index: this.currentIndex, names });
+      forgotten += names.length;
     }
   }
 
@@ -676,11 +874,6 @@ export class Catalog {
   }
 }
 
-/**
- * The catalog as the queued writes of one batch see it: the live view with the batch's earlier
- * writes laid over it. Nothing here touches the live view, so a batch that fails to commit
- * leaves no trace.
- */
 /** The keys a write touches in a shared store: its instance and every check id it holds or held. */
 function keysTouched(outcome: Outcome<unknown>): string[] {
   const keys = [`instance:${outcome.id}`];
@@ -704,6 +897,11 @@ function expectationOf(outcome: Outcome<unknown>): WriteExpectation {
   };
 }
 
+/**
+ * The catalog as the queued writes of one batch see it: the live view with the batch's earlier
+ * writes laid over it. Nothing here touches the live view, so a batch that fails to commit
+ * leaves no trace.
+ */
 class Stage {
   private readonly instances = new Map<string, Instance | null>();
   private readonly owners = new Map<string, string | null>();
@@ -737,5 +935,11 @@ class Stage {
   remove(previous: Instance): void {
     for (const check of previous.checks) this.owners.set(check.id, null);
     this.instances.set(previous.id, null);
+  }
+
+  /** Whether an earlier write of the batch put an instance into service `name`. */
+  hasInstanceNamed(name: string): boolean {
+    for (const instance of this.instances.values()) if (instance !== null && instance.name === name) return true;
+    return false;
   }
 }

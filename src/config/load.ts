@@ -5,6 +5,7 @@ import { Value } from 'typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
 import { parseDuration } from '../duration.js';
 import { isPrime } from '../lb/maglev-table.js';
+import { parseNetwork } from '../dns/allow-from.js';
 
 export type { Config } from './schema.js';
 
@@ -18,6 +19,8 @@ export class ConfigError extends Error {
 
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_CONFIG_FILE = resolve(PROJECT_ROOT, 'konsul.config.json');
+/** The most checks one instance may carry over etcd (see validate()). */
+const MAX_CHECKS_PER_INSTANCE_ON_ETCD = 63;
 
 type Env = Readonly<Record<string, string | undefined>>;
 type EnvKind = 'string' | 'port' | 'list';
@@ -103,6 +106,12 @@ function validate(candidate: Record<string, unknown>): Config {
     ['store.etcd.requestTimeout', config.store.etcd.requestTimeout],
     ['store.etcd.probeInterval', config.store.etcd.probeInterval],
     ['store.etcd.memberTtl', config.store.etcd.memberTtl],
+    ['dns.tcp.idleTimeout', config.dns.tcp.idleTimeout],
+    ['dns.tcp.messageTimeout', config.dns.tcp.messageTimeout],
+    ['health.minInterval', config.health.minInterval],
+    ['health.minTimeout', config.health.minTimeout],
+    ['storage.retryInterval', config.storage.retryInterval],
+    ['catalog.serviceTombstoneTtl', config.catalog.serviceTombstoneTtl],
   ] as const) {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)
@@ -110,6 +119,24 @@ function validate(candidate: Record<string, unknown>): Config {
   }
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');
+  }
+  config.dns.allowFrom.forEach((text, index) => {
+    const network = parseNetwork(text);
+    if (typeof network === 'string') throw new ConfigError(`invalid config: dns.allowFrom[${index}] ${network}`);
+  });
+  if (parseDuration(config.health.minTimeout)! > parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.minTimeout must not exceed health.minInterval');
+  }
+  if (parseDuration(config.health.defaultInterval)! < parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.defaultInterval must not be below health.minInterval');
+  }
+  // One registration is one etcd transaction: a put (and a compare) per check id it takes and a
+  // delete per one it gives up, and etcd refuses a transaction of more than --max-txn-ops (128)
+  // operations. 63 checks replaced by 63 others is 127.
+  if (config.store.type === 'etcd' && config.health.maxChecksPerInstance > MAX_CHECKS_PER_INSTANCE_ON_ETCD) {
+    throw new ConfigError(
+      `invalid config: health.maxChecksPerInstance must be at most ${MAX_CHECKS_PER_INSTANCE_ON_ETCD} with store.type etcd (etcd's --max-txn-ops is 128), got ${config.health.maxChecksPerInstance}`,
+    );
   }
   if (!config.lb.enabled.includes(config.lb.default)) {
     throw new ConfigError(`invalid config: lb.default "${config.lb.default}" is not in lb.enabled`);

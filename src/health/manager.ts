@@ -90,6 +90,8 @@ export class HealthManager {
       intervalMs: parseDuration(options.config.defaultInterval) ?? 10_000,
       timeoutMs: parseDuration(options.config.defaultTimeout) ?? 5_000,
       ttlMs: parseDuration(options.config.defaultTtl) ?? 30_000,
+      minIntervalMs: parseDuration(options.config.minInterval) ?? 1000,
+      minTimeoutMs: parseDuration(options.config.minTimeout) ?? 100,
     };
     this.metrics = new HealthMetrics(options.registry, () => this.slots.busy);
     this.http = new HttpProber(options.config.outputBytes, this.clock);
@@ -207,6 +209,18 @@ export class HealthManager {
     const existing = this.checks.get(check.id);
     if (existing === undefined || existing.plan.fingerprint !== plan.fingerprint) {
       if (existing !== undefined) this.retire(check.id);
+      if (plan.clamped) {
+        this.logger.warn(
+          {
+            checkId: check.id,
+            interval: check.interval,
+            timeout: check.timeout,
+            runsEvery: `${plan.intervalMs}ms`,
+            timeoutMs: plan.timeoutMs,
+          },
+          'check interval or timeout below health.minInterval / health.minTimeout; raised to the minimum',
+        );
+      }
       const managed: ManagedCheck = {
         plan,
         streak: newStreak(),

@@ -1,4 +1,4 @@
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import { HEALTH_STATUSES } from '../catalog/types.js';
 import { VERSION } from '../version.js';
@@ -58,6 +58,44 @@ export function createMetrics(catalog: Catalog): Metrics {
       for (const status of HEALTH_STATUSES) this.set({ status }, counts[status]);
     },
   });
+  new Gauge({
+    name: 'konsul_catalog_tombstones',
+    help: 'Services with no instance whose index is kept until catalog.tombstoneTtl passes',
+    registers: [registry],
+    collect() {
+      this.set(catalog.tombstoneCount);
+    },
+  });
+  // They describe the SQLite file. A shared store (etcd) keeps nothing unstored and its refusals
+  // reach the writer; the konsul_cluster_* and konsul_etcd_* families tell how etcd is doing.
+  if (!catalog.replicated) {
+    new Gauge({
+      name: 'konsul_storage_healthy',
+      help: '1 while the data file takes writes, 0 from a failed commit until one succeeds again',
+      registers: [registry],
+      collect() {
+        this.set(catalog.storage.failure === null ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'konsul_storage_failed_commits_total',
+      help: 'Commits the data file refused (client writes, check results and retries alike)',
+      registers: [registry],
+      collect() {
+        // The catalog holds the count; a counter set on scrape keeps it a counter for Prometheus.
+        this.reset();
+        this.inc(catalog.storage.failedCommits);
+      },
+    });
+    new Gauge({
+      name: 'konsul_storage_unpersisted_checks',
+      help: 'Check results served from memory that the data file has not taken yet',
+      registers: [registry],
+      collect() {
+        this.set(catalog.storage.unpersisted);
+      },
+    });
+  }
   new Gauge({
     name: 'konsul_blocking_queries',
     help: 'Blocking queries held open now',

@@ -186,7 +186,7 @@ export async function startKonsulChild(
   // SIGXFSZ (Node itself ignores it) and re-raises it, so under a file-size limit the child
   // would die at the first write past it instead of seeing EFBIG. `exec` keeps the pid, so
   // signals sent to child.pid reach Konsul itself.
-  const limit = options.fileSizeLimitKb === undefined ? '' : `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKb}; `;
+  const limit = options.fileSizeLimitKb === undefined ? '' : `trap '' XFSZ; ulimit -S -f ${options.fileSizeLimitKb}; `;
   const child = spawn('bash', ['-c', `unset NODE_OPTIONS; ${limit}exec ${quoted}`], {
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
