@@ -67,6 +67,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     catalog.subscribe((event) => {
       if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
     });
+    // Pending ring/table builds run on setImmediate: stop them with the rest.
+    cleanups.push(async () => lb.close());
 
     const health = new HealthManager({
       catalog,

@@ -81,6 +81,7 @@ export const ConfigSchema = Type.Object(
           {
             pointsPerWeight: Type.Integer({ minimum: 1, maximum: 10_000 }),
             minRingSize: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+            maxRingSize: Type.Integer({ minimum: 1, maximum: 8_388_608 }),
           },
           { additionalProperties: false },
         ),
@@ -95,6 +96,8 @@ export const ConfigSchema = Type.Object(
         latencyEwmaAlpha: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
         panicThreshold: Type.Number({ minimum: 0, maximum: 100 }),
         cacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        cacheBytes: Type.Integer({ minimum: 65_536, maximum: 17_179_869_184 }),
+        buildSliceWork: Type.Integer({ minimum: 256, maximum: 100_000_000 }),
       },
       { additionalProperties: false },
     ),
