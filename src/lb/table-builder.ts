@@ -43,6 +43,10 @@ export interface BuilderStats {
   largestSlice: number;
   /** Builds not queued because maxPending were already waiting. */
   refused: number;
+  /** Wall time of the longest slice, in milliseconds (time the OS ran something else included). */
+  longestSliceMs: number;
+  /** CPU time of the longest slice, in milliseconds (process.cpuUsage: what the slice itself cost). */
+  longestSliceCpuMs: number;
 }
 
 export class TableBuilder {
@@ -54,6 +58,8 @@ export class TableBuilder {
   slices = 0;
   largestSlice = 0;
   refused = 0;
+  longestSliceMs = 0;
+  longestSliceCpuMs = 0;
 
   constructor(
     readonly sliceWork: number,
@@ -102,7 +108,14 @@ export class TableBuilder {
   }
 
   stats(): BuilderStats {
-    return { pending: this.jobs.size, slices: this.slices, largestSlice: this.largestSlice, refused: this.refused };
+    return {
+      pending: this.jobs.size,
+      slices: this.slices,
+      largestSlice: this.largestSlice,
+      refused: this.refused,
+      longestSliceMs: this.longestSliceMs,
+      longestSliceCpuMs: this.longestSliceCpuMs,
+    };
   }
 
   /** Drops every queued build and stops scheduling. */
@@ -121,6 +134,8 @@ export class TableBuilder {
   }
 
   private slice(): void {
+    const started = performance.now();
+    const cpu = process.cpuUsage();
     this.scheduled = undefined;
     this.slices++;
     let spent = 0;
@@ -139,6 +154,11 @@ export class TableBuilder {
       }
     }
     if (spent > this.largestSlice) this.largestSlice = spent;
+    const took = performance.now() - started;
+    if (took > this.longestSliceMs) this.longestSliceMs = took;
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000;
+    if (cpuMs > this.longestSliceCpuMs) this.longestSliceCpuMs = cpuMs;
     if (this.jobs.size > 0) this.schedule();
     else this.wakeIdle();
   }
