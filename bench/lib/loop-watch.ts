@@ -80,6 +80,6 @@ export class LoopWatch {
 }
 
 /** A scraped series, NaN when the server did not report it. */
-function secondsOf(values: Record<string, number>, name: string): number {
-  return Object.hasOwn(values, name) ? values[name] : Number.NaN;
+function secondsOf(values: Partial<Record<string, number>>, name: string): number {
+  return values[name] ?? Number.NaN;
 }

@@ -23,7 +23,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 type EnvKind = 'string' | 'port';
 
 /** KONSUL_* variables and the config key each one overrides. */
-const ENV_OVERRIDES: readonly [variable: string, path: readonly string[], kind: EnvKind][] = [
+export const ENV_OVERRIDES: readonly [variable: string, path: readonly string[], kind: EnvKind][] = [
   ['KONSUL_HOST', ['http', 'host'], 'string'],
   ['KONSUL_PORT', ['http', 'port'], 'port'],
   ['KONSUL_DNS_HOST', ['dns', 'host'], 'string'],
@@ -57,7 +57,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (userFile !== undefined && userFile !== '' && resolve(userFile) !== DEFAULT_CONFIG_FILE) {
     merged = deepMerge(merged, readJson(resolve(userFile)));
   }
-  if (options.overrides !== undefined) merged = deepMerge(merged, options.overrides as Record<string, unknown>);
+  if (options.overrides !== undefined) merged = deepMerge(merged, options.overrides);
   for (const [variable, path, kind] of ENV_OVERRIDES) {
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
@@ -78,7 +78,7 @@ function validate(candidate: Record<string, unknown>): Config {
         : '';
     throw new ConfigError(`invalid config: ${key} ${first.message}${extra}`);
   }
-  const config = candidate as Config;
+  const config = candidate;
   for (const [key, value] of [
     ['blocking.defaultWait', config.blocking.defaultWait],
     ['blocking.maxWait', config.blocking.maxWait],

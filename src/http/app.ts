@@ -15,7 +15,7 @@ import { createWriteRateLimit } from './rate-limit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkRoutes } from './routes/checks.js';
 import { consulRoutes } from './routes/consul.js';
-import { konsulCompatRoutes } from './routes/konsul-compat.js';
+import { shortRoutes } from './routes/short-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/probes.js';
 import { validatorCompiler } from './validation.js';
@@ -50,10 +50,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const { config, catalog, lb, health, metrics } = deps;
   // Fastify's own info lines (its "Server listening at") would repeat the server's single
   // start-up line; it logs warnings and errors only, and requests are logged below.
-  const fastifyLogger =
+  const fastifyLogger: FastifyBaseLogger =
     deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
   const app = Fastify({
-    loggerInstance: fastifyLogger as FastifyBaseLogger,
+    loggerInstance: fastifyLogger,
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimit,
@@ -136,7 +136,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(catalogRoutes, { catalog, lb, blocking });
   await app.register(checkRoutes, { catalog, health, blocking });
-  await app.register(konsulCompatRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
+  await app.register(shortRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
   await app.register(consulRoutes, { catalog, lb, health, blocking });
   return app;
 }

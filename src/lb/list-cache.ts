@@ -11,7 +11,7 @@
  */
 import type { Instance } from '../catalog/types.js';
 import type { LruEntry } from './byte-lru.js';
-import { selectHealthy, type HealthMode, type HealthSelection } from './health.js';
+import { selectHealthy, type HealthMode, type HealthSelection } from './health-filter.js';
 import type { Membership } from './membership.js';
 import type { LoadView, StateSlot } from './types.js';
 

@@ -8,7 +8,7 @@ import type { Instance } from '../catalog/types.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
 import { ByteLru } from './byte-lru.js';
-import { healthMode } from './health.js';
+import { healthMode } from './health-filter.js';
 import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';

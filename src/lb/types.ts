@@ -31,21 +31,22 @@ export interface Candidates {
   members?: readonly Instance[];
 }
 
+/** Absent and undefined mean the same: faces fill one reused object per query. */
 export interface OrderOptions {
   /** Strategy name; default: config.default. */
-  strategy?: string;
+  strategy?: string | undefined;
   /** How many instances to return; 0 or undefined = all. */
-  limit?: number;
+  limit?: number | undefined;
   /** ip-hash key. */
-  clientIp?: string;
+  clientIp?: string | undefined;
   /** ring-hash / maglev key. */
-  sessionKey?: string;
+  sessionKey?: string | undefined;
   /** latency-based: the caller's region, looked up in config.latency. */
-  clientRegion?: string;
+  clientRegion?: string | undefined;
   /** Default true: drop critical instances. */
-  healthFilter?: boolean;
+  healthFilter?: boolean | undefined;
   /** Default false: when true also drop warning instances (applies even when healthFilter is false). */
-  passingOnly?: boolean;
+  passingOnly?: boolean | undefined;
 }
 
 export interface OrderResult {
@@ -126,7 +127,7 @@ export interface StrategyContext {
   readonly clientRegion: string | undefined;
   readonly config: Readonly<LbConfig>;
   /** Uniform in [0, 1); seeded when the manager was given a `random`. */
-  random(): number;
+  readonly random: () => number;
   /** Returns the rotation counter of this service and filter, then increments it. */
   nextRotation(): number;
   /** The structure for `slot`, built once per candidate list and health filter. */

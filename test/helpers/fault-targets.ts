@@ -198,14 +198,14 @@ export async function startKonsulChild(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
   const port = await new Promise<number>((resolve, reject) => {
     const limit = options.startTimeoutMs ?? 30_000;
     const timer = setTimeout(
       () => reject(new Error(`konsul did not start in ${limit} ms:\n${lines.join('\n')}`)),
       limit,
     );
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
       const match = /listening on http [^:]+:(\d+)/.exec(line);
       if (match !== null) {

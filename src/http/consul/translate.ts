@@ -11,7 +11,7 @@ import {
   type ConsulNodeService,
   type ConsulRegistrationBody,
   type ConsulServiceEntry,
-} from './shapes.js';
+} from './schemas.js';
 
 /**
  * Translation between Consul's shapes and the catalog's. Every Consul write becomes a
@@ -147,7 +147,8 @@ function checkFromConsul(check: ConsulCheckBody, serviceName: string, field: str
   const tcp = nonEmpty(check.TCP);
   // Consul's CheckType.Validate order: a TTL makes it a TTL check, whatever else is set.
   if (ttl !== undefined) return { ...common, type: 'ttl', ttl };
-  if (http === undefined && tcp === undefined) {
+  const target = http !== undefined ? { http } : tcp !== undefined ? { tcp } : undefined;
+  if (target === undefined) {
     throw ConsulHttpError.badRequest(
       `Invalid check: ${field}: one of TTL, HTTP (with Interval) or TCP (with Interval) is required`,
     );
@@ -156,19 +157,19 @@ function checkFromConsul(check: ConsulCheckBody, serviceName: string, field: str
   if (interval === undefined)
     throw ConsulHttpError.badRequest(`Invalid check: Interval must be > 0 for Script, HTTP, H2PING, TCP or UDP checks`);
   const timing = { interval, ...(nonEmpty(check.Timeout) === undefined ? {} : { timeout: check.Timeout }) };
-  if (http !== undefined) {
+  if ('http' in target) {
     const method = nonEmpty(check.Method);
     const headers = headersFromConsul(check.Header);
     return {
       ...common,
       ...timing,
       type: 'http',
-      http,
+      http: target.http,
       ...(method === undefined ? {} : { method }),
       ...(headers === undefined ? {} : { headers }),
     };
   }
-  return { ...common, ...timing, type: 'tcp', tcp };
+  return { ...common, ...timing, type: 'tcp', tcp: target.tcp };
 }
 
 /** Consul sends each header as a list; repeated values fold into one field (RFC 9110 §5.3). */
