@@ -6,7 +6,9 @@
 import t from 'tap';
 import type { Instance } from '../src/catalog/types.js';
 import { createStrategyManager } from '../src/lb/manager.js';
-import { pointsPerInstance } from '../src/lb/ring.js';
+import { buildMaglevTable, MaglevBuild } from '../src/lb/maglev-table.js';
+import { Membership } from '../src/lb/membership.js';
+import { buildRing, pointsPerInstance, RingBuild } from '../src/lb/ring.js';
 import { TASK_OVERSHOOT } from '../src/lb/table-builder.js';
 import type { Candidates } from '../src/lb/types.js';
 import { ids, instances, keys, lbConfig, movement } from './helpers/lb-fixtures.js';
@@ -229,3 +231,21 @@ t.test(
     t.equal(settled.instances.length, added.length);
   },
 );
+
+t.test('a ring or a Maglev table built in small slices equals the one built at once', async (t) => {
+  const members = instances(30).map((item, i) => ({ ...item, weight: 1 + (i % 5) }));
+  const membership = new Membership(members);
+  const whole = buildRing(members, membership.weights, 100, 1024);
+  const sliced = new RingBuild(membership.ids, membership.weights, 100, 1024, 65_536);
+  let turns = 0;
+  for (let budget = 0.1; sliced.result === undefined; budget = (budget * 7.3) % 900) {
+    sliced.work(budget + 0.05);
+    turns++;
+  }
+  t.ok(turns > 20, `${turns} slices`);
+  t.same([...sliced.result.points], [...whole.points]);
+  t.same([...sliced.result.owners], [...whole.owners]);
+  const table = new MaglevBuild(membership.ids, membership.weights, 4099);
+  while (table.result === undefined) table.work(37);
+  t.same([...table.result.owners], [...buildMaglevTable(members, membership.weights, 4099).owners]);
+});
