@@ -32,12 +32,10 @@ export const MIN_POINTS_PER_INSTANCE = 100;
 export const DEFAULT_MAX_RING_SIZE = 65_536;
 /** Upper bound of config.ringHash.maxRingSize (Envoy's default maximum_ring_size). */
 export const MAX_RING_SIZE = 8_388_608;
-/** A point costs about this many work units to hash (~80 ns)… */
+/** A point costs about this many work units to hash, against one per point for each sorting pass. */
 const HASH_COST = 4;
-/** …and each of the four light passes (count, place, sort within a bucket, owner copy) a quarter of one (~5 ns). */
-const POINTS_PER_LIGHT_UNIT = 4;
-/** Work units per point over the whole build. */
-export const RING_WORK_PER_POINT = HASH_COST + 4 / POINTS_PER_LIGHT_UNIT;
+/** Work units per point over the whole build: hashing plus three light passes and the owner copy. */
+export const RING_WORK_PER_POINT = HASH_COST + 4;
 
 export interface HashRing {
   /**
@@ -188,18 +186,18 @@ export class RingBuild implements BuildTask<HashRing> {
     const starts = this.starts!;
     const unsorted = this.unsorted;
     const divisor = this.divisor;
-    const end = Math.min(this.total, this.next + Math.ceil(budget * POINTS_PER_LIGHT_UNIT));
+    const end = Math.min(this.total, this.next + Math.ceil(budget));
     const begin = this.next;
     for (let i = begin; i < end; i++) starts[Math.floor(unsorted[i] / divisor) + 1]++;
     this.next = end;
-    if (end < this.total) return (end - begin) / POINTS_PER_LIGHT_UNIT;
+    if (end < this.total) return end - begin;
     for (let b = 0; b < this.radixBuckets; b++) starts[b + 1] += starts[b];
     this.fill = starts.slice(0, this.radixBuckets);
     this.points = new Float64Array(this.total);
     this.phase = 2;
     this.next = 0;
     // ≤ 65,536 additions and a copy: a few tens of microseconds, within TASK_OVERSHOOT.
-    return (end - begin) / POINTS_PER_LIGHT_UNIT + (this.radixBuckets >>> 6);
+    return end - begin + (this.radixBuckets >>> 6);
   }
 
   private place(budget: number): number {
@@ -208,7 +206,7 @@ export class RingBuild implements BuildTask<HashRing> {
     const unsorted = this.unsorted;
     const divisor = this.divisor;
     const begin = this.next;
-    const end = Math.min(this.total, begin + Math.ceil(budget * POINTS_PER_LIGHT_UNIT));
+    const end = Math.min(this.total, begin + Math.ceil(budget));
     for (let i = begin; i < end; i++) {
       const value = unsorted[i];
       points[fill[Math.floor(value / divisor)]++] = value;
@@ -218,7 +216,7 @@ export class RingBuild implements BuildTask<HashRing> {
       this.phase = 3;
       this.next = 0;
     }
-    return (end - begin) / POINTS_PER_LIGHT_UNIT;
+    return end - begin;
   }
 
   private sortBuckets(budget: number): number {
@@ -230,7 +228,7 @@ export class RingBuild implements BuildTask<HashRing> {
       const start = starts[b];
       const end = starts[b + 1];
       if (end - start > 1) sortRange(points, start, end);
-      spent += (end - start + 1) / POINTS_PER_LIGHT_UNIT;
+      spent += end - start + 1;
     }
     this.next = b;
     if (b === this.radixBuckets) {
@@ -246,11 +244,11 @@ export class RingBuild implements BuildTask<HashRing> {
     const owners = this.owners!;
     const bucket = this.bucket;
     const begin = this.next;
-    const end = Math.min(this.total, begin + Math.ceil(budget * POINTS_PER_LIGHT_UNIT));
+    const end = Math.min(this.total, begin + Math.ceil(budget));
     for (let j = begin; j < end; j++) owners[j] = points[j] % bucket;
     this.next = end;
     if (end === this.total) this.result = { points, owners, bucket };
-    return (end - begin) / POINTS_PER_LIGHT_UNIT;
+    return end - begin;
   }
 }
 

@@ -6,8 +6,8 @@
  * hashed, 25–100 ns here) and can be resumed. A slice runs builds until `sliceWork`
  * units are spent, then hands the event loop back
  * (setImmediate: after pending I/O, so DNS and HTTP answers interleave with a build).
- * A build small enough to fit in one slice is run inline instead, so small services
- * never see a table-less moment.
+ * A build of at most INLINE_SLICES slices is run inline instead (well under a millisecond
+ * for the ring of a ten-instance service), so small services never see a table-less moment.
  *
  * Queued builds are bounded (`maxPending`); a queued, not yet started build for the same
  * group (table kind + service) is replaced by a newer one, since the catalog has moved
@@ -18,6 +18,8 @@
  * prefix sum, a chunk of the Maglev owner copy) costs at most this many units.
  */
 export const TASK_OVERSHOOT = 1024;
+/** Builds estimated at up to this many slices of work run inline, on the query that needs them. */
+export const INLINE_SLICES = 2;
 
 export interface BuildTask<T> {
   /** Works until about `budget` units are spent or the table is done; returns the units spent. */
@@ -72,7 +74,7 @@ export class TableBuilder {
   }
 
   /**
-   * Runs `start()` to completion now when `estimate` fits in one slice and returns its
+   * Runs `start()` to completion now when `estimate` fits in INLINE_SLICES slices and returns its
    * value; otherwise queues it (done() receives the value later) and returns undefined.
    */
   build<T>(
@@ -82,7 +84,7 @@ export class TableBuilder {
     start: () => BuildTask<T>,
     done: (value: T) => void,
   ): T | undefined {
-    if (estimate <= this.sliceWork) {
+    if (estimate <= this.sliceWork * INLINE_SLICES) {
       const value = runToEnd(start());
       done(value);
       return value;
