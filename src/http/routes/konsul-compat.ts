@@ -72,7 +72,7 @@ export const konsulCompatRoutes: FastifyPluginAsync<KonsulCompatOptions> = async
 
   app.delete(
     '/deregister/:id',
-    { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
+    { onRequest: emptyBodyIsNoBody, schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
     async (request) => {
       return catalog.deregister(request.params.id);
     },
