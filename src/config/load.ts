@@ -57,7 +57,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (userFile !== undefined && userFile !== '' && resolve(userFile) !== DEFAULT_CONFIG_FILE) {
     merged = deepMerge(merged, readJson(resolve(userFile)));
   }
-  if (options.overrides !== undefined) merged = deepMerge(merged, options.overrides as Record<string, unknown>);
+  if (options.overrides !== undefined) merged = deepMerge(merged, options.overrides);
   for (const [variable, path, kind] of ENV_OVERRIDES) {
     const raw = env[variable];
     if (raw === undefined || raw === '') continue;
@@ -78,8 +78,12 @@ function validate(candidate: Record<string, unknown>): Config {
         : '';
     throw new ConfigError(`invalid config: ${key} ${first.message}${extra}`);
   }
-  const config = candidate as Config;
+  const config = candidate;
   for (const [key, value] of [
+    ['http.headersTimeout', config.http.headersTimeout],
+    ['http.requestTimeout', config.http.requestTimeout],
+    ['http.keepAliveTimeout', config.http.keepAliveTimeout],
+    ['http.idleTimeout', config.http.idleTimeout],
     ['blocking.defaultWait', config.blocking.defaultWait],
     ['blocking.maxWait', config.blocking.maxWait],
     ['health.defaultInterval', config.health.defaultInterval],
@@ -89,6 +93,10 @@ function validate(candidate: Record<string, unknown>): Config {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)
       throw new ConfigError(`invalid config: ${key} must be a positive duration such as 10s, got "${value}"`);
+  }
+  // Node refuses a server whose header deadline lies past its whole-request deadline.
+  if (parseDuration(config.http.headersTimeout)! > parseDuration(config.http.requestTimeout)!) {
+    throw new ConfigError('invalid config: http.headersTimeout must not exceed http.requestTimeout');
   }
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');

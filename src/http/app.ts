@@ -9,6 +9,8 @@ import type { HealthManager } from '../health/manager.js';
 import type { StrategyManager } from '../lb/manager.js';
 import type { Metrics } from '../metrics/registry.js';
 import { createAuthHook } from './auth.js';
+import { guardConnections } from './connection-guard.js';
+import { connectionTimeouts } from './connection-timeouts.js';
 import { clientErrorHandler, errorHandler } from './error-handler.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
 import { loggedUrl } from './logged-url.js';
@@ -36,6 +38,8 @@ export interface AppDependencies {
   now?: () => number;
   /** True from the moment shutdown begins (before Fastify's own close hooks run). */
   shuttingDown?: () => boolean;
+  /** HTTP connections held at once: http.maxConnections, lowered to fit the open-file limit (fd-budget.ts). */
+  maxConnections: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,6 +47,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The HTTP face: every route group registered on one Fastify instance, not yet listening. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, catalog, lb, health, metrics } = deps;
+  const timeouts = connectionTimeouts(config.http);
   // Fastify's own info lines (its "Server listening at") would repeat the server's single
   // start-up line; it logs warnings and errors only, and requests are logged below.
   const fastifyLogger =
@@ -55,6 +60,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimit,
+    // Every stage of a connection has a deadline (connection-timeouts.ts); Fastify's are all off.
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    requestTimeout: timeouts.requestMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: timeouts.checkEveryMs,
+    },
     trustProxy: config.http.trustProxy,
     // Requests that arrive while the server drains get our own shutting_down 503 (below).
     return503OnClosing: false,
@@ -74,6 +88,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
     },
   });
+  guardConnections(app.server, { maxConnections: deps.maxConnections, registry: metrics.registry, logger: deps.logger });
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: any other body type is a 415, not a string that fails validation later.
   app.removeContentTypeParser(['text/plain']);
