@@ -88,7 +88,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
     },
   });
-  guardConnections(app.server, { maxConnections: deps.maxConnections, registry: metrics.registry, logger: deps.logger });
+  guardConnections(app.server, {
+    maxConnections: deps.maxConnections,
+    registry: metrics.registry,
+    logger: deps.logger,
+  });
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: any other body type is a 415, not a string that fails validation later.
   app.removeContentTypeParser(['text/plain']);

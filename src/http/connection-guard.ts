@@ -18,7 +18,7 @@ export interface ConnectionGuard {
   readonly maxConnections: number;
 }
 
-/** Idle connections closed per arrival at the limit: nginx's ngx_drain_connections closes 32. */
+/** Idle connections closed per arrival past the limit: nginx's ngx_drain_connections closes 32. */
 const SHED_BATCH = 32;
 const WARN_EVERY_MS = 10_000;
 
@@ -31,10 +31,10 @@ interface Tracked {
  * Bounds the HTTP server's connections and keeps room for new ones. At the limit Node closes a
  * new connection at once, so idle connections alone (a flood of silent sockets, keep-alive
  * clients between requests) could keep every client out, the orchestrator's liveness probe
- * included, until their timeouts fire. As nginx does when it runs out of connections, the
- * connection that reaches the limit makes the oldest connections with no request in flight
- * close, so only requests being answered can fill the server; those are bounded by the request
- * and idle timeouts.
+ * included, until their timeouts fire. As nginx does when it runs out of connections, a
+ * connection that arrives past the limit makes the oldest connections with no request in flight
+ * close (up to 32), so only requests being answered can fill the server; those are bounded by
+ * the request and idle timeouts. With none to close, the newcomer is closed and counted.
  */
 export function guardConnections(server: Server, options: ConnectionGuardOptions): ConnectionGuard {
   const { maxConnections, logger } = options;
@@ -81,19 +81,22 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
     refusedSinceWarn = 0;
   };
 
-  server.maxConnections = maxConnections;
-  server.on('drop', () => {
+  const refuse = () => {
     refused.inc();
     refusedSinceWarn++;
     warn();
-  });
+  };
+  // One connection over the limit is let in, so that the guard sees the arrival and can make
+  // room; past that (a burst while shed sockets are still closing) Node closes it and says 'drop'.
+  server.maxConnections = maxConnections + 1;
+  server.on('drop', refuse);
   server.on('connection', (socket: Socket) => {
     idle.set(socket, { inFlight: 0 });
     socket.once('close', () => {
       idle.delete(socket);
       busy.delete(socket);
     });
-    if (idle.size + busy.size < maxConnections) return;
+    if (idle.size + busy.size <= maxConnections) return;
     let closed = 0;
     for (const candidate of idle.keys()) {
       if (closed === SHED_BATCH) break;
@@ -103,7 +106,13 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
       candidate.destroy();
       closed++;
     }
-    if (closed === 0) return;
+    if (closed === 0) {
+      // Every other connection is answering a request: this one does not fit.
+      idle.delete(socket);
+      socket.destroy();
+      refuse();
+      return;
+    }
     shed.inc(closed);
     shedSinceWarn += closed;
     warn();

@@ -34,9 +34,11 @@ const MIN_HTTP_CONNECTIONS = 64;
 
 export function fdBudget(input: FdBudgetInput): FdBudget {
   const reserved = input.fdReserve + input.healthProbes + input.dnsConnections;
-  if (input.openFileLimit === null) return { maxConnections: input.maxConnections, reserved, constrainedBy: null, starved: false };
+  if (input.openFileLimit === null)
+    return { maxConnections: input.maxConnections, reserved, constrainedBy: null, starved: false };
   const room = input.openFileLimit - reserved;
-  if (room >= input.maxConnections) return { maxConnections: input.maxConnections, reserved, constrainedBy: null, starved: false };
+  if (room >= input.maxConnections)
+    return { maxConnections: input.maxConnections, reserved, constrainedBy: null, starved: false };
   if (room >= MIN_HTTP_CONNECTIONS) {
     return {
       maxConnections: room,
