@@ -176,7 +176,7 @@ export const TSX_COMMAND: readonly string[] = ['--import', 'tsx', MAIN_TS];
 export async function startKonsulChild(
   t: Teardown,
   env: Record<string, string>,
-  options: { argv?: readonly string[]; fileSizeLimitKb?: number; startTimeoutMs?: number } = {},
+  options: { argv?: readonly string[]; fileSizeLimitKb?: number; openFileLimit?: number; startTimeoutMs?: number } = {},
 ): Promise<KonsulChild> {
   const argv = options.argv ?? TSX_COMMAND;
   const fullEnv = { ...process.env, KONSUL_PORT: '0', KONSUL_DNS_PORT: '0', KONSUL_LOG_LEVEL: 'info', ...env };
@@ -186,7 +186,9 @@ export async function startKonsulChild(
   // SIGXFSZ (Node itself ignores it) and re-raises it, so under a file-size limit the child
   // would die at the first write past it instead of seeing EFBIG. `exec` keeps the pid, so
   // signals sent to child.pid reach Konsul itself.
-  const limit = options.fileSizeLimitKb === undefined ? '' : `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKb}; `;
+  const limit =
+    (options.fileSizeLimitKb === undefined ? '' : `trap '' XFSZ; ulimit -f ${options.fileSizeLimitKb}; `) +
+    (options.openFileLimit === undefined ? '' : `ulimit -n ${options.openFileLimit}; `);
   const child = spawn('bash', ['-c', `unset NODE_OPTIONS; ${limit}exec ${quoted}`], {
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -198,14 +200,14 @@ export async function startKonsulChild(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
   const port = await new Promise<number>((resolve, reject) => {
     const limit = options.startTimeoutMs ?? 30_000;
     const timer = setTimeout(
       () => reject(new Error(`konsul did not start in ${limit} ms:\n${lines.join('\n')}`)),
       limit,
     );
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
       const match = /listening on http [^:]+:(\d+)/.exec(line);
       if (match !== null) {
