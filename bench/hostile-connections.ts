@@ -3,7 +3,11 @@
  * descriptors, held and re-opened as the server closes them, from flooder processes of their own
  * (one process cannot hold that many: the flood is spread so each stays under its own limit).
  *
- *   npx tsx bench/hostile-connections.ts [seconds] [connections]   (defaults: 40, 22000)
+ *   npx tsx bench/hostile-connections.ts [seconds] [connections] [headersTimeout]   (defaults: 40, 22000, 10s)
+ *
+ * With the default 10 s header deadline the server closes silent connections faster than a
+ * flooder on a small machine opens them, so the connection limit is not reached; a long one
+ * (`... 60 22000 5m`) lets the flood pile up past http.maxConnections and the open-file limit.
  *
  * Reports, with the quiet period before the flood as the same-run baseline: Konsul's event-loop
  * delay (p99 and max, from its own metrics, reset at each scrape), its RSS before, during and
@@ -16,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { parseDuration } from '../src/duration.js';
 import { megabytes, residentBytes } from './lib/proc.js';
 import { startKonsul } from './lib/processes.js';
 
@@ -44,6 +49,8 @@ function runFlooder(port: number, count: number): void {
       const socket = connect({ host: '127.0.0.1', port });
       let connectedAt = 0;
       socket.on('error', () => undefined);
+      // Read (and drop) what the server sends: an unread socket never sees the server's close.
+      socket.resume();
       socket.once('connect', () => {
         connectedAt = performance.now();
         opening--;
@@ -79,7 +86,7 @@ function runFlooder(port: number, count: number): void {
     stopping = true;
     clearInterval(tick);
     for (const socket of sockets) socket.destroy();
-    process.send?.(report, () => process.exit(0));
+    process.send?.({ ...report, final: true }, () => process.exit(0));
   });
 }
 
@@ -123,6 +130,7 @@ function sumOf(metrics: Map<string, number>, prefix: string): number {
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 40);
   const connections = Number(process.argv[3] ?? 22_000);
+  const headersTimeout = process.argv[4] ?? '10s';
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   const target = createServer((socket) => {
@@ -133,7 +141,12 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
   const targetPort = (target.address() as AddressInfo).port;
 
-  const konsul = await startKonsul('konsul', { logLevel: 'warn' });
+  const konsul = await startKonsul('konsul', {
+    logLevel: 'warn',
+    config: {
+      http: { headersTimeout, requestTimeout: (parseDuration(headersTimeout) ?? 0) > 30_000 ? headersTimeout : '30s' },
+    },
+  });
   const openFileLimit = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${konsul.pid}/limits`, 'utf8'))?.[1];
   try {
     const registered = await new Promise<number>((resolve, reject) => {
@@ -204,7 +217,10 @@ async function main(): Promise<void> {
       flooders.map(
         (child, n) =>
           new Promise<FlooderReport>((resolve) => {
-            child.once('message', (message: FlooderReport) => resolve(message));
+            // A periodic report may still be on its way; the final one is marked.
+            child.on('message', (message: FlooderReport & { final?: true }) => {
+              if (message.final === true) resolve(message);
+            });
             child.once('exit', () =>
               resolve(reports[n] ?? { open: 0, opened: 0, connectErrors: 0, closedByServer: 0, lifetimesMs: [] }),
             );
