@@ -142,7 +142,7 @@ function startChild(args: string[], children: ChildProcess[]): Promise<{ port: n
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const line = output.split('\n')[0];
       if (output.includes('\n')) resolve(JSON.parse(line) as { port: number });

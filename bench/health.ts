@@ -53,7 +53,7 @@ function runTarget(): void {
 }
 
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? process.env.HEALTH_BENCH_SECONDS ?? 60);
+  const seconds = Number(process.argv.at(2) ?? process.env.HEALTH_BENCH_SECONDS ?? 60);
   if (!Number.isFinite(seconds) || seconds < 15)
     throw new Error('run for at least 15 s: the first 10 s interval is the start-up burst');
 

@@ -10,7 +10,7 @@
 import type { Instance } from '../src/catalog/types.js';
 import { buildMaglevTable } from '../src/lb/maglev-table.js';
 import { createStrategyManager } from '../src/lb/manager.js';
-import { createSeededRandom } from '../src/lb/random.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { buildRing } from '../src/lb/ring.js';
 import type { Candidates, LbConfig, OrderOptions } from '../src/lb/types.js';
 import { effectiveWeights } from '../src/lb/weights.js';

@@ -151,7 +151,7 @@ export async function run(): Promise<Section> {
     // Warm-up: the first quarter, at most a minute: JIT, caches and the pool of ids filling up.
     const warmup = Math.min(60, SECONDS / 4);
     const steady = samples.filter((sample) => sample.second > warmup && sample.rss !== null);
-    const first = steady[0];
+    const first = steady.at(0);
     const last = steady.at(-1);
     const growth = first !== undefined && last !== undefined ? last.rss! / first.rss! - 1 : NaN;
     const perMinute = slope(steady.map((sample) => [sample.second / 60, sample.rss! / 2 ** 20]));

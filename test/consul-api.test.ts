@@ -338,11 +338,11 @@ t.test('blocking queries wait for index and wait, and answer with the new X-Cons
   const first = await inject({ method: 'GET', url: '/v1/health/service/web' });
   const index = first.headers['x-consul-index'];
   const started = Date.now();
-  const timedOut = await inject({ method: 'GET', url: `/v1/health/service/web?index=${index}&wait=200ms` });
+  const timedOut = await inject({ method: 'GET', url: `/v1/health/service/web?index=${String(index)}&wait=200ms` });
   // Timers run on a monotonic clock; Date.now() can read a millisecond or two short of it.
   t.ok(Date.now() - started >= 195, 'held for the wait');
   t.equal(timedOut.headers['x-consul-index'], index);
-  const held = inject({ method: 'GET', url: `/v1/health/service/web?index=${index}&wait=10s` });
+  const held = inject({ method: 'GET', url: `/v1/health/service/web?index=${String(index)}&wait=10s` });
   await put(inject, '/v1/agent/service/register', { Name: 'web', Address: '10.0.0.1', Port: 80 });
   const woken = await held;
   t.ok(Number(woken.headers['x-consul-index']) > Number(index));

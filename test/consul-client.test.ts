@@ -126,6 +126,7 @@ t.test('a watch on health.service sees a registration and then a deregistration'
   const { consul } = await consulFor(t);
   // Another service already in the catalog: the case of a brand-new catalog is the next test.
   await consul.agent.service.register({ name: 'other', address: '10.0.9.9', port: 1 });
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the client's watch calls it on its own client
   const watch = consul.watch({ method: consul.health.service, options: { service: 'worker', wait: '10s' } });
   t.teardown(() => watch.end());
   const errors: unknown[] = [];
@@ -152,6 +153,7 @@ t.test('a watch on health.service sees a registration and then a deregistration'
 
 t.test('a watch started on a brand-new, empty catalog sees the first registration', async (t) => {
   const { consul } = await consulFor(t);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the client's watch calls it on its own client
   const watch = consul.watch({ method: consul.health.service, options: { service: 'first', wait: '1s' } });
   t.teardown(() => watch.end());
   await once(watch, 'change');

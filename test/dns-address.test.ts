@@ -8,7 +8,7 @@ t.test('IPv4 and IPv6 addresses become their octets; hostnames do not', async (t
   t.same([...addressOctets('fe80::1:2%eth0')!], [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2]);
   t.same([...addressOctets('::ffff:192.0.2.1')!], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1]);
   t.same([...addressOctets('1:2:3:4:5:6:7:8')!], [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]);
-  t.same([...addressOctets('1::')!], [0, 1, ...new Array(14).fill(0)]);
+  t.same([...addressOctets('1::')!], [0, 1, ...new Array<number>(14).fill(0)]);
   t.equal(addressOctets('db.example.com'), undefined);
 });
 

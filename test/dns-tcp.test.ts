@@ -32,14 +32,15 @@ function exchange(port: number, writes: Buffer[], endAfter = false): Promise<Buf
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
     socket.on('close', () => resolve(Buffer.concat(chunks)));
-    socket.on('connect', async () => {
+    const writeAll = async (): Promise<void> => {
       for (const write of writes) {
         socket.write(write);
         await new Promise((next) => setTimeout(next, 2));
       }
       if (endAfter) socket.end();
       else setTimeout(() => socket.end(), 50);
-    });
+    };
+    socket.on('connect', () => void writeAll());
   });
 }
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Errors, KonsulError } from '../src/errors.js';
 import { createStrategyManager, StrategyManager } from '../src/lb/manager.js';
-import { createSeededRandom } from '../src/lb/random.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import type { LbObserver, Strategy } from '../src/lb/types.js';
 import type { Instance } from '../src/catalog/types.js';
 import { candidates, ids, instance, instances, lbConfig } from './helpers/lb-fixtures.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createStrategyManager } from '../src/lb/manager.js';
-import { createSeededRandom } from '../src/lb/random.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { candidates, countBy, ids, instance, instances, lbConfig } from './helpers/lb-fixtures.js';
 
 t.test('of two instances the less loaded always goes first', async (t) => {

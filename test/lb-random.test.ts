@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createStrategyManager } from '../src/lb/manager.js';
-import { createSeededRandom } from '../src/lb/random.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { candidates, chiSquare, instances, lbConfig } from './helpers/lb-fixtures.js';
 
 // Chi-square critical values at p = 0.01: 9 degrees of freedom → 21.666, 19 → 36.191.

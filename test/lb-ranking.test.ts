@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createSeededRandom } from '../src/lb/random.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { Ranker } from '../src/lb/ranking.js';
 
 t.test('rank returns the first k indices by (primary, secondary, index) for every k', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createSeededRandom } from '../src/lb/random.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { UniqueSampler } from '../src/lb/sampling.js';
 
 t.test('draws never repeat an index, in both rejection and pool modes', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createStrategyManager } from '../src/lb/manager.js';
-import { createSeededRandom } from '../src/lb/random.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { candidates, chiSquare, ids, instance, lbConfig } from './helpers/lb-fixtures.js';
 
 // Chi-square critical value at p = 0.01 with 3 degrees of freedom.

@@ -98,9 +98,12 @@ export async function registerMany(
 }
 
 /** One sample from GET /metrics: the value of every unlabelled series whose name is asked for. */
-export async function scrapeMetrics(baseUrl: string, names: readonly string[]): Promise<Record<string, number>> {
+export async function scrapeMetrics(
+  baseUrl: string,
+  names: readonly string[],
+): Promise<Partial<Record<string, number>>> {
   const text = (await sendOk(`${baseUrl}/metrics`)).body.toString();
-  const values: Record<string, number> = {};
+  const values: Partial<Record<string, number>> = {};
   for (const line of text.split('\n')) {
     const space = line.indexOf(' ');
     if (space < 0 || line.startsWith('#')) continue;

@@ -74,6 +74,6 @@ export const fmt = {
 
 /** True when this module is the script Node was started with (tsx keeps the .ts path in argv[1]). */
 export function isMain(moduleUrl: string): boolean {
-  const entry = process.argv[1];
+  const entry = process.argv.at(1);
   return entry !== undefined && resolve(fileURLToPath(moduleUrl)) === resolve(entry);
 }

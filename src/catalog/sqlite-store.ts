@@ -61,7 +61,7 @@ export class SqliteStore implements CatalogStore {
     } catch (error) {
       this.db.close();
       if ((error as { code?: string }).code === 'SQLITE_BUSY') {
-        throw new Error(`the data file ${this.location} is in use by another Konsul process`);
+        throw new Error(`the data file ${this.location} is in use by another Konsul process`, { cause: error });
       }
       throw error;
     }

@@ -23,7 +23,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 type EnvKind = 'string' | 'port';
 
 /** KONSUL_* variables and the config key each one overrides. */
-const ENV_OVERRIDES: readonly [variable: string, path: readonly string[], kind: EnvKind][] = [
+export const ENV_OVERRIDES: readonly [variable: string, path: readonly string[], kind: EnvKind][] = [
   ['KONSUL_HOST', ['http', 'host'], 'string'],
   ['KONSUL_PORT', ['http', 'port'], 'port'],
   ['KONSUL_DNS_HOST', ['dns', 'host'], 'string'],

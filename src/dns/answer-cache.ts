@@ -55,7 +55,7 @@ export interface AnswerSet {
 
 /** A service (optionally narrowed to a tag) at one catalog index. */
 export class ServiceAnswers {
-  private readonly sets: (AnswerSet | undefined)[] = new Array(KIND_COUNT).fill(undefined);
+  private readonly sets: (AnswerSet | undefined)[] = new Array<AnswerSet | undefined>(KIND_COUNT).fill(undefined);
 
   constructor(
     readonly service: string,

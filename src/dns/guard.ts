@@ -47,7 +47,7 @@ const ECS: Rejection = { action: 'formerr', reason: 'ecs' };
 const TRAILING: Rejection = { action: 'formerr', reason: 'trailing' };
 
 export function isRejection(verdict: Query | Rejection): verdict is Rejection {
-  return (verdict as Rejection).action !== undefined;
+  return 'action' in verdict;
 }
 
 export function guardQuery(message: Buffer): Query | Rejection {

@@ -37,9 +37,9 @@ export class DnsMetrics {
   private readonly duration: Histogram;
   private readonly malformedTotal: Counter<'reason'>;
   private readonly truncatedTotal: Counter;
-  private readonly bound: (Counter.Internal | undefined)[] = new Array(SLOT_LABELS.length * RCODE_SLOTS).fill(
-    undefined,
-  );
+  private readonly bound: (Counter.Internal | undefined)[] = new Array<Counter.Internal | undefined>(
+    SLOT_LABELS.length * RCODE_SLOTS,
+  ).fill(undefined);
 
   constructor(registry: Registry) {
     // Get-or-create: a DNS server restarted against the same registry (tests, reloads) reuses its series.

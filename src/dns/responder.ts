@@ -71,7 +71,7 @@ export class Responder {
     sections.clear();
     this.scopePrefix = 0;
     let rcode: number;
-    let authoritative = true;
+    let authoritative: boolean;
     const edns = query.edns;
     if (query.qclass !== QCLASS.IN && query.qclass !== QCLASS.ANY) {
       // Konsul only serves the Internet class; CHAOS (version.bind) and others are not implemented.

@@ -56,7 +56,7 @@ export class Scheduler<J extends ScheduledJob> {
   }
 
   private arm(): void {
-    const next = this.heap[0];
+    const next = this.heap.at(0);
     if (next === undefined) {
       if (this.timer !== null) clearTimeout(this.timer);
       this.timer = null;

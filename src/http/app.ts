@@ -18,7 +18,7 @@ import { createWriteRateLimit } from './rate-limit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkRoutes } from './routes/checks.js';
 import { consulRoutes } from './routes/consul.js';
-import { konsulCompatRoutes } from './routes/konsul-compat.js';
+import { shortRoutes } from './routes/short-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/probes.js';
 import { validatorCompiler } from './validation.js';
@@ -50,13 +50,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const timeouts = connectionTimeouts(config.http);
   // Fastify's own info lines (its "Server listening at") would repeat the server's single
   // start-up line; it logs warnings and errors only, and requests are logged below.
-  const fastifyLogger =
+  const fastifyLogger: FastifyBaseLogger =
     deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
   const app = Fastify({
+<<<<<<< HEAD
     // The assertion types the app with Fastify's logger rather than pino's Logger, which the
     // route plugins' FastifyInstance type needs; the lint rule cannot see that.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
     loggerInstance: fastifyLogger as FastifyBaseLogger,
+=======
+    loggerInstance: fastifyLogger,
+>>>>>>> main
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimit,
@@ -153,7 +157,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(catalogRoutes, { catalog, lb, blocking });
   await app.register(checkRoutes, { catalog, health, blocking });
-  await app.register(konsulCompatRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
+  await app.register(shortRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
   await app.register(consulRoutes, { catalog, lb, health, blocking });
   return app;
 }

@@ -24,13 +24,11 @@ export function logServerFailure(request: FastifyRequest, error: Error): void {
 function toKonsulError(error: FastifyError, request: FastifyRequest): KonsulError {
   if (error instanceof KonsulError) return error;
   if (error.validation !== undefined) {
-    return Errors.validationFailed(
-      describeValidation(error.validation as unknown as ValidationIssue[], error.validationContext ?? 'request'),
-    );
+    return Errors.validationFailed(describeValidation(error.validation, error.validationContext ?? 'request'));
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return Errors.bodyTooLarge(request.routeOptions.bodyLimit ?? 0);
+      return Errors.bodyTooLarge(request.routeOptions.bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return Errors.unsupportedMediaType(String(request.headers['content-type'] ?? ''));
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

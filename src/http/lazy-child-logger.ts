@@ -47,7 +47,7 @@ for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent
   Object.defineProperty(LazyChildLogger.prototype, level, {
     value: function (this: LazyChildLogger, ...args: unknown[]): void {
       const logger = this.logger;
-      (logger[level] as (...rest: unknown[]) => void).apply(logger, args);
+      Reflect.apply(logger[level], logger, args);
     },
   });
 }

@@ -13,10 +13,17 @@ export interface ServiceQueryDeps {
   blocking: BlockingSettings;
 }
 
+/** What a service query answered, and the catalog index it was answered at. */
+export interface ServiceAnswer {
+  index: number;
+  instances: Instance[];
+}
+
 /**
  * The one implementation behind every service query route: filter in the catalog, wait if the
- * query blocks, then let the strategy manager filter by health and order the answer. A query
- * that does not block is answered synchronously (no promise), as most are.
+ * query blocks, then let the strategy manager filter by health and order the answer. Sets
+ * Konsul's X-Konsul-* headers; a face with headers of its own reads the index from the answer.
+ * A query that does not block is answered synchronously (no promise), as most are.
  */
 export function answerServiceQuery(
   deps: ServiceQueryDeps,
@@ -24,7 +31,7 @@ export function answerServiceQuery(
   reply: FastifyReply,
   name: string | undefined,
   query: ServiceQuery,
-): Instance[] | Promise<Instance[]> {
+): ServiceAnswer | Promise<ServiceAnswer> {
   const meta = parseMetaFilter(query.meta);
   const clientIp = query['client-ip'] ?? request.ip;
   if (query['client-ip'] !== undefined && isIP(query['client-ip']) === 0)
@@ -37,6 +44,20 @@ export function answerServiceQuery(
   );
 }
 
+/** answerServiceQuery for the native routes, whose body is the ordered instances alone. */
+export function answerServiceInstances(
+  deps: ServiceQueryDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: string | undefined,
+  query: ServiceQuery,
+): Instance[] | Promise<Instance[]> {
+  const answer = answerServiceQuery(deps, request, reply, name, query);
+  return answer instanceof Promise ? answer.then(instancesOf) : answer.instances;
+}
+
+const instancesOf = (answer: ServiceAnswer): Instance[] => answer.instances;
+
 function orderedAnswer(
   deps: ServiceQueryDeps,
   reply: FastifyReply,
@@ -44,7 +65,7 @@ function orderedAnswer(
   query: ServiceQuery,
   meta: Record<string, string> | undefined,
   clientIp: string,
-): Instance[] {
+): ServiceAnswer {
   const result = deps.catalog.query({ name, tags: query.tag, meta });
   const ordered = deps.lb.order(
     { key: result.key, service: result.service, instances: result.instances },
@@ -60,7 +81,7 @@ function orderedAnswer(
   );
   void reply.header('x-konsul-index', String(result.index)).header('x-konsul-strategy', ordered.strategy);
   if (ordered.panic) void reply.header('x-konsul-panic', 'true');
-  return ordered.instances;
+  return { index: result.index, instances: ordered.instances };
 }
 
 function parseMetaFilter(pairs: readonly string[] | undefined): Record<string, string> | undefined {

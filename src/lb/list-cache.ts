@@ -5,7 +5,7 @@
  * fresh entry; structures for the old key age out of the LRU.
  */
 import type { Instance } from '../catalog/types.js';
-import type { HealthMode, HealthSelection } from './health.js';
+import type { HealthMode, HealthSelection } from './health-filter.js';
 import type { LoadView, StateSlot } from './types.js';
 
 /** One counter per strategy (indexed by registration order), so strategies sharing a list do not disturb each other's rotation. */

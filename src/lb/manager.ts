@@ -7,7 +7,7 @@
 import type { Instance } from '../catalog/types.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
-import { healthMode, selectHealthy } from './health.js';
+import { healthMode, selectHealthy } from './health-filter.js';
 import { ListCache, type ListCacheStats } from './list-cache.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';

@@ -96,7 +96,7 @@ export interface StrategyContext {
   readonly clientRegion: string | undefined;
   readonly config: Readonly<LbConfig>;
   /** Uniform in [0, 1); seeded when the manager was given a `random`. */
-  random(): number;
+  readonly random: () => number;
   /** Returns the rotation counter of this service and filter, then increments it. */
   nextRotation(): number;
   /** The structure for `slot`, built once per candidate list and health filter. */

@@ -134,7 +134,7 @@ function ipv6Bytes(address: string): Buffer {
   const [head, tail = ''] = address.split('::');
   const headWords = head === '' ? [] : head.split(':');
   const tailWords = tail === '' ? [] : tail.split(':');
-  const words = [...headWords, ...new Array(8 - headWords.length - tailWords.length).fill('0'), ...tailWords];
+  const words = [...headWords, ...new Array<string>(8 - headWords.length - tailWords.length).fill('0'), ...tailWords];
   const out = Buffer.alloc(16);
   words.forEach((word, i) => out.writeUInt16BE(parseInt(word, 16), i * 2));
   return out;
@@ -378,13 +378,14 @@ export function tcpExchange(
         resolve(replies);
       }
     });
-    socket.on('connect', async () => {
+    const writeAll = async (): Promise<void> => {
       const chunkSize = options.chunkSize ?? framed.length;
       for (let offset = 0; offset < framed.length; offset += chunkSize) {
         socket.write(framed.subarray(offset, offset + chunkSize));
         // Separate writes so the server sees separate reads.
         if (chunkSize < framed.length) await new Promise((next) => setTimeout(next, 5));
       }
-    });
+    };
+    socket.on('connect', () => void writeAll());
   });
 }

@@ -30,9 +30,9 @@ export async function startTestKonsul(
   };
   const merged: Record<string, unknown> = { ...base };
   for (const [section, values] of Object.entries(overrides)) {
-    merged[section] = { ...(merged[section] as object | undefined), ...(values as object) };
+    merged[section] = { ...(merged[section] as object | undefined), ...values };
   }
-  const config = loadConfig({ env: {}, overrides: merged as DeepPartial<Config> });
+  const config = loadConfig({ env: {}, overrides: merged });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {

@@ -30,15 +30,15 @@ export async function startKonsulProcess(t: Teardown, env: Record<string, string
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
   const started = await new Promise<{ port: number; dnsPort: number | null }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`konsul did not start in 30 s:\n${lines.join('\n')}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);
       const match = /listening on http [^:]+:(\d+), dns (?:[^:]+:(\d+)|disabled)/.exec(line);
       if (match !== null) {
         clearTimeout(timer);
-        resolve({ port: Number(match[1]), dnsPort: match[2] === undefined ? null : Number(match[2]) });
+        resolve({ port: Number(match[1]), dnsPort: match.at(2) === undefined ? null : Number(match[2]) });
       }
     });
     void exited.then(({ code }) => {

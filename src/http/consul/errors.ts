@@ -63,18 +63,14 @@ function toConsulError(error: FastifyError, request: FastifyRequest): { statusCo
   if (error.validation !== undefined) {
     return {
       statusCode: 400,
-      message: describeValidation(
-        error.validation as unknown as ValidationIssue[],
-        error.validationContext ?? 'request',
-        request,
-      ),
+      message: describeValidation(error.validation, error.validationContext ?? 'request', request),
     };
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
         statusCode: 413,
-        message: `Request body too large: the limit is ${request.routeOptions.bodyLimit ?? 0} bytes`,
+        message: `Request body too large: the limit is ${request.routeOptions.bodyLimit} bytes`,
       };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { statusCode: 400, message: 'Request decode failed: EOF' };

@@ -1,8 +1,8 @@
 import { ConsulHttpError } from './errors.js';
 import type { ConsulNode } from './node.js';
-import type { ConsulServiceQuery } from './shapes.js';
+import type { ConsulServiceQuery } from './schemas.js';
 
-/** The query parameters every Consul client may send, as the schemas in shapes.ts let them through. */
+/** The query parameters every Consul client may send, as the schemas in schemas.ts let them through. */
 export interface ConsulCommonQuery {
   dc?: string;
   ns?: string;

@@ -11,7 +11,7 @@ import {
   type ConsulNodeService,
   type ConsulRegistrationBody,
   type ConsulServiceEntry,
-} from './shapes.js';
+} from './schemas.js';
 
 /**
  * Translation between Consul's shapes and the catalog's. Every Consul write becomes a

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { Errors } from '../../errors.js';
 import { waitIfBlocking } from '../blocking.js';
 import { emptyBodyIsNoBody } from '../empty-body.js';
-import { answerServiceQuery, type ServiceQueryDeps } from '../service-query.js';
+import { answerServiceInstances, type ServiceQueryDeps } from '../service-query.js';
 import {
   BlockingQuerySchema,
   IdParams,
@@ -86,7 +86,7 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
   app.get(
     '/catalog/services',
     { schema: { querystring: ServiceListQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } },
-    (request, reply) => answerServiceQuery(deps, request, reply, request.query.name, request.query),
+    (request, reply) => answerServiceInstances(deps, request, reply, request.query.name, request.query),
   );
 
   app.get(
@@ -98,7 +98,7 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
         response: withErrors({ 200: Type.Array(InstanceSchema) }),
       },
     },
-    (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
+    (request, reply) => answerServiceInstances(deps, request, reply, request.params.name, request.query),
   );
 
   app.get(

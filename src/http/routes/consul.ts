@@ -34,7 +34,7 @@ import {
   type ConsulAgentSelf,
   type ConsulAgentService,
   ServiceEntrySchema,
-} from '../consul/shapes.js';
+} from '../consul/schemas.js';
 import {
   agentService,
   catalogService,
@@ -86,7 +86,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     if ((body as string).trim() === '') done(null, undefined);
-    else parseJson(request, body as string, done);
+    else void parseJson(request, body as string, done);
   });
 
   // ---- agent: services ---------------------------------------------------------------------
@@ -360,7 +360,7 @@ async function serviceInstances(
   let instances: Instance[];
   let index: number;
   if (wantsLoadBalancing(query)) {
-    instances = await answerServiceQuery(deps, request, reply, name, {
+    ({ instances, index } = await answerServiceQuery(deps, request, reply, name, {
       ...(query.tag === undefined ? {} : { tag: query.tag }),
       ...(query.lb === undefined ? {} : { lb: query.lb }),
       ...(query.limit === undefined ? {} : { limit: query.limit }),
@@ -372,9 +372,7 @@ async function serviceInstances(
       // Consul's health/service lists critical instances unless ?passing: so does this face.
       'health-filter': false,
       passing,
-    });
-    // The index the answer was computed at, as answerServiceQuery reported it.
-    index = Number(reply.getHeader('x-konsul-index'));
+    }));
   } else {
     await waitIfBlocking(request, deps.catalog, name, query, deps.blocking);
     const result = deps.catalog.query({ name, ...(query.tag === undefined ? {} : { tags: query.tag }) });

@@ -5,8 +5,8 @@
  */
 import t from 'tap';
 import { connect } from 'node:net';
-import { httpCall, type HttpAnswer } from './helpers/fault-targets.js';
-import { json, startTestKonsul } from './helpers/konsul.js';
+import { httpCall, type HttpAnswer } from '../helpers/fault-targets.js';
+import { json, startTestKonsul } from '../helpers/konsul.js';
 
 interface ErrorBody {
   error: { code: string; message: string };

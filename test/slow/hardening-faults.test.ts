@@ -7,16 +7,16 @@
  * in a fraction of the time the tsx loader takes on a busy machine).
  */
 import t from 'tap';
-import { tempDir } from './helpers/catalog.js';
+import { tempDir } from '../helpers/catalog.js';
 import {
   bundleKonsulCommand,
   httpCall,
   startFaultTarget,
   startKonsulChild,
   type HttpAnswer,
-} from './helpers/fault-targets.js';
-import { startTestKonsul } from './helpers/konsul.js';
-import { seeded } from './helpers/seeded.js';
+} from '../helpers/fault-targets.js';
+import { startTestKonsul } from '../helpers/konsul.js';
+import { seeded } from '../helpers/seeded.js';
 
 interface ErrorBody {
   error: { code: string; message: string };

@@ -5,7 +5,7 @@ import { Errors } from '../../errors.js';
 import type { HealthManager } from '../../health/manager.js';
 import { waitIfBlocking } from '../blocking.js';
 import { emptyBodyIsNoBody } from '../empty-body.js';
-import { answerServiceQuery, type ServiceQueryDeps } from '../service-query.js';
+import { answerServiceInstances, type ServiceQueryDeps } from '../service-query.js';
 import {
   BlockingQuerySchema,
   IdParams,
@@ -18,7 +18,7 @@ import {
   withErrors,
 } from '../schemas.js';
 
-export interface KonsulCompatOptions extends ServiceQueryDeps {
+export interface ShortRoutesOptions extends ServiceQueryDeps {
   health: HealthManager;
   /** The TTL an instance registered without checks gets, so a missed heartbeat takes it out. */
   defaultTtl: string;
@@ -33,7 +33,7 @@ const HeartbeatBody = Type.Union([
  * The short routes earlier Konsul clients use. Each is the catalog route it names, with one
  * difference: `/register` gives a check-less instance a TTL check, and `/heartbeat/:id` passes it.
  */
-export const konsulCompatRoutes: FastifyPluginAsync<KonsulCompatOptions> = async (plugin, deps) => {
+export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin, deps) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { catalog, health } = deps;
 
@@ -67,7 +67,7 @@ export const konsulCompatRoutes: FastifyPluginAsync<KonsulCompatOptions> = async
         response: withErrors({ 200: Type.Array(InstanceSchema) }),
       },
     },
-    (request, reply) => answerServiceQuery(deps, request, reply, request.params.name, request.query),
+    (request, reply) => answerServiceInstances(deps, request, reply, request.params.name, request.query),
   );
 
   app.delete(

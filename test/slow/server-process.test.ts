@@ -1,7 +1,7 @@
 import t from 'tap';
 import { request } from 'node:http';
-import { tempDir } from './helpers/catalog.js';
-import { runKonsul, startKonsulProcess } from './helpers/process.js';
+import { tempDir } from '../helpers/catalog.js';
+import { runKonsul, startKonsulProcess } from '../helpers/process.js';
 
 function http(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

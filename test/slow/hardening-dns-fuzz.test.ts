@@ -15,9 +15,9 @@ import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Counter } from 'prom-client';
-import { buildQuery, decodeMessage, RCODE, tcpExchange, TYPE, UdpExchange } from './helpers/dns-client.js';
-import { startTestKonsul, type TestKonsul } from './helpers/konsul.js';
-import { seeded, type Seeded } from './helpers/seeded.js';
+import { buildQuery, decodeMessage, RCODE, tcpExchange, TYPE, UdpExchange } from '../helpers/dns-client.js';
+import { startTestKonsul, type TestKonsul } from '../helpers/konsul.js';
+import { seeded, type Seeded } from '../helpers/seeded.js';
 
 const SEED = 0x6b6f6e73; // "kons"
 const PACKETS = 100_000;
@@ -27,7 +27,8 @@ const WALL_LIMIT_MS = 60_000;
 
 /** A real GC when the flag can be set at run time (it can on Node 20), else a no-op. */
 function garbageCollector(): () => void {
-  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  const exposed = globalThis.gc;
+  if (typeof exposed === 'function') return () => void exposed();
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as (() => void) | undefined;
   return typeof gc === 'function' ? gc : () => undefined;

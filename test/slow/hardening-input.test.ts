@@ -10,9 +10,9 @@
  */
 import t from 'tap';
 import type { Test as TestContext } from 'tap';
-import { tempDir } from './helpers/catalog.js';
-import { httpCall } from './helpers/fault-targets.js';
-import { json, startTestKonsul, type TestKonsul } from './helpers/konsul.js';
+import { tempDir } from '../helpers/catalog.js';
+import { httpCall } from '../helpers/fault-targets.js';
+import { json, startTestKonsul, type TestKonsul } from '../helpers/konsul.js';
 
 interface ErrorBody {
   error: { code: string; message: string };

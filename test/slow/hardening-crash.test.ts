@@ -10,9 +10,9 @@
  * 120 s, so this file allows itself 180 s (about 40 s when it runs alone).
  */
 import t from 'tap';
-import { tempDir } from './helpers/catalog.js';
-import { bundleKonsulCommand, httpCall, startKonsulChild } from './helpers/fault-targets.js';
-import { seeded } from './helpers/seeded.js';
+import { tempDir } from '../helpers/catalog.js';
+import { bundleKonsulCommand, httpCall, startKonsulChild } from '../helpers/fault-targets.js';
+import { seeded } from '../helpers/seeded.js';
 
 const ROUNDS = 20;
 const WRITERS = 6;
@@ -43,9 +43,11 @@ t.test(`${ROUNDS} rounds of SIGKILL mid-burst lose no acknowledged registration 
     // the group-commit cycle each round.
     const killAfter = acknowledged.size + rng.between(10, 60);
     let killed = false;
+    // Every writer reads it after its awaits, when another writer may have set it.
+    const killedYet = (): boolean => killed;
     let sequence = 0;
     const writer = async (slot: number) => {
-      for (let n = 0; n < 2000 && !killed; n++) {
+      for (let n = 0; n < 2000 && !killedYet(); n++) {
         const id = `r${round}-w${slot}-${sequence++}`;
         try {
           const answer = await httpCall(
@@ -67,14 +69,14 @@ t.test(`${ROUNDS} rounds of SIGKILL mid-burst lose no acknowledged registration 
           unacknowledged++;
           return; // the process is gone: whatever was in flight was never acknowledged
         }
-        if (!killed && acknowledged.size >= killAfter) {
+        if (!killedYet() && acknowledged.size >= killAfter) {
           killed = true;
           konsul.child.kill('SIGKILL');
         }
       }
     };
     await Promise.all(Array.from({ length: WRITERS }, (_, slot) => writer(slot)));
-    if (!killed) konsul.child.kill('SIGKILL');
+    if (!killedYet()) konsul.child.kill('SIGKILL');
     t.match(
       await konsul.exited,
       { signal: 'SIGKILL' },

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { healthMode, selectHealthy } from '../src/lb/health.js';
+import { healthMode, selectHealthy } from '../src/lb/health-filter.js';
 import { instance } from './helpers/lb-fixtures.js';
 
 const list = [

@@ -7,9 +7,9 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { buildQuery, TYPE, UdpExchange } from './helpers/dns-client.js';
-import { httpCall } from './helpers/fault-targets.js';
-import { startTestKonsul, type TestKonsul } from './helpers/konsul.js';
+import { buildQuery, TYPE, UdpExchange } from '../helpers/dns-client.js';
+import { httpCall } from '../helpers/fault-targets.js';
+import { startTestKonsul, type TestKonsul } from '../helpers/konsul.js';
 
 const PROMTOOL_MISSING =
   'promtool is not installed: install the Debian package "prometheus" (apt-get install -y prometheus), which provides /usr/bin/promtool';
