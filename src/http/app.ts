@@ -53,14 +53,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const fastifyLogger: FastifyBaseLogger =
     deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
   const app = Fastify({
-<<<<<<< HEAD
-    // The assertion types the app with Fastify's logger rather than pino's Logger, which the
-    // route plugins' FastifyInstance type needs; the lint rule cannot see that.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
-    loggerInstance: fastifyLogger as FastifyBaseLogger,
-=======
     loggerInstance: fastifyLogger,
->>>>>>> main
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimit,
