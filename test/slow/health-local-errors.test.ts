@@ -6,10 +6,10 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { localErrorCode } from '../src/health/result.js';
-import { startHttpTarget, startTcpListener } from './helpers/health-targets.js';
+import { localErrorCode } from '../../src/health/result.js';
+import { startHttpTarget, startTcpListener } from '../helpers/health-targets.js';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/fd-exhaustion.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../fixtures/fd-exhaustion.ts', import.meta.url));
 
 interface FixtureReport {
   passedFirst: boolean;

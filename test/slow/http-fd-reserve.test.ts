@@ -7,10 +7,10 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { tempDir } from './helpers/catalog.js';
-import { httpCall, startKonsulChild } from './helpers/fault-targets.js';
-import { startTcpListener } from './helpers/health-targets.js';
-import { waitUntil } from './helpers/wait.js';
+import { tempDir } from '../helpers/catalog.js';
+import { httpCall, startKonsulChild } from '../helpers/fault-targets.js';
+import { startTcpListener } from '../helpers/health-targets.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const OPEN_FILE_LIMIT = 256;
 const FLOOD = 400;

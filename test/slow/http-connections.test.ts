@@ -6,9 +6,9 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import type { Registry } from 'prom-client';
-import { httpCall } from './helpers/fault-targets.js';
-import { startTestKonsul } from './helpers/konsul.js';
-import { waitUntil } from './helpers/wait.js';
+import { httpCall } from '../helpers/fault-targets.js';
+import { startTestKonsul } from '../helpers/konsul.js';
+import { waitUntil } from '../helpers/wait.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
