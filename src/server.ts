@@ -125,7 +125,15 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
 
     let dns: DnsServer | null = null;
     if (config.dns.enabled) {
-      dns = await startDnsServer({ config: config.dns, catalog, lb, registry: metrics.registry, logger });
+      dns = await startDnsServer({
+        config: config.dns,
+        catalog,
+        lb,
+        registry: metrics.registry,
+        logger,
+        // DNS carries no token: with reads protected over HTTP it warns unless dns.allowFrom is set.
+        readsProtected: config.auth.protectReads && config.auth.token !== '',
+      });
       const started = dns;
       cleanups.push(() => started.close());
     }

@@ -101,3 +101,53 @@ function configErrorOf(env: Record<string, string | undefined>): string {
     return error instanceof ConfigError ? error.message : `not a ConfigError: ${String(error)}`;
   }
 }
+
+t.test('dns guard keys default to the documented bounds and are checked with one-line errors', async (t) => {
+  const config = loadConfig({ env: {} });
+  t.same(
+    { udpAnswerLimit: config.dns.udpAnswerLimit, allowFrom: config.dns.allowFrom, tcp: config.dns.tcp },
+    {
+      udpAnswerLimit: 1232,
+      allowFrom: [],
+      tcp: {
+        idleTimeout: '10s',
+        messageTimeout: '2s',
+        maxConnectionsPerSource: 64,
+        connectionOutputBytes: 65536,
+        outputBytes: 16777216,
+      },
+    },
+  );
+  t.same(loadConfig({ env: {}, overrides: { dns: { allowFrom: ['10.0.0.0/8', '::1', 'fd00::/8'] } } }).dns.allowFrom, [
+    '10.0.0.0/8',
+    '::1',
+    'fd00::/8',
+  ]);
+  const errorOf = (dns: Record<string, unknown>): string => {
+    try {
+      loadConfig({ env: {}, overrides: { dns } });
+      return 'accepted';
+    } catch (error) {
+      return error instanceof ConfigError ? error.message : String(error);
+    }
+  };
+  t.equal(
+    errorOf({ allowFrom: ['10.0.0.0/8', '10.0.0.1/8'] }),
+    'invalid config: dns.allowFrom[1] "10.0.0.1/8" has bits set past /8',
+  );
+  t.equal(
+    errorOf({ allowFrom: ['10.0.0.0/33'] }),
+    'invalid config: dns.allowFrom[0] "10.0.0.0/33" needs a prefix length from 0 to 32',
+  );
+  t.equal(
+    errorOf({ allowFrom: ['intranet'] }),
+    'invalid config: dns.allowFrom[0] "intranet" is not an IPv4 or IPv6 address or CIDR',
+  );
+  t.match(errorOf({ udpAnswerLimit: 65535 }), /^invalid config: dns\.udpAnswerLimit .*4096/);
+  t.match(errorOf({ udpAnswerLimit: 100 }), /^invalid config: dns\.udpAnswerLimit .*512/);
+  t.match(
+    errorOf({ tcp: { messageTimeout: '0s' } }),
+    /^invalid config: dns\.tcp\.messageTimeout must be a positive duration/,
+  );
+  t.match(errorOf({ tcp: { maxConnectionsPerSource: 0 } }), /^invalid config: dns\.tcp\.maxConnectionsPerSource/);
+});

@@ -1,17 +1,21 @@
 import t from 'tap';
+import type { Clock } from '../src/clock.js';
 import { Deadlines } from '../src/health/deadlines.js';
-import { sleep, waitUntil } from './helpers/wait.js';
+import { VirtualClock } from './helpers/virtual-clock.js';
 
 t.test('a deadline fires once at its time; setting the key again replaces it', async (t) => {
-  const deadlines = new Deadlines(Date.now);
+  const clock = new VirtualClock();
+  const deadlines = new Deadlines(clock);
   t.teardown(() => deadlines.clear());
   const fired: string[] = [];
-  deadlines.set('a', Date.now() + 20, () => fired.push('first'));
-  deadlines.set('a', Date.now() + 100, () => fired.push('second'));
+  deadlines.set('a', clock.now() + 20, () => fired.push('first'));
+  deadlines.set('a', clock.now() + 100, () => fired.push('second'));
   t.equal(deadlines.size, 1);
-  await sleep(50);
+  await clock.advance(50);
   t.same(fired, [], 'the replaced deadline did not fire');
-  await waitUntil(() => fired.length > 0);
+  await clock.advance(49);
+  t.same(fired, [], 'not before its time');
+  await clock.advance(1);
   t.same(fired, ['second']);
   t.notOk(deadlines.has('a'), 'a fired deadline is forgotten');
 });
@@ -19,49 +23,64 @@ t.test('a deadline fires once at its time; setting the key again replaces it', a
 t.test(
   'a timer that wakes before the clock reaches the deadline waits out the rest instead of firing early',
   async (t) => {
+    const timers = new VirtualClock();
     let skew = 0;
-    const now = () => Date.now() + skew;
-    const deadlines = new Deadlines(now);
+    const clock: Clock = {
+      now: () => timers.now() + skew,
+      setTimeout: timers.setTimeout,
+      clearTimeout: timers.clearTimeout,
+    };
+    const deadlines = new Deadlines(clock);
     t.teardown(() => deadlines.clear());
-    const at = now() + 20;
+    const at = clock.now() + 20;
     let firedAt: number | undefined;
-    deadlines.set('d', at, () => (firedAt = now()));
+    deadlines.set('d', at, () => (firedAt = clock.now()));
     // The clock falls 60 ms behind the timer, as a wall clock can behind a monotonic one.
     skew = -60;
-    await waitUntil(() => firedAt !== undefined);
-    t.ok(firedAt! >= at, `fired at ${firedAt! - at} ms past the deadline, never before`);
+    await timers.advance(20);
+    t.equal(firedAt, undefined, 'the timer woke with the clock still short of the deadline');
+    await timers.advance(60);
+    t.ok(firedAt !== undefined && firedAt >= at, `fired at ${firedAt! - at} ms past the deadline, never before`);
   },
 );
 
 t.test('a deadline already past fires at once', async (t) => {
-  const deadlines = new Deadlines(Date.now);
+  const clock = new VirtualClock();
+  const deadlines = new Deadlines(clock);
   t.teardown(() => deadlines.clear());
   let fired = false;
-  deadlines.set('late', Date.now() - 1000, () => (fired = true));
-  await sleep(5);
+  deadlines.set('late', clock.now() - 1000, () => (fired = true));
+  await clock.advance(1);
   t.ok(fired);
 });
 
 t.test('cancel and clear stop deadlines and release their timers', async (t) => {
-  const deadlines = new Deadlines(Date.now);
-  const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+  const clock = new VirtualClock();
+  const deadlines = new Deadlines(clock);
+  const timers = () => clock.pending;
   const before = timers();
   const fired: string[] = [];
-  for (const key of ['a', 'b', 'c']) deadlines.set(key, Date.now() + 20, () => fired.push(key));
+  for (const key of ['a', 'b', 'c']) deadlines.set(key, clock.now() + 20, () => fired.push(key));
   deadlines.cancel('a');
   t.equal(deadlines.size, 2);
   deadlines.clear();
   t.equal(timers(), before);
-  await sleep(40);
+  await clock.advance(40);
   t.same(fired, []);
 });
 
 t.test('a deadline beyond the 24.8-day timer limit is not fired early', async (t) => {
-  const deadlines = new Deadlines(Date.now);
+  const clock = new VirtualClock();
+  const deadlines = new Deadlines(clock);
   t.teardown(() => deadlines.clear());
-  let fired = false;
-  deadlines.set('far', Date.now() + 40 * 24 * 3_600_000, () => (fired = true));
-  await sleep(10);
-  t.notOk(fired, 'setTimeout would have fired an overflowing delay at once');
+  const days = 24 * 3_600_000;
+  const at = clock.now() + 40 * days;
+  let firedAt: number | undefined;
+  deadlines.set('far', at, () => (firedAt = clock.now()));
+  await clock.advance(10);
+  t.equal(firedAt, undefined, 'setTimeout would have fired an overflowing delay at once');
   t.ok(deadlines.has('far'));
+  t.ok(clock.nextAt! - clock.now() > days, 'it waits in long steps, not a wake-up every millisecond');
+  await clock.advance(40 * days);
+  t.equal(firedAt, at, 'it fires at its time, in steps a timer can take');
 });

@@ -3,9 +3,10 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { HttpProber, httpTarget, statusForCode } from '../src/health/http-check.js';
 import { startHttpTarget, startTcpListener } from './helpers/health-targets.js';
+import { VirtualClock } from './helpers/virtual-clock.js';
 
-function prober(t: { teardown(fn: () => unknown): void }, outputBytes = 4096): HttpProber {
-  const created = new HttpProber(outputBytes);
+function prober(t: { teardown(fn: () => unknown): void }, outputBytes = 4096, clock?: VirtualClock): HttpProber {
+  const created = clock === undefined ? new HttpProber(outputBytes) : new HttpProber(outputBytes, clock);
   t.teardown(() => created.close());
   return created;
 }
@@ -68,16 +69,29 @@ t.test('a password in the URL is hidden in the note', async (t) => {
 
 t.test('a target that never answers is critical at the timeout', async (t) => {
   const target = await startHttpTarget(t, { kind: 'hang' });
-  const started = Date.now();
-  const result = await prober(t).run(httpTarget(target.url, 'GET', undefined), 150, never);
-  const took = Date.now() - started;
+  const clock = new VirtualClock();
+  const started = clock.now();
+  let finished = false;
+  const running = prober(t, 4096, clock)
+    .run(httpTarget(target.url, 'GET', undefined), 150, never)
+    .finally(() => (finished = true));
+  await target.until('the request to arrive', () => target.requests.length === 1);
+  await clock.advance(149);
+  t.notOk(finished, 'still waiting a millisecond before the timeout');
+  await clock.advance(1);
+  const result = await running;
+  const took = clock.now() - started;
   t.same(result, { status: 'critical', note: `HTTP GET ${target.url}: timed out after 150ms` });
   t.ok(took >= 145 && took < 3000, `took ${took} ms`);
 });
 
 t.test('a target that stops mid-response is critical at the timeout', async (t) => {
   const target = await startHttpTarget(t, { kind: 'hang-mid-response' });
-  const result = await prober(t).run(httpTarget(target.url, 'GET', undefined), 150, never);
+  const clock = new VirtualClock();
+  const running = prober(t, 4096, clock).run(httpTarget(target.url, 'GET', undefined), 150, never);
+  await target.until('the request to arrive', () => target.requests.length === 1);
+  await clock.advance(150);
+  const result = await running;
   t.equal(result.status, 'critical');
   t.match(result.note, /timed out after 150ms$/);
 });
@@ -118,7 +132,7 @@ t.test('aborting a run ends it at once and closes its socket', async (t) => {
   diagnostics_channel.subscribe('net.client.socket', onSocket);
   t.teardown(() => diagnostics_channel.unsubscribe('net.client.socket', onSocket));
   const running = prober(t).run(httpTarget(target.url, 'GET', undefined), 5000, abort.signal);
-  while (target.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await target.until('the request to arrive', () => target.requests.length > 0);
   abort.abort();
   const result = await running;
   t.same(result, { status: 'critical', note: `HTTP GET ${target.url}: check cancelled` });

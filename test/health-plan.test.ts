@@ -4,8 +4,9 @@ import { planCheck } from '../src/health/plan.js';
 
 const defaults = { intervalMs: 10_000, timeoutMs: 5_000, ttlMs: 30_000 };
 
-function check(overrides: Partial<Check>): Check {
-  return {
+/** A check with `overrides` laid over the defaults and the `absent` keys left out. */
+function check(overrides: Partial<Check>, absent: readonly (keyof Check)[] = []): Check {
+  const built: Partial<Check> = {
     id: 'c1',
     name: 'http check',
     type: 'http',
@@ -21,6 +22,8 @@ function check(overrides: Partial<Check>): Check {
     statusChangedAt: 0,
     ...overrides,
   };
+  for (const key of absent) delete built[key];
+  return built as Check;
 }
 
 t.test('an http check is compiled with its durations parsed and its request built', async (t) => {
@@ -39,23 +42,20 @@ t.test('an http check is compiled with its durations parsed and its request buil
 });
 
 t.test('a tcp check gets its address and a ttl check its ttl', async (t) => {
-  const tcp = planCheck(check({ type: 'tcp', http: undefined, method: undefined, tcp: '[::1]:5432' }), defaults);
+  const tcp = planCheck(check({ type: 'tcp', tcp: '[::1]:5432' }, ['http', 'method']), defaults);
   t.same(tcp.tcp, { host: '::1', port: 5432, label: 'TCP connect [::1]:5432' });
-  const ttl = planCheck(
-    check({ type: 'ttl', http: undefined, method: undefined, interval: undefined, timeout: undefined, ttl: '45s' }),
-    defaults,
-  );
+  const ttl = planCheck(check({ type: 'ttl', ttl: '45s' }, ['http', 'method', 'interval', 'timeout']), defaults);
   t.equal(ttl.ttlMs, 45_000);
 });
 
 t.test(
   'missing durations fall back to the configured defaults, and a timeout never exceeds the interval',
   async (t) => {
-    const plan = planCheck(check({ interval: undefined, timeout: undefined }), defaults);
+    const plan = planCheck(check({}, ['interval', 'timeout']), defaults);
     t.equal(plan.intervalMs, 10_000);
     t.equal(plan.timeoutMs, 5_000);
     t.equal(planCheck(check({ interval: '1s', timeout: '3s' }), defaults).timeoutMs, 1000);
-    t.equal(planCheck(check({ type: 'ttl', ttl: undefined }), defaults).ttlMs, 30_000);
+    t.equal(planCheck(check({ type: 'ttl' }, ['ttl']), defaults).ttlMs, 30_000);
   },
 );
 

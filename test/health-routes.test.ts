@@ -204,7 +204,10 @@ t.test('a pass resets the TTL deadline through the manager', async (t) => {
   });
   for (let beat = 0; beat < 4; beat++) {
     t.equal((await app.inject({ method: 'PUT', url: '/health/check/short/pass' })).statusCode, 200);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await harness.clock.advance(100);
+    await harness.manager.settled();
+    // Read before the next pass: a pass that did not move the deadline shows here, at 200 ms.
+    t.equal(checkOf(harness.catalog, 'short')?.status, 'passing', `still passing ${(beat + 1) * 100} ms in`);
   }
   t.equal(checkOf(harness.catalog, 'short')?.status, 'passing', 'four passes 100 ms apart kept a 200 ms TTL alive');
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { createServer } from 'node:net';
 import { runTcpCheck, tcpTarget } from '../src/health/tcp-check.js';
 import { startTcpListener } from './helpers/health-targets.js';
-import { waitUntil } from './helpers/wait.js';
+import { VirtualClock } from './helpers/virtual-clock.js';
 
 const never = new AbortController().signal;
 
@@ -17,7 +17,10 @@ t.test('a listener that accepts is passing, and the connection is closed', async
   const result = await runTcpCheck(tcpTarget(listener.address), 1000, never);
   t.same(result, { status: 'passing', note: `TCP connect ${listener.address}: Success` });
   // The client's side finishes first; the listener accepts, and sees the close, a turn or more later.
-  await waitUntil(() => listener.accepted >= 1 && listener.openSockets === 0);
+  await listener.until(
+    'the listener to accept and see the close',
+    () => listener.accepted >= 1 && listener.openSockets === 0,
+  );
   t.equal(listener.accepted, 1);
 });
 
@@ -59,7 +62,11 @@ t.test('an aborted run is critical and cancelled', async (t) => {
 
 t.test('a connection that cannot be made within the timeout is critical', async (t) => {
   // 192.0.2.0/24 (RFC 5737 TEST-NET-1) is never routed: the SYN goes unanswered or fails fast.
-  const result = await runTcpCheck(tcpTarget('192.0.2.1:9'), 100, never);
+  // On a virtual clock the timeout comes when the test says, however slowly the SYN fails.
+  const clock = new VirtualClock();
+  const running = runTcpCheck(tcpTarget('192.0.2.1:9'), 100, never, clock);
+  await clock.advance(100);
+  const result = await running;
   t.equal(result.status, 'critical');
   t.match(result.note, /^TCP connect 192\.0\.2\.1:9: /);
 });

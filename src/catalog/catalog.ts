@@ -29,11 +29,11 @@ export type CatalogEvent =
   | { kind: 'check-updated'; index: number | null; instance: Instance; check: Check; previousStatus: HealthStatus };
 
 export interface QueryFilter {
-  name?: string;
+  name?: string | undefined;
   /** Every tag must be present. */
-  tags?: readonly string[];
+  tags?: readonly string[] | undefined;
   /** Every key must have exactly this value. */
-  meta?: Readonly<Record<string, string>>;
+  meta?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What one catalog query matched, shaped for the strategy manager. */

@@ -5,6 +5,7 @@ import { Value } from 'typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
 import { parseDuration } from '../duration.js';
 import { isPrime } from '../lb/maglev-table.js';
+import { parseNetwork } from '../dns/allow-from.js';
 
 export type { Config } from './schema.js';
 
@@ -89,6 +90,8 @@ function validate(candidate: Record<string, unknown>): Config {
     ['health.defaultInterval', config.health.defaultInterval],
     ['health.defaultTimeout', config.health.defaultTimeout],
     ['health.defaultTtl', config.health.defaultTtl],
+    ['dns.tcp.idleTimeout', config.dns.tcp.idleTimeout],
+    ['dns.tcp.messageTimeout', config.dns.tcp.messageTimeout],
   ] as const) {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)
@@ -101,6 +104,10 @@ function validate(candidate: Record<string, unknown>): Config {
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');
   }
+  config.dns.allowFrom.forEach((text, index) => {
+    const network = parseNetwork(text);
+    if (typeof network === 'string') throw new ConfigError(`invalid config: dns.allowFrom[${index}] ${network}`);
+  });
   if (!config.lb.enabled.includes(config.lb.default)) {
     throw new ConfigError(`invalid config: lb.default "${config.lb.default}" is not in lb.enabled`);
   }

@@ -39,6 +39,18 @@ export const ConfigSchema = Type.Object(
         onlyPassing: Type.Boolean(),
         maxAnswers: Type.Integer({ minimum: 0, maximum: 1000 }),
         maxConcurrent: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+        udpAnswerLimit: Type.Integer({ minimum: 512, maximum: 4096 }),
+        allowFrom: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1024 }),
+        tcp: Type.Object(
+          {
+            idleTimeout: Duration,
+            messageTimeout: Duration,
+            maxConnectionsPerSource: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+            connectionOutputBytes: Type.Integer({ minimum: 512, maximum: 64 * 1024 * 1024 }),
+            outputBytes: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024 }),
+          },
+          { additionalProperties: false },
+        ),
       },
       { additionalProperties: false },
     ),

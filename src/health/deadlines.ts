@@ -1,5 +1,6 @@
-/** setTimeout's longest delay (2^31 - 1 ms, ~24.8 days); a longer one fires at once. */
-export const MAX_TIMER_MS = 2_147_483_647;
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../clock.js';
+
+export { MAX_TIMER_MS };
 
 /**
  * One-shot timers by key: setting a key again replaces its timer. Used for TTL deadlines and
@@ -8,9 +9,9 @@ export const MAX_TIMER_MS = 2_147_483_647;
  * write to come, and stop() clears them all.
  */
 export class Deadlines {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, TimerHandle>();
 
-  constructor(private readonly now: () => number) {}
+  constructor(private readonly clock: Clock) {}
 
   get size(): number {
     return this.timers.size;
@@ -23,14 +24,14 @@ export class Deadlines {
   /** Runs `fire` at epoch ms `at` (at once if it has passed), unless set again or cancelled first. */
   set(key: string, at: number, fire: () => void): void {
     this.cancel(key);
-    const remaining = Math.max(at - this.now(), 0);
+    const remaining = Math.max(at - this.clock.now(), 0);
     // setTimeout takes at most a signed 32-bit delay (~24.8 days); a longer one waits in steps.
     // Node's timers run on a monotonic clock and may fire a millisecond before the wall clock
     // reaches `at`; a deadline must never be early, so an early wake-up waits out the rest.
-    const timer = setTimeout(
+    const timer = this.clock.setTimeout(
       () => {
         this.timers.delete(key);
-        if (this.now() < at) this.set(key, at, fire);
+        if (this.clock.now() < at) this.set(key, at, fire);
         else fire();
       },
       Math.min(remaining, MAX_TIMER_MS),
@@ -41,12 +42,12 @@ export class Deadlines {
   cancel(key: string): void {
     const timer = this.timers.get(key);
     if (timer === undefined) return;
-    clearTimeout(timer);
+    this.clock.clearTimeout(timer);
     this.timers.delete(key);
   }
 
   clear(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.timers.values()) this.clock.clearTimeout(timer);
     this.timers.clear();
   }
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { HealthStatus } from '../catalog/types.js';
+import { systemClock, type Timers } from '../clock.js';
 import { runProbe } from './probe-run.js';
 import type { CheckResult } from './result.js';
 
@@ -55,7 +56,10 @@ export class HttpProber {
   private readonly httpAgent = new http.Agent({ keepAlive: false });
   private readonly httpsAgent = new https.Agent({ keepAlive: false });
 
-  constructor(private readonly outputBytes: number) {}
+  constructor(
+    private readonly outputBytes: number,
+    private readonly timers: Timers = systemClock,
+  ) {}
 
   /**
    * Resolves (never rejects) once the status code and up to outputBytes of the body are in, or
@@ -100,6 +104,7 @@ export class HttpProber {
         });
         request.end();
       },
+      this.timers,
     );
   }
 

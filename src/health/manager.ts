@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Catalog, CatalogEvent } from '../catalog/catalog.js';
 import type { Check, HealthStatus } from '../catalog/types.js';
+import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../duration.js';
 import { Errors, KonsulError } from '../errors.js';
@@ -23,8 +24,10 @@ export interface HealthManagerOptions {
   /** Where the health metrics are registered (the server's registry, never prom-client's global one). */
   registry: Registry;
   logger: Logger;
-  /** Injectable clock, epoch ms. */
+  /** Injectable clock, epoch ms (timers stay the process's own). */
   now?: () => number;
+  /** Injectable clock and timers, for a virtual clock in tests; takes precedence over `now`. */
+  clock?: Clock;
   /** Injectable jitter source in [0, 1). */
   random?: () => number;
 }
@@ -61,6 +64,7 @@ export class HealthManager {
   private readonly catalog: Catalog;
   private readonly config: Config['health'];
   private readonly logger: Logger;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly defaults: PlanDefaults;
@@ -83,7 +87,8 @@ export class HealthManager {
     this.catalog = options.catalog;
     this.config = options.config;
     this.logger = options.logger.child({ component: 'health' });
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? (options.now === undefined ? systemClock : { ...systemClock, now: options.now });
+    this.now = this.clock.now;
     this.random = options.random ?? Math.random;
     this.defaults = {
       intervalMs: parseDuration(options.config.defaultInterval) ?? 10_000,
@@ -91,10 +96,10 @@ export class HealthManager {
       ttlMs: parseDuration(options.config.defaultTtl) ?? 30_000,
     };
     this.metrics = new HealthMetrics(options.registry, () => this.slots.busy);
-    this.http = new HttpProber(options.config.outputBytes);
-    this.scheduler = new Scheduler(this.now, (check) => this.slots.submit(check));
+    this.http = new HttpProber(options.config.outputBytes, this.clock);
+    this.scheduler = new Scheduler(this.clock, (check) => this.slots.submit(check));
     this.slots = new Slots(options.config.maxConcurrent, (check) => this.begin(check));
-    this.ttl = new TtlTracker(this.now, (checkId) => this.expireTtl(checkId));
+    this.ttl = new TtlTracker(this.clock, (checkId) => this.expireTtl(checkId));
   }
 
   /** http and tcp checks running now. */
@@ -118,7 +123,7 @@ export class HealthManager {
       this.logger.info('health checks are disabled (health.enabled = false)');
       return;
     }
-    this.reaper = new CriticalReaper(this.now, this.now(), (notice) => this.reap(notice));
+    this.reaper = new CriticalReaper(this.clock, this.now(), (notice) => this.reap(notice));
     // Subscribing and loading run in one synchronous stretch, so no commit falls between them.
     this.unsubscribe = this.catalog.subscribe((event) => this.onCatalogEvent(event));
     for (const instance of this.catalog.allInstances()) for (const check of instance.checks) this.adopt(check);
@@ -136,6 +141,16 @@ export class HealthManager {
     this.ttl.heartbeat(checkId);
     this.metrics.result('ttl', status);
     await this.catalog.updateCheck(checkId, status, note);
+  }
+
+  /**
+   * Resolves once every check running now has ended and its result is written (or known not to
+   * need writing). An event to wait on, so a caller stepping a virtual clock from one run to the
+   * next never polls; runs that start meanwhile are not waited for.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.runs]);
+    await Promise.allSettled([...this.writes]);
   }
 
   /** Clears every timer, cancels every running check and waits for it and for pending writes. */
@@ -242,7 +257,7 @@ export class HealthManager {
     const probe =
       plan.type === 'http'
         ? this.http.run(plan.http!, plan.timeoutMs, abort.signal)
-        : runTcpCheck(plan.tcp!, plan.timeoutMs, abort.signal);
+        : runTcpCheck(plan.tcp!, plan.timeoutMs, abort.signal, this.clock);
     const run: Promise<void> = probe
       // A probe that fails to even start (a request Node refuses to build) is a critical result
       // like any other, so the check is rescheduled instead of silently keeping its last status.

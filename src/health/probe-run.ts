@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { systemClock, type Timers } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { MAX_TIMER_MS } from './deadlines.js';
 import { describeError, localErrorCode, type CheckResult } from './result.js';
@@ -13,7 +14,8 @@ export interface ProbeHandle extends EventEmitter {
  * the timeout or cancellation. An error of this host's own (localErrorCode) is marked as such. The handle is destroyed as soon as the result is known, and the
  * run resolves (never rejects) only once the handle has closed, so a finished run holds no
  * handle: stop() waits for runs, and then nothing is left open. A signal aborted before the run
- * starts opens nothing.
+ * starts opens nothing. The timeout runs on `timers`, so a test can time a probe out on a
+ * virtual clock.
  */
 export function runProbe<H extends ProbeHandle>(
   label: string,
@@ -21,6 +23,7 @@ export function runProbe<H extends ProbeHandle>(
   signal: AbortSignal,
   open: () => H,
   probe: (handle: H, finish: (result: CheckResult) => void) => void,
+  timers: Timers = systemClock,
 ): Promise<CheckResult> {
   return new Promise<CheckResult>((resolve) => {
     if (signal.aborted) return resolve({ status: 'critical', note: `${label}: check cancelled` });
@@ -35,13 +38,13 @@ export function runProbe<H extends ProbeHandle>(
     const finish = (result: CheckResult) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       outcome = result;
       handle.destroy();
       if (closed) resolve(result);
     };
-    const timer = setTimeout(
+    const timer = timers.setTimeout(
       () => finish({ status: 'critical', note: `${label}: timed out after ${formatDuration(timeoutMs)}` }),
       Math.min(timeoutMs, MAX_TIMER_MS),
     );

@@ -1,5 +1,6 @@
 import type { Check } from '../catalog/types.js';
 import { parseDuration } from '../duration.js';
+import type { Clock } from '../clock.js';
 import { Deadlines } from './deadlines.js';
 
 export interface ReapNotice {
@@ -23,11 +24,11 @@ export class CriticalReaper {
   private readonly dueAt = new Map<string, number>();
 
   constructor(
-    private readonly now: () => number,
+    clock: Clock,
     private readonly startedAt: number,
     private readonly onExpire: (notice: ReapNotice) => void,
   ) {
-    this.deadlines = new Deadlines(now);
+    this.deadlines = new Deadlines(clock);
   }
 
   get size(): number {

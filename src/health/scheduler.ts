@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS } from './deadlines.js';
+import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../clock.js';
 
 /** What the scheduler needs on each job: where it sits in the heap and when it is due. */
 export interface ScheduledJob {
@@ -17,11 +17,12 @@ export interface ScheduledJob {
  */
 export class Scheduler<J extends ScheduledJob> {
   private heap: J[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private armedFor = Number.POSITIVE_INFINITY;
 
   constructor(
-    private readonly now: () => number,
+    /** Its now() plans the jobs and its timer wakes the scheduler: one clock for both. */
+    private readonly clock: Clock,
     /** Called once per due job, in due order, with the job already out of the heap. */
     private readonly onDue: (job: J) => void,
   ) {}
@@ -50,7 +51,7 @@ export class Scheduler<J extends ScheduledJob> {
   clear(): void {
     for (const job of this.heap) job.heapIndex = -1;
     this.heap = [];
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     this.armedFor = Number.POSITIVE_INFINITY;
   }
@@ -58,7 +59,7 @@ export class Scheduler<J extends ScheduledJob> {
   private arm(): void {
     const next = this.heap.at(0);
     if (next === undefined) {
-      if (this.timer !== null) clearTimeout(this.timer);
+      if (this.timer !== null) this.clock.clearTimeout(this.timer);
       this.timer = null;
       this.armedFor = Number.POSITIVE_INFINITY;
       return;
@@ -66,15 +67,15 @@ export class Scheduler<J extends ScheduledJob> {
     // A timer due no later than the next job already covers it (if the job it was armed for was
     // cancelled, it fires early, finds nothing due and re-arms).
     if (this.timer !== null && this.armedFor <= next.dueAt) return;
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.armedFor = next.dueAt;
-    this.timer = setTimeout(this.fire, Math.min(Math.max(next.dueAt - this.now(), 0), MAX_TIMER_MS));
+    this.timer = this.clock.setTimeout(this.fire, Math.min(Math.max(next.dueAt - this.clock.now(), 0), MAX_TIMER_MS));
   }
 
   private readonly fire = (): void => {
     // A timer never fires before its delay; taking the later of the clock and the armed time
     // keeps an injected clock that lags real time from re-arming a zero-delay timer forever.
-    const reached = Math.max(this.now(), this.armedFor);
+    const reached = Math.max(this.clock.now(), this.armedFor);
     this.timer = null;
     this.armedFor = Number.POSITIVE_INFINITY;
     // Re-arming in finally: one job whose callback throws must not stop every other check.

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { systemClock, type Timers } from '../clock.js';
 import { runProbe } from './probe-run.js';
 import type { CheckResult } from './result.js';
 
@@ -19,12 +20,18 @@ export function tcpTarget(address: string): TcpTarget {
 }
 
 /** Passing when a connection is established within the timeout; the socket is closed at once. Never rejects. */
-export function runTcpCheck(target: TcpTarget, timeoutMs: number, signal: AbortSignal): Promise<CheckResult> {
+export function runTcpCheck(
+  target: TcpTarget,
+  timeoutMs: number,
+  signal: AbortSignal,
+  timers: Timers = systemClock,
+): Promise<CheckResult> {
   return runProbe(
     target.label,
     timeoutMs,
     signal,
     () => connect({ host: target.host, port: target.port }),
     (socket, finish) => socket.once('connect', () => finish({ status: 'passing', note: `${target.label}: Success` })),
+    timers,
   );
 }

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import { Deadlines } from './deadlines.js';
 
 /** The note a TTL check gets when its client stops reporting. */
@@ -13,10 +14,10 @@ export class TtlTracker {
   private readonly deadlines: Deadlines;
 
   constructor(
-    private readonly now: () => number,
+    private readonly clock: Clock,
     private readonly onExpire: (checkId: string) => void,
   ) {
-    this.deadlines = new Deadlines(now);
+    this.deadlines = new Deadlines(clock);
   }
 
   get size(): number {
@@ -52,6 +53,6 @@ export class TtlTracker {
   }
 
   private arm(checkId: string, ttlMs: number): void {
-    this.deadlines.set(checkId, this.now() + ttlMs, () => this.onExpire(checkId));
+    this.deadlines.set(checkId, this.clock.now() + ttlMs, () => this.onExpire(checkId));
   }
 }

@@ -43,7 +43,7 @@ export const validatorCompiler: FastifySchemaCompiler<FastifySchema> = ({ schema
       return false;
     }
     const valid = validate(data);
-    checked.errors = validate.errors;
+    checked.errors = validate.errors ?? null;
     return valid;
   };
   return checked;

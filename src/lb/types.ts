@@ -22,21 +22,22 @@ export interface Candidates {
   instances: readonly Instance[];
 }
 
+/** Absent and undefined mean the same: faces fill one reused object per query. */
 export interface OrderOptions {
   /** Strategy name; default: config.default. */
-  strategy?: string;
+  strategy?: string | undefined;
   /** How many instances to return; 0 or undefined = all. */
-  limit?: number;
+  limit?: number | undefined;
   /** ip-hash key. */
-  clientIp?: string;
+  clientIp?: string | undefined;
   /** ring-hash / maglev key. */
-  sessionKey?: string;
+  sessionKey?: string | undefined;
   /** latency-based: the caller's region, looked up in config.latency. */
-  clientRegion?: string;
+  clientRegion?: string | undefined;
   /** Default true: drop critical instances. */
-  healthFilter?: boolean;
+  healthFilter?: boolean | undefined;
   /** Default false: when true also drop warning instances (applies even when healthFilter is false). */
-  passingOnly?: boolean;
+  passingOnly?: boolean | undefined;
 }
 
 export interface OrderResult {

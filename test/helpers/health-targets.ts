@@ -1,8 +1,11 @@
 /**
  * Real things for the health tests to point checks at and to drive: an HTTP target whose
  * answer a test changes, a TCP listener, a catalog on a real SQLite file, a manager with a log
- * a test can read. Everything listens on 127.0.0.1, port 0, and closes in t.teardown.
+ * a test can read, all on a virtual clock. Everything listens on 127.0.0.1, port 0, and closes
+ * in t.teardown. Tests wait on events (a request at a target, a status in the catalog), never
+ * on the wall clock.
  */
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +19,9 @@ import type { Check } from '../../src/catalog/types.js';
 import { SqliteStore } from '../../src/catalog/sqlite-store.js';
 import type { Config } from '../../src/config/schema.js';
 import { HealthManager, type HealthManagerOptions } from '../../src/health/manager.js';
+import { seeded } from './seeded.js';
+import { VirtualClock } from './virtual-clock.js';
+import { until, when } from './wait.js';
 
 /** The part of a tap test the helpers use. */
 export interface TestContext {
@@ -39,6 +45,8 @@ export interface HttpTarget {
   requests: { method: string; url: string; headers: IncomingMessage['headers'] }[];
   /** Server-side sockets open now (they close a moment after the client's). */
   readonly openSockets: number;
+  /** Resolves once `condition` holds, checked after each request and each socket opened or closed. */
+  until(what: string, condition: () => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,8 +55,8 @@ export async function startHttpTarget(
   behaviour: TargetBehaviour = { kind: 'status', status: 200, body: 'ok' },
 ): Promise<HttpTarget> {
   const open = new Set<ServerResponse>();
-  const streams = new Set<NodeJS.Timeout>();
   const sockets = new Set<Socket>();
+  const changes = new EventEmitter();
   const target: HttpTarget = {
     url: '',
     port: 0,
@@ -57,8 +65,8 @@ export async function startHttpTarget(
     get openSockets() {
       return sockets.size;
     },
+    until: (what, condition) => when(what, changes, 'change', condition),
     close: async () => {
-      for (const timer of streams) clearInterval(timer);
       for (const response of open) response.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -66,6 +74,7 @@ export async function startHttpTarget(
   };
   const server: Server = createServer((request, response) => {
     target.requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers });
+    changes.emit('change');
     request.resume();
     open.add(response);
     response.on('close', () => open.delete(response));
@@ -84,22 +93,23 @@ export async function startHttpTarget(
       case 'endless': {
         response.writeHead(200, { 'content-type': 'text/plain' });
         const chunk = 'x'.repeat(16 * 1024);
-        const timer = setInterval(() => {
-          if (response.destroyed) return clearInterval(timer);
-          response.write(chunk);
-        }, 1);
-        streams.add(timer);
-        response.on('close', () => {
-          clearInterval(timer);
-          streams.delete(timer);
-        });
+        // Paced by the reader: write until the socket's buffer is full, then again on each drain.
+        const pump = () => {
+          while (!response.destroyed && response.write(chunk));
+        };
+        response.on('drain', pump);
+        pump();
         break;
       }
     }
   });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    changes.emit('change');
+    socket.on('close', () => {
+      sockets.delete(socket);
+      changes.emit('change');
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -115,16 +125,23 @@ export interface TcpListener {
   accepted: number;
   /** Accepted sockets still open (they close a moment after the client's). */
   readonly openSockets: number;
+  /** Resolves once `condition` holds, checked after each connection accepted or closed. */
+  until(what: string, condition: () => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTcpListener(t: TestContext): Promise<TcpListener> {
   const sockets = new Set<Socket>();
+  const changes = new EventEmitter();
   let closed = false;
   const server: TcpServer = createTcpServer((socket) => {
     listener.accepted++;
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    changes.emit('change');
+    socket.on('close', () => {
+      sockets.delete(socket);
+      changes.emit('change');
+    });
     socket.on('error', () => socket.destroy());
   });
   const listener: TcpListener = {
@@ -134,6 +151,7 @@ export async function startTcpListener(t: TestContext): Promise<TcpListener> {
     get openSockets() {
       return sockets.size;
     },
+    until: (what, condition) => when(what, changes, 'change', condition),
     close: async () => {
       if (closed) return;
       closed = true;
@@ -156,8 +174,9 @@ export function tempDir(t: TestContext): string {
   return dir;
 }
 
-export async function openCatalog(file: string): Promise<Catalog> {
-  return Catalog.open(new SqliteStore(file), { checkDefaults: { interval: '10s', timeout: '5s' } });
+/** A catalog on `file` whose timestamps (statusChangedAt) come from `clock`. */
+export async function openCatalog(file: string, clock: VirtualClock): Promise<Catalog> {
+  return Catalog.open(new SqliteStore(file), { checkDefaults: { interval: '10s', timeout: '5s' }, now: clock.now });
 }
 
 export function healthConfig(overrides: Partial<Config['health']> = {}): Config['health'] {
@@ -196,38 +215,67 @@ export interface HealthHarness {
   registry: Registry;
   logs: LogLine[];
   file: string;
+  /** The clock of the catalog and the manager: nothing is due until the test advances it. */
+  clock: VirtualClock;
 }
 
 /**
- * A catalog on a fresh SQLite file and a started manager on it. Teardown stops the manager,
- * then closes the catalog (one teardown, so the order is certain).
+ * A catalog on a fresh SQLite file and a started manager on it, both on one virtual clock.
+ * Teardown stops the manager, then closes the catalog (one teardown, so the order is certain).
  */
 export async function startHealth(
   t: TestContext,
   config: Partial<Config['health']> = {},
-  extra: Pick<HealthManagerOptions, 'now' | 'random'> = {},
+  extra: Pick<HealthManagerOptions, 'random'> = {},
 ): Promise<HealthHarness> {
+  const clock = new VirtualClock();
   const file = join(tempDir(t), 'konsul.db');
-  const catalog = await openCatalog(file);
+  const catalog = await openCatalog(file, clock);
   const registry = new Registry();
   const { logger, lines } = captureLogger();
-  const manager = new HealthManager({ catalog, config: healthConfig(config), registry, logger, ...extra });
+  // Jitter from a fixed seed unless the test picks it: the same schedule on every run.
+  const jitter = seeded(15);
+  const random = () => jitter.next();
+  const manager = new HealthManager({
+    catalog,
+    config: healthConfig(config),
+    registry,
+    logger,
+    clock,
+    random,
+    ...extra,
+  });
   manager.start();
   t.teardown(async () => {
     await manager.stop();
     await catalog.close();
   });
-  return { catalog, manager, registry, logs: lines, file };
+  return { catalog, manager, registry, logs: lines, file, clock };
 }
 
-/** Polls `read` every 10 ms until it returns something other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, read: () => T | undefined, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+/**
+ * Moves the clock to the next timer (a planned run, a probe's timeout, a TTL or reaper
+ * deadline), fires it, and waits until the runs it started have ended and their results are
+ * written. Returns the time it moved to. Only for runs that end on their own: a run against a
+ * target that never answers ends at its timeout, which is the next step's timer.
+ */
+export async function step(clock: VirtualClock, manager: HealthManager): Promise<number> {
+  const at = await clock.runNext();
+  await manager.settled();
+  return at;
+}
+
+/** Steps until `condition` holds; fails after `maxSteps` steps, naming what never came. */
+export async function stepUntil(
+  clock: VirtualClock,
+  manager: HealthManager,
+  what: string,
+  condition: () => boolean,
+  maxSteps = 100,
+): Promise<void> {
+  for (let steps = 0; !condition(); steps++) {
+    if (steps === maxSteps) throw new Error(`never happened in ${maxSteps} steps of the clock: ${what}`);
+    await step(clock, manager);
   }
 }
 
@@ -236,24 +284,26 @@ export function checkOf(catalog: Catalog, checkId: string): Check | undefined {
   return catalog.findCheck(checkId)?.check;
 }
 
-/** Waits until the check has `status` (and, when given, a note matching `note`). */
-export function waitForStatus(
+/** Resolves once `condition` holds, checked now and after each commit to the catalog. */
+export function untilCatalog(what: string, catalog: Catalog, condition: () => boolean): Promise<void> {
+  return until(what, (wake) => catalog.subscribe(wake), condition);
+}
+
+/** Waits until the check has `status` (and, when given, a note matching `note`): on catalog events. */
+export async function waitForStatus(
   catalog: Catalog,
   checkId: string,
   status: Check['status'],
   note?: RegExp,
-  timeoutMs = 3000,
 ): Promise<Check> {
-  return waitFor(
+  const matches = () => {
+    const check = checkOf(catalog, checkId);
+    return check !== undefined && check.status === status && (note === undefined || note.test(check.note));
+  };
+  await untilCatalog(
     `${checkId} to be ${status}${note === undefined ? '' : ` with a note matching ${note}`}`,
-    () => {
-      const check = checkOf(catalog, checkId);
-      return check !== undefined && check.status === status && (note === undefined || note.test(check.note))
-        ? check
-        : undefined;
-    },
-    timeoutMs,
+    catalog,
+    matches,
   );
+  return checkOf(catalog, checkId)!;
 }
-
-export { sleep } from './wait.js';
