@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { httpCall } from '../helpers/fault-targets.js';
 import { startTestKonsul } from '../helpers/konsul.js';
-import { waitUntil } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -141,7 +141,14 @@ t.test(
     t.equal(await metricValue(registry, 'konsul_http_connections_max'), 50);
     const live = await httpCall(server.httpPort, 'GET', '/health/live', undefined, { timeoutMs: GUARD_MS });
     t.equal(live.status, 200, 'a new client still gets in');
-    await waitUntil(() => clients.filter((client) => client.isClosed).length >= 10, GUARD_MS);
+    await until(
+      'the server closed at least 10 of them',
+      (wake) => {
+        for (const client of clients) client.socket.on('close', wake);
+        return () => clients.forEach((client) => client.socket.off('close', wake));
+      },
+      () => clients.filter((client) => client.isClosed).length >= 10,
+    );
     t.equal(clients.slice(-5).filter((client) => client.isClosed).length, 0, 'the youngest were kept');
     t.ok(
       server.logs.some((line) => line.includes('HTTP connections at http.maxConnections')),
@@ -159,7 +166,10 @@ t.test('when every connection is answering a request, a new one is refused and c
       timeoutMs: 30_000,
     }),
   );
-  await waitUntil(() => server.catalog.waiting === 5, GUARD_MS);
+  // The catalog has no event for a waiter joining: poll its count.
+  for (let tries = 0; server.catalog.waiting < 5 && tries < 1000; tries++)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  t.equal(server.catalog.waiting, 5, 'five blocking queries are held');
   const extra = await openRaw(t, server.httpPort);
   await within(extra.closed, GUARD_MS, 'connection past the limit');
   t.equal(extra.received, '', 'closed without an answer');
