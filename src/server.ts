@@ -6,6 +6,7 @@ import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
 import { buildApp } from './http/app.js';
+import { fdBudget, readOpenFileLimit } from './http/fd-budget.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
 import { parseDuration } from './duration.js';
 import { createLogger } from './logger.js';
@@ -91,6 +92,20 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     if (config.health.enabled) health.start();
     cleanups.push(() => health.stop());
 
+    const budget = fdBudget({
+      openFileLimit: readOpenFileLimit(),
+      maxConnections: config.http.maxConnections,
+      fdReserve: config.http.fdReserve,
+      healthProbes: config.health.enabled ? config.health.maxConcurrent : 0,
+      dnsConnections: config.dns.enabled ? config.dns.maxConcurrent : 0,
+    });
+    if (budget.constrainedBy !== null) {
+      logger[budget.starved ? 'warn' : 'info'](
+        { maxConnections: budget.maxConnections, configured: config.http.maxConnections, reserved: budget.reserved },
+        `HTTP connections limited to ${budget.maxConnections} by ${budget.constrainedBy}`,
+      );
+    }
+
     const app = await buildApp({
       config,
       catalog,
@@ -111,6 +126,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,
+      maxConnections: budget.maxConnections,
     });
     // Blocking queries are in-flight requests: answer them first so the close can finish.
     cleanups.push(async () => {
@@ -141,6 +157,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       {
         version: VERSION,
         http: `${config.http.host}:${httpPort}`,
+        httpMaxConnections: budget.maxConnections,
         dns: dns === null ? 'disabled' : `${dns.host}:${dns.port} (udp+tcp, domain ${config.dns.domain})`,
         dataFile: catalog.location,
         index: catalog.index,
