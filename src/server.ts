@@ -99,8 +99,10 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       healthProbes: config.health.enabled ? config.health.maxConcurrent : 0,
       dnsConnections: config.dns.enabled ? config.dns.maxConcurrent : 0,
     });
-    if (budget.constrainedBy !== null) {
-      logger[budget.starved ? 'warn' : 'info'](
+    // Start-up is one line: a limit that merely trims http.maxConnections is a field of it; only a
+    // limit too small to work with earns a warning of its own.
+    if (budget.starved && budget.constrainedBy !== null) {
+      logger.warn(
         { maxConnections: budget.maxConnections, configured: config.http.maxConnections, reserved: budget.reserved },
         `HTTP connections limited to ${budget.maxConnections} by ${budget.constrainedBy}`,
       );
@@ -158,6 +160,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
         version: VERSION,
         http: `${config.http.host}:${httpPort}`,
         httpMaxConnections: budget.maxConnections,
+        ...(budget.constrainedBy === null ? {} : { httpMaxConnectionsLimitedBy: budget.constrainedBy }),
         dns: dns === null ? 'disabled' : `${dns.host}:${dns.port} (udp+tcp, domain ${config.dns.domain})`,
         dataFile: catalog.location,
         index: catalog.index,
