@@ -58,6 +58,12 @@ export const Errors = {
     409,
     (checkId: string, instanceId: string) => `Check id "${checkId}" already belongs to instance "${instanceId}"`,
   ),
+  tooManyChecks: define(
+    'too_many_checks',
+    400,
+    (count: number, limit: number) =>
+      `checks: ${count} checks on one instance; this server takes at most ${limit} (health.maxChecksPerInstance)`,
+  ),
   invalidCheck: define('invalid_check', 400, (field: string, detail: string) => `${field}: ${detail}`),
   invalidDuration: define(
     'invalid_duration',

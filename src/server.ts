@@ -6,7 +6,9 @@ import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
 import { buildApp } from './http/app.js';
+import { fdBudget, readOpenFileLimit } from './http/fd-budget.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
+import { parseDuration } from './duration.js';
 import { createLogger } from './logger.js';
 import { createLbObserver } from './metrics/lb.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
@@ -45,8 +47,18 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
   try {
     const store = openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
     const catalog = await Catalog.open(store, {
-      checkDefaults: { interval: config.health.defaultInterval, timeout: config.health.defaultTimeout },
+      checkDefaults: {
+        interval: config.health.defaultInterval,
+        timeout: config.health.defaultTimeout,
+        maxPerInstance: config.health.maxChecksPerInstance,
+      },
       maxWaiters: config.blocking.maxWaiters,
+      tombstoneTtlMs: parseDuration(config.catalog.serviceTombstoneTtl)!,
+      storageRetryMs: parseDuration(config.storage.retryInterval)!,
+      onStorageHealth: (failure) => {
+        if (failure === null) logger.info('the data file takes writes again; unstored check results are stored');
+        else logger.error({ reason: failure.message }, `storage is failing: ${failure.message}`);
+      },
       onListenerError: (error) =>
         logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -57,15 +69,17 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     cleanups.push(() => catalog.close());
 
     const metrics = createMetrics(catalog);
+    const lbMetrics = createLbObserver(
+      metrics.registry,
+      (service) => service === '*' || catalog.service(service) !== undefined,
+    );
     const lb = createStrategyManager(config.lb, {
-      observer: createLbObserver(
-        metrics.registry,
-        (service) => service === '*' || catalog.service(service) !== undefined,
-      ),
+      observer: lbMetrics,
       ...(options.random === undefined ? {} : { random: options.random }),
     });
     catalog.subscribe((event) => {
       if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
+      else if (event.kind === 'services-forgotten') lbMetrics.forgetServices(event.names);
     });
     // Pending ring/table builds run on setImmediate: stop them with the rest.
     cleanups.push(async () => lb.close());
@@ -79,6 +93,22 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     });
     if (config.health.enabled) health.start();
     cleanups.push(() => health.stop());
+
+    const budget = fdBudget({
+      openFileLimit: readOpenFileLimit(),
+      maxConnections: config.http.maxConnections,
+      fdReserve: config.http.fdReserve,
+      healthProbes: config.health.enabled ? config.health.maxConcurrent : 0,
+      dnsConnections: config.dns.enabled ? config.dns.maxConcurrent : 0,
+    });
+    // Start-up is one line: a limit that merely trims http.maxConnections is a field of it; only a
+    // limit too small to work with earns a warning of its own.
+    if (budget.starved && budget.constrainedBy !== null) {
+      logger.warn(
+        { maxConnections: budget.maxConnections, configured: config.http.maxConnections, reserved: budget.reserved },
+        `HTTP connections limited to ${budget.maxConnections} by ${budget.constrainedBy}`,
+      );
+    }
 
     const app = await buildApp({
       config,
@@ -94,10 +124,13 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
             ? 'the catalog is closed'
             : !listening
               ? 'listeners are starting'
-              : null,
+              : catalog.storage.failure !== null
+                ? `storage is failing: ${catalog.storage.failure.detail}`
+                : null,
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,
+      maxConnections: budget.maxConnections,
     });
     // Blocking queries are in-flight requests: answer them first so the close can finish.
     cleanups.push(async () => {
@@ -111,7 +144,15 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
 
     let dns: DnsServer | null = null;
     if (config.dns.enabled) {
-      dns = await startDnsServer({ config: config.dns, catalog, lb, registry: metrics.registry, logger });
+      dns = await startDnsServer({
+        config: config.dns,
+        catalog,
+        lb,
+        registry: metrics.registry,
+        logger,
+        // DNS carries no token: with reads protected over HTTP it warns unless dns.allowFrom is set.
+        readsProtected: config.auth.protectReads && config.auth.token !== '',
+      });
       const started = dns;
       cleanups.push(() => started.close());
     }
@@ -120,6 +161,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       {
         version: VERSION,
         http: `${config.http.host}:${httpPort}`,
+        httpMaxConnections: budget.maxConnections,
+        ...(budget.constrainedBy === null ? {} : { httpMaxConnectionsLimitedBy: budget.constrainedBy }),
         dns: dns === null ? 'disabled' : `${dns.host}:${dns.port} (udp+tcp, domain ${config.dns.domain})`,
         dataFile: catalog.location,
         index: catalog.index,

@@ -7,7 +7,17 @@ import { tempDir } from './helpers/catalog.js';
 t.test('the bundled file holds the documented defaults', async (t) => {
   const config = loadConfig({ env: {} });
   t.match(config, {
-    http: { host: '127.0.0.1', port: 8888, bodyLimit: 1048576 },
+    http: {
+      host: '127.0.0.1',
+      port: 8888,
+      bodyLimit: 1048576,
+      maxConnections: 16384,
+      fdReserve: 128,
+      headersTimeout: '10s',
+      requestTimeout: '30s',
+      keepAliveTimeout: '15s',
+      idleTimeout: '60s',
+    },
     dns: { host: '127.0.0.1', port: 8600, domain: 'konsul', ttl: 0, lb: 'round-robin', enabled: true },
     storage: { dataDir: './data', file: 'konsul.db' },
     auth: { token: '', protectReads: false },
@@ -70,6 +80,22 @@ t.test('invalid config names the key and the problem', async (t) => {
     ],
     [{ KONSUL_CONFIG: write('wait.json', '{"blocking":{"defaultWait":"20m"}}') }, /defaultWait must not exceed/],
     [{ KONSUL_CONFIG: write('dur.json', '{"health":{"defaultTtl":"forever"}}') }, /health\.defaultTtl/],
+    [
+      { KONSUL_CONFIG: write('floor.json', '{"health":{"minInterval":"1s","minTimeout":"2s"}}') },
+      /health\.minTimeout must not exceed health\.minInterval/,
+    ],
+    [
+      { KONSUL_CONFIG: write('below.json', '{"health":{"defaultInterval":"500ms"}}') },
+      /health\.defaultInterval must not be below health\.minInterval/,
+    ],
+    [{ KONSUL_CONFIG: write('tomb.json', '{"catalog":{"serviceTombstoneTtl":"0s"}}') }, /catalog\.serviceTombstoneTtl/],
+    [{ KONSUL_CONFIG: write('cap.json', '{"health":{"maxChecksPerInstance":0}}') }, /health\.maxChecksPerInstance/],
+    [
+      { KONSUL_CONFIG: write('headers.json', '{"http":{"headersTimeout":"1m","requestTimeout":"30s"}}') },
+      /http\.headersTimeout must not exceed http\.requestTimeout/,
+    ],
+    [{ KONSUL_CONFIG: write('idle.json', '{"http":{"idleTimeout":"0s"}}') }, /http\.idleTimeout must be a positive/],
+    [{ KONSUL_CONFIG: write('conns.json', '{"http":{"maxConnections":0}}') }, /http\.maxConnections/],
     [{ KONSUL_CONFIG: join(dir, 'missing.json') }, /cannot read config file .*ENOENT/],
   ];
   for (const [env, message] of cases) {
@@ -85,3 +111,53 @@ function configErrorOf(env: Record<string, string | undefined>): string {
     return error instanceof ConfigError ? error.message : `not a ConfigError: ${String(error)}`;
   }
 }
+
+t.test('dns guard keys default to the documented bounds and are checked with one-line errors', async (t) => {
+  const config = loadConfig({ env: {} });
+  t.same(
+    { udpAnswerLimit: config.dns.udpAnswerLimit, allowFrom: config.dns.allowFrom, tcp: config.dns.tcp },
+    {
+      udpAnswerLimit: 1232,
+      allowFrom: [],
+      tcp: {
+        idleTimeout: '10s',
+        messageTimeout: '2s',
+        maxConnectionsPerSource: 64,
+        connectionOutputBytes: 65536,
+        outputBytes: 16777216,
+      },
+    },
+  );
+  t.same(loadConfig({ env: {}, overrides: { dns: { allowFrom: ['10.0.0.0/8', '::1', 'fd00::/8'] } } }).dns.allowFrom, [
+    '10.0.0.0/8',
+    '::1',
+    'fd00::/8',
+  ]);
+  const errorOf = (dns: Record<string, unknown>): string => {
+    try {
+      loadConfig({ env: {}, overrides: { dns } });
+      return 'accepted';
+    } catch (error) {
+      return error instanceof ConfigError ? error.message : String(error);
+    }
+  };
+  t.equal(
+    errorOf({ allowFrom: ['10.0.0.0/8', '10.0.0.1/8'] }),
+    'invalid config: dns.allowFrom[1] "10.0.0.1/8" has bits set past /8',
+  );
+  t.equal(
+    errorOf({ allowFrom: ['10.0.0.0/33'] }),
+    'invalid config: dns.allowFrom[0] "10.0.0.0/33" needs a prefix length from 0 to 32',
+  );
+  t.equal(
+    errorOf({ allowFrom: ['intranet'] }),
+    'invalid config: dns.allowFrom[0] "intranet" is not an IPv4 or IPv6 address or CIDR',
+  );
+  t.match(errorOf({ udpAnswerLimit: 65535 }), /^invalid config: dns\.udpAnswerLimit .*4096/);
+  t.match(errorOf({ udpAnswerLimit: 100 }), /^invalid config: dns\.udpAnswerLimit .*512/);
+  t.match(
+    errorOf({ tcp: { messageTimeout: '0s' } }),
+    /^invalid config: dns\.tcp\.messageTimeout must be a positive duration/,
+  );
+  t.match(errorOf({ tcp: { maxConnectionsPerSource: 0 } }), /^invalid config: dns\.tcp\.maxConnectionsPerSource/);
+});

@@ -72,11 +72,22 @@ t.test('a malformed OPT is refused', async (t) => {
 
 t.test('the UDP limit is 512 without EDNS and the offer clamped to 512..4096 with it', async (t) => {
   const edns = (udpSize: number): Edns => ({ udpSize, version: 0, dnssecOk: false, clientSubnet: undefined });
-  t.equal(udpLimit(null), 512);
-  t.equal(udpLimit(edns(0)), 512);
-  t.equal(udpLimit(edns(1232)), 1232);
-  t.equal(udpLimit(edns(4096)), 4096);
-  t.equal(udpLimit(edns(65535)), 4096);
+  // With dns.udpAnswerLimit at its highest, 4096, only the protocol bounds apply.
+  t.equal(udpLimit(null, 4096), 512);
+  t.equal(udpLimit(edns(0), 4096), 512);
+  t.equal(udpLimit(edns(1232), 4096), 1232);
+  t.equal(udpLimit(edns(4096), 4096), 4096);
+  t.equal(udpLimit(edns(65535), 4096), 4096);
+});
+
+t.test('dns.udpAnswerLimit caps the offer, and never lowers an answer below 512', async (t) => {
+  const edns = (udpSize: number): Edns => ({ udpSize, version: 0, dnssecOk: false, clientSubnet: undefined });
+  t.equal(udpLimit(edns(4096), 1232), 1232, 'a 4096 offer gets the DNS Flag Day 2020 size');
+  t.equal(udpLimit(edns(65535), 1232), 1232);
+  t.equal(udpLimit(edns(1000), 1232), 1000, 'a smaller offer is honoured');
+  t.equal(udpLimit(edns(100), 1232), 512);
+  t.equal(udpLimit(null, 1232), 512);
+  t.equal(udpLimit(edns(4096), 512), 512);
 });
 
 t.test(

@@ -1,6 +1,7 @@
 import t from 'tap';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import DNS from 'dns2';
+import pino from 'pino';
 import {
   buildQuery,
   decodeMessage,
@@ -303,7 +304,8 @@ t.test(
 );
 
 t.test('EDNS0 raises the UDP limit to the offered size (clamped to 4096) and the OPT record is echoed', async (t) => {
-  const dns = await startDnsFixture(t);
+  // dns.udpAnswerLimit at its highest, so only the client's offer and the protocol bound apply.
+  const dns = await startDnsFixture(t, { udpAnswerLimit: 4096 });
   for (let host = 1; host <= 40; host++) await dns.register({ name: 'big', address: `10.0.1.${host}`, port: 80 });
   const medium = await udpQuery(t, dns.server.port, 'big.service.konsul', TYPE.SRV, { udpSize: 1232 });
   t.ok(medium.tc);
@@ -552,3 +554,121 @@ t.test('close releases the port for UDP and TCP', async (t) => {
   const again = await startDnsFixture(t, { port });
   t.equal(again.server.port, port);
 });
+
+t.test(
+  'a small query offering EDNS 4096 gets at most dns.udpAnswerLimit (1232 by default) over UDP, and all of it over TCP',
+  async (t) => {
+    const dns = await startDnsFixture(t);
+    for (let host = 1; host <= 60; host++) await dns.register({ name: 'big', address: `10.0.1.${host}`, port: 80 });
+    const query = buildQuery('big.service.konsul', TYPE.SRV, { udpSize: 4096 });
+    const udp = await new UdpExchange(t, dns.server.port).query(query);
+    t.ok(udp.size <= 1232, `${udp.size}-byte answer to a ${query.length}-byte query`);
+    t.ok(udp.tc, 'TC tells the client the rest is over TCP');
+    t.ok(udp.answers.length > 0, 'the records that fit lead the answer');
+    const [tcp] = await tcpExchange(dns.server.port, [query]);
+    t.notOk(tcp.tc);
+    t.equal(tcp.answers.length, 60);
+
+    const roomy = await startDnsFixture(t, { udpAnswerLimit: 2048 });
+    for (let host = 1; host <= 60; host++) await roomy.register({ name: 'big', address: `10.0.1.${host}`, port: 80 });
+    const larger = await new UdpExchange(t, roomy.server.port).query(query);
+    t.ok(larger.size > 1232 && larger.size <= 2048, `${larger.size} bytes with the limit raised to 2048`);
+  },
+);
+
+t.test('dns.allowFrom: other sources get REFUSED and no data over UDP and TCP; listed ones are answered', async (t) => {
+  const dns = await startDnsFixture(t, { allowFrom: ['127.0.0.2/32', 'fd00::/8'] });
+  await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
+  const query = buildQuery('web.service.konsul', TYPE.A, { id: 77, udpSize: 4096 });
+
+  const refused = await new UdpExchange(t, dns.server.port, '127.0.0.1').query(query);
+  t.equal(refused.id, 77);
+  t.equal(refused.rcode, RCODE.REFUSED);
+  t.notOk(refused.aa, 'not authoritative for a client it does not serve');
+  t.same([refused.answers, refused.authority, refused.additional], [[], [], []]);
+  t.same(refused.question, { name: 'web.service.konsul', type: TYPE.A, class: 1 });
+  t.ok(refused.size <= query.length, `the refusal (${refused.size} bytes) is no bigger than the query`);
+  const [refusedTcp] = await tcpExchange(dns.server.port, [query], { localAddress: '127.0.0.1' });
+  t.equal(refusedTcp.rcode, RCODE.REFUSED);
+  t.same(refusedTcp.answers, []);
+
+  const allowed = await new UdpExchange(t, dns.server.port, '127.0.0.2').query(query);
+  t.equal(allowed.rcode, RCODE.NOERROR);
+  t.same(
+    allowed.answers.map((record) => record.address),
+    ['10.0.0.1'],
+  );
+  const [allowedTcp] = await tcpExchange(dns.server.port, [query], { localAddress: '127.0.0.2' });
+  t.equal(allowedTcp.answers.length, 1);
+  const counted = await dns.registry.getSingleMetricAsString('konsul_dns_queries_total');
+  t.match(counted, /qtype="A",rcode="REFUSED"} 2/);
+});
+
+t.test('start-up warns when HTTP reads need the token but DNS answers anyone', async (t) => {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino(
+    { level: 'warn' },
+    {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as { level: number; msg: string });
+      },
+    },
+  );
+  await startDnsFixture(t, {}, { readsProtected: true, logger });
+  t.equal(lines.length, 1);
+  t.match(lines[0], { level: 40, msg: /auth\.protectReads.*dns\.allowFrom/ });
+  lines.length = 0;
+  await startDnsFixture(t, { allowFrom: ['10.0.0.0/8'] }, { readsProtected: true, logger });
+  await startDnsFixture(t, {}, { readsProtected: false, logger });
+  t.same(lines, [], 'no warning with an allowlist, or with reads open over HTTP too');
+});
+
+t.test(
+  'over TCP a trickled query is cut off at dns.tcp.messageTimeout and one source holds at most maxConnectionsPerSource',
+  async (t) => {
+    const dns = await startDnsFixture(
+      t,
+      { tcp: { messageTimeout: '300ms', maxConnectionsPerSource: 4 } },
+      { tcpIdleTimeoutMs: 5000 },
+    );
+    await dns.register({ name: 'web', address: '10.0.0.1', port: 80 });
+    const query = buildQuery('web.service.konsul', TYPE.A);
+    const framed = Buffer.concat([Buffer.from([0, query.length]), query]);
+    const open = (localAddress: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect({ port: dns.server.port, host: '127.0.0.1', localAddress });
+        t.teardown(() => socket.destroy());
+        socket.on('error', () => undefined);
+        socket.once('error', reject);
+        socket.once('connect', () => resolve(socket));
+      });
+    // Four trickling connections (one byte every 100 ms) fill the source's share...
+    const trickles = await Promise.all([1, 2, 3, 4].map(() => open('127.0.0.3')));
+    let sent = 0;
+    const closed = trickles.map((socket) => new Promise((resolve) => socket.once('close', resolve)));
+    const trickle = setInterval(() => {
+      for (const socket of trickles) if (!socket.destroyed) socket.write(framed.subarray(sent, sent + 1));
+      sent++;
+    }, 100);
+    t.teardown(() => clearInterval(trickle));
+    // ...so a fifth from the same address is turned away, while a query from elsewhere is answered.
+    const fifth = await open('127.0.0.3');
+    await new Promise((resolve) => fifth.once('close', resolve));
+    const [answer] = await tcpExchange(dns.server.port, [query], { localAddress: '127.0.0.4' });
+    t.equal(answer.answers.length, 1);
+    await Promise.all(closed);
+    clearInterval(trickle);
+    t.ok(sent < framed.length, `the trickles were closed after ${sent} of ${framed.length} bytes`);
+    // The client can see its side close before the server has counted its own.
+    let metrics = '';
+    for (let tries = 0; tries < 100 && !/reason="message_timeout"} 4/.test(metrics); tries++) {
+      metrics = await dns.registry.getSingleMetricAsString('konsul_dns_tcp_closed_total');
+      await new Promise((next) => setTimeout(next, 10));
+    }
+    t.match(metrics, /reason="message_timeout"} 4/);
+    t.match(metrics, /reason="source_limit"} 1/);
+    // The slots are free again: the same source is answered.
+    const [again] = await tcpExchange(dns.server.port, [query], { localAddress: '127.0.0.3' });
+    t.equal(again.answers.length, 1);
+  },
+);

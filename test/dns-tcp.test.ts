@@ -1,6 +1,6 @@
 import t from 'tap';
-import { connect } from 'node:net';
-import { MAX_QUERY_BYTES, TcpFront } from '../src/dns/tcp.js';
+import { connect, type Socket } from 'node:net';
+import { MAX_QUERY_BYTES, sourceKey, TcpFront } from '../src/dns/tcp.js';
 
 /** A front that answers each message with itself reversed, so replies are easy to check. */
 async function front(
@@ -10,7 +10,11 @@ async function front(
   const seen: string[] = [];
   const tcp = new TcpFront({
     maxConnections: 10,
+    maxConnectionsPerSource: 10,
     idleTimeoutMs: 2000,
+    messageTimeoutMs: 2000,
+    connectionOutputBytes: 65536,
+    outputBytes: 16 * 1024 * 1024,
     answer: (message, source) => {
       seen.push(source);
       return message.length === 0 ? null : Buffer.from([...message].reverse());
@@ -135,3 +139,290 @@ t.test('a frame declaring more than any query needs closes the connection before
   t.equal(closedBy, 'server');
   t.same(seen, [], 'nothing reached the answerer');
 });
+
+/** Opens a connection (from `localAddress` when given) and resolves once it is established. */
+function open(t: { teardown(fn: () => unknown): void }, port: number, localAddress?: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) });
+    t.teardown(() => socket.destroy());
+    // Resets from the server are what several tests expect; they must not end the test process.
+    socket.on('error', () => undefined);
+    socket.once('error', reject);
+    socket.once('connect', () => resolve(socket));
+  });
+}
+
+/** Whether the server closes `socket` (it sends nothing first) before the client gives up after `withinMs`. */
+function closedByServer(socket: Socket, withinMs: number): Promise<'server' | 'still open'> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) return resolve('server');
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => resolve('still open'), withinMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve('server');
+    });
+    socket.resume();
+  });
+}
+
+t.test(
+  'a message trickled in a byte at a time is cut off at the message deadline, which bytes do not extend',
+  async (t) => {
+    const reasons: string[] = [];
+    // The idle timeout is far longer than the trickle's gaps: only a per-message deadline can end it.
+    const { port, seen } = await front(t, {
+      idleTimeoutMs: 5000,
+      messageTimeoutMs: 300,
+      onClose: (reason) => reasons.push(reason),
+    });
+    const socket = await open(t, port);
+    const message = frame(Array.from({ length: 30 }, (_, i) => i + 1));
+    let sent = 0;
+    const outcome = await new Promise<string>((resolve) => {
+      socket.on('data', () => resolve('answered'));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve('closed'));
+      // One byte every 60 ms: the whole 32-byte frame would take about 2 s.
+      const trickle = setInterval(() => {
+        if (socket.destroyed || sent === message.length) return clearInterval(trickle);
+        socket.write(message.subarray(sent, sent + 1));
+        sent++;
+      }, 60);
+      t.teardown(() => clearInterval(trickle));
+    });
+    t.equal(outcome, 'closed', 'the server closed the connection instead of waiting for the rest');
+    t.ok(sent < message.length, `closed after ${sent} of ${message.length} bytes`);
+    t.same(seen, [], 'nothing reached the answerer');
+    await waitFor(() => reasons.length > 0);
+    t.same(reasons, ['message_timeout']);
+  },
+);
+
+t.test('the deadline is per message: a client sending whole queries in time keeps its connection', async (t) => {
+  const { port } = await front(t, { idleTimeoutMs: 5000, messageTimeoutMs: 300 });
+  const socket = await open(t, port);
+  const replies: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => replies.push(chunk));
+  // Six queries 100 ms apart: 600 ms in all, twice the message deadline.
+  for (let i = 1; i <= 6; i++) {
+    socket.write(frame([i, 0]));
+    await new Promise((next) => setTimeout(next, 100));
+  }
+  await waitFor(() => Buffer.concat(replies).length === 24);
+  t.notOk(socket.destroyed, 'still open');
+  t.same(
+    [...Buffer.concat(replies)],
+    [1, 2, 3, 4, 5, 6].flatMap((i) => [0, 2, 0, i]),
+  );
+});
+
+t.test('trickling connections from one source cannot take every slot', async (t) => {
+  const reasons: string[] = [];
+  const { port, tcp } = await front(t, {
+    maxConnections: 8,
+    maxConnectionsPerSource: 4,
+    idleTimeoutMs: 5000,
+    messageTimeoutMs: 5000,
+    onClose: (reason) => reasons.push(reason),
+  });
+  const trickles = await Promise.all([1, 2, 3, 4].map(() => open(t, port)));
+  // Each holds its slot with a message that never completes.
+  for (const socket of trickles) socket.write(Buffer.from([0, 30, 1]));
+  // The client sees its connection up before the server has accepted it.
+  await waitFor(() => tcp.connectionCount === 4);
+  const fifth = await open(t, port);
+  t.equal(await closedByServer(fifth, 2000), 'server', 'a fifth connection from the same address is closed');
+  t.same(reasons, ['source_limit']);
+  // Another client (127.0.0.2 is loopback too on Linux) still gets in and gets its answer.
+  const reply = await new Promise<Buffer>((resolve) => {
+    void open(t, port, '127.0.0.2').then((other) => {
+      other.once('data', resolve);
+      other.write(frame([7, 8]));
+    });
+  });
+  t.same([...reply], [0, 2, 8, 7]);
+  // A slot given back is counted back: the same source may connect again.
+  trickles[0].destroy();
+  await waitFor(() => tcp.connectionCount === 4);
+  const again = await open(t, port);
+  t.equal(await closedByServer(again, 200), 'still open');
+});
+
+t.test('IPv6 sources are counted by /64 and IPv4-mapped ones by their IPv4 address', async (t) => {
+  t.equal(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:2:ffff::9'));
+  t.not(sourceKey('2001:db8:1:2::1'), sourceKey('2001:db8:1:3::1'));
+  t.equal(sourceKey('::ffff:192.0.2.1'), '192.0.2.1');
+  t.equal(sourceKey('192.0.2.1'), '192.0.2.1');
+});
+
+/** Sum of the reply bytes Node holds for the front's sockets (what the bounds limit), read from the sockets themselves. */
+function serverQueued(sockets: Set<Socket>): number {
+  let total = 0;
+  for (const socket of sockets) total += socket.writableLength;
+  return total;
+}
+
+/**
+ * Clients that pipeline `queries` queries each and do not read until the server has stopped
+ * answering; then they read everything. Returns the most reply bytes Node ever held (checked at
+ * every answer) and the replies each client got.
+ */
+async function pipelineWithoutReading(
+  t: { teardown(fn: () => unknown): void },
+  options: { clients: number; queries: number; replyBytes: number; connectionOutputBytes: number; outputBytes: number },
+) {
+  const sockets = new Set<Socket>();
+  let answered = 0;
+  let mostQueued = 0;
+  const reply = Buffer.alloc(options.replyBytes, 1);
+  const { tcp, port } = await front(t, {
+    maxConnectionsPerSource: options.clients,
+    connectionOutputBytes: options.connectionOutputBytes,
+    outputBytes: options.outputBytes,
+    answer: () => {
+      answered++;
+      mostQueued = Math.max(mostQueued, serverQueued(sockets));
+      return reply;
+    },
+  });
+  tcp.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const clients = await Promise.all(Array.from({ length: options.clients }, () => open(t, port)));
+  const queries = Buffer.concat(Array.from({ length: options.queries }, () => frame([1, 2, 3])));
+  for (const client of clients) {
+    client.pause();
+    client.write(queries);
+  }
+  // Wait until the server stops answering: every connection is then held by a bound.
+  for (let last = -1; answered !== last;) {
+    last = answered;
+    await new Promise((next) => setTimeout(next, 150));
+  }
+  const stalledAt = answered;
+  const received = await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<number>((resolve) => {
+          let bytes = 0;
+          const expected = options.queries * (2 + options.replyBytes);
+          client.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes >= expected) resolve(bytes);
+          });
+          client.resume();
+        }),
+    ),
+  );
+  return { tcp, mostQueued, stalledAt, received };
+}
+
+t.test('a client that pipelines queries and does not read stops being read at its own output bound', async (t) => {
+  const replyBytes = 16 * 1024;
+  const { mostQueued, stalledAt, received } = await pipelineWithoutReading(t, {
+    clients: 1,
+    queries: 2000,
+    replyBytes,
+    connectionOutputBytes: 32 * 1024,
+    outputBytes: 16 * 1024 * 1024,
+  });
+  t.ok(stalledAt < 2000, `the server stopped after ${stalledAt} answers`);
+  t.ok(mostQueued <= 32 * 1024 + replyBytes + 2, `at most ${mostQueued} reply bytes held`);
+  t.same(received, [2000 * (replyBytes + 2)], 'every answer arrives once the client reads');
+});
+
+t.test('the bound on queued replies holds across connections, and each gets its turn', async (t) => {
+  const replyBytes = 16 * 1024;
+  const { tcp, mostQueued, received } = await pipelineWithoutReading(t, {
+    clients: 6,
+    queries: 600,
+    replyBytes,
+    connectionOutputBytes: 128 * 1024,
+    outputBytes: 192 * 1024,
+  });
+  // Six connections under their own bound would hold up to 6 × 128 KiB; the shared bound allows 192 KiB.
+  t.ok(mostQueued <= 192 * 1024 + replyBytes + 2, `at most ${mostQueued} reply bytes held`);
+  t.same(received, new Array<number>(6).fill(600 * (replyBytes + 2)), 'every connection got all its answers');
+  t.equal(tcp.queuedOutputBytes, 0);
+});
+
+t.test('closing connections with replies still queued gives their bytes back', async (t) => {
+  const replyBytes = 16 * 1024;
+  const { tcp, port } = await front(t, {
+    maxConnectionsPerSource: 4,
+    connectionOutputBytes: 64 * 1024,
+    outputBytes: 128 * 1024,
+    answer: () => Buffer.alloc(replyBytes, 1),
+  });
+  const clients = await Promise.all([1, 2, 3].map(() => open(t, port)));
+  const queries = Buffer.concat(Array.from({ length: 2000 }, () => frame([1])));
+  for (const client of clients) {
+    client.pause();
+    client.write(queries);
+  }
+  await waitFor(() => tcp.queuedOutputBytes >= 128 * 1024);
+  for (const client of clients) client.destroy();
+  await waitFor(() => tcp.connectionCount === 0);
+  t.equal(tcp.queuedOutputBytes, 0, 'nothing is charged for closed connections');
+  const fresh = await open(t, port);
+  const reply = await new Promise<Buffer | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), 2000);
+    fresh.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk);
+    });
+    fresh.write(frame([5]));
+  });
+  t.equal(reply?.readUInt16BE(0), replyBytes, 'a new client is answered at once');
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let tries = 0; !condition(); tries++) {
+    if (tries > 400) throw new Error('condition not met within 4 s');
+    await new Promise((next) => setTimeout(next, 10));
+  }
+}
+
+t.test(
+  'when every slot is taken, a newcomer replaces the connection longest without a query, once it has had a message timeout',
+  async (t) => {
+    const reasons: string[] = [];
+    const { port, tcp } = await front(t, {
+      maxConnections: 2,
+      maxConnectionsPerSource: 10,
+      idleTimeoutMs: 5000,
+      messageTimeoutMs: 300,
+      onClose: (reason) => reasons.push(reason),
+    });
+    const silent = await open(t, port);
+    await waitFor(() => tcp.connectionCount === 1);
+    const busy = await open(t, port);
+    await waitFor(() => tcp.connectionCount === 2);
+    const silentClosed = closedByServer(silent, 3000);
+    // The busy connection asks a query now and then; the silent one never does.
+    busy.resume();
+    busy.write(frame([1]));
+    await new Promise((next) => setTimeout(next, 20));
+    const early = await open(t, port);
+    t.equal(await closedByServer(early, 2000), 'server', 'a newcomer before the message timeout is turned away');
+    await new Promise((next) => setTimeout(next, 300));
+    busy.write(frame([2]));
+    const newcomer = await open(t, port);
+    const reply = await new Promise<Buffer>((resolve) => {
+      const timer = setTimeout(() => resolve(Buffer.alloc(0)), 2000);
+      newcomer.once('data', (chunk: Buffer) => {
+        clearTimeout(timer);
+        resolve(chunk);
+      });
+      newcomer.write(frame([3, 4]));
+    });
+    t.same([...reply], [0, 2, 4, 3], 'the newcomer is answered');
+    t.equal(await silentClosed, 'server', 'the silent connection gave way');
+    t.notOk(busy.destroyed, 'the connection that kept asking stays');
+    await waitFor(() => reasons.length === 2);
+    t.same(reasons, ['connection_limit', 'evicted']);
+    t.equal(tcp.connectionCount, 2);
+  },
+);

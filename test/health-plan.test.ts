@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Check } from '../src/catalog/types.js';
 import { planCheck } from '../src/health/plan.js';
 
-const defaults = { intervalMs: 10_000, timeoutMs: 5_000, ttlMs: 30_000 };
+const defaults = { intervalMs: 10_000, timeoutMs: 5_000, ttlMs: 30_000, minIntervalMs: 1, minTimeoutMs: 1 };
 
 /** A check with `overrides` laid over the defaults and the `absent` keys left out. */
 function check(overrides: Partial<Check>, absent: readonly (keyof Check)[] = []): Check {

@@ -3,8 +3,9 @@ import type { Check } from '../src/catalog/types.js';
 import { CriticalReaper, type ReapNotice } from '../src/health/reaper.js';
 import { VIRTUAL_EPOCH, VirtualClock } from './helpers/virtual-clock.js';
 
-function check(overrides: Partial<Check>): Check {
-  return {
+/** A check with `overrides` laid over the defaults and the `absent` keys left out. */
+function check(overrides: Partial<Check>, absent: readonly (keyof Check)[] = []): Check {
+  const built: Partial<Check> = {
     id: 'c1',
     name: 'tcp check',
     type: 'tcp',
@@ -20,6 +21,8 @@ function check(overrides: Partial<Check>): Check {
     statusChangedAt: VIRTUAL_EPOCH,
     ...overrides,
   };
+  for (const key of absent) delete built[key];
+  return built as Check;
 }
 
 function reaper(t: { teardown(fn: () => unknown): void }, startedAt = 0) {
@@ -72,7 +75,7 @@ t.test('a check that leaves critical, or has no deregisterCriticalAfter, is not 
   const { reaper: subject, notices, clock } = reaper(t);
   subject.observe(check({ id: 'recovers' }));
   subject.observe(check({ id: 'recovers', status: 'passing' }));
-  subject.observe(check({ id: 'no-limit', deregisterCriticalAfter: undefined }));
+  subject.observe(check({ id: 'no-limit' }, ['deregisterCriticalAfter']));
   subject.observe(check({ id: 'warning', status: 'warning' }));
   t.equal(subject.size, 0);
   await clock.advance(200);

@@ -1,7 +1,8 @@
 import { Errors, KonsulError } from '../errors.js';
 import { buildInstance, normalizeRegistration, type CheckDefaults } from './registration.js';
-import type { CatalogStore, CatalogWrite } from './store.js';
+import { StorageError, type CatalogStore, type CatalogWrite } from './store.js';
 import { ServiceTable } from './service-table.js';
+import { Tombstones } from './tombstones.js';
 import { ANY, WatchSet } from './watch.js';
 import {
   compareById,
@@ -20,13 +21,36 @@ export interface CatalogOptions {
   maxWaiters?: number;
   /** Where an exception thrown by a subscriber goes; by default it is rethrown on its own tick. */
   onListenerError?: (error: unknown) => void;
+  /** Told when commits start failing (with why) and when one succeeds again (null). */
+  onStorageHealth?: (failure: StorageFailure | null) => void;
+  /** How long a service with no instances keeps its index before it is forgotten; 15 min by default. */
+  tombstoneTtlMs?: number;
+  /** How often a failing store is tried again when nothing else writes; 1 s by default. */
+  storageRetryMs?: number;
   now?: () => number;
+}
+
+/** Why the store refuses writes, since when (epoch ms). */
+export interface StorageFailure {
+  message: string;
+  /** The same without the data file's path: what a client may be told. */
+  detail: string;
+  since: number;
+}
+
+/** What /metrics and readiness report about the store. */
+export interface StorageHealth {
+  failure: StorageFailure | null;
+  failedCommits: number;
+  /** Check results served from memory that the store has not taken yet (at most one per check). */
+  unpersisted: number;
 }
 
 export type CatalogEvent =
   | { kind: 'registered'; index: number; instance: Instance; previous: Instance | undefined }
   | { kind: 'deregistered'; index: number; instance: Instance }
-  | { kind: 'check-updated'; index: number | null; instance: Instance; check: Check; previousStatus: HealthStatus };
+  | { kind: 'check-updated'; index: number | null; instance: Instance; check: Check; previousStatus: HealthStatus }
+  | { kind: 'services-forgotten'; index: number; names: readonly string[] };
 
 export interface QueryFilter {
   name?: string | undefined;
@@ -57,6 +81,8 @@ interface Outcome<R> {
   id: string;
   instance: Instance | null;
   previous: Instance | undefined;
+  /** Services to drop from the table (tombstones reaped); no instance is touched then. */
+  forgotten?: readonly string[];
   write?: CatalogWrite;
   event: CatalogEvent;
   result: R;
@@ -64,6 +90,12 @@ interface Outcome<R> {
 
 interface PendingOp {
   mutate: (stage: Stage) => Outcome<unknown> | null;
+  /**
+   * A check result: what a check observed is served even when the store refuses it, and stored
+   * once the store takes writes again. Registrations and removals are only ever acknowledged
+   * after their commit.
+   */
+  liveWhenUnstored: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -90,6 +122,15 @@ export class Catalog {
   /** Cache of everyInstance(); cleared whenever a batch changes anything, notes included. */
   private allSorted: readonly Instance[] | null = null;
   private currentIndex = 0;
+  private readonly tombstones = new Tombstones();
+  private readonly tombstoneTtlMs: number;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly storageRetryMs: number;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private storageFailure: StorageFailure | null = null;
+  private failedCommits = 0;
+  /** Check results applied in memory but refused by the store, latest per check, in index order. */
+  private readonly unpersisted = new Map<string, CatalogWrite>();
 
   private constructor(
     private readonly store: CatalogStore,
@@ -97,6 +138,8 @@ export class Catalog {
   ) {
     this.now = options.now ?? Date.now;
     this.maxWaiters = options.maxWaiters ?? 20_000;
+    this.tombstoneTtlMs = options.tombstoneTtlMs ?? 15 * 60_000;
+    this.storageRetryMs = options.storageRetryMs ?? 1000;
     this.reportListenerError =
       options.onListenerError ??
       ((error) =>
@@ -116,6 +159,14 @@ export class Catalog {
       for (const check of instance.checks) catalog.checkOwners.set(check.id, instance.id);
     }
     catalog.services.load(snapshot.instances, snapshot.serviceIndexes);
+    // When they emptied is not stored: their grace period starts again at start-up.
+    const loadedAt = catalog.now();
+    for (const name of catalog.services.emptyNames()) catalog.tombstones.mark(name, loadedAt);
+    // Reaping is cheap and not urgent: a sweep every 30 s (or every ttl, if shorter) is plenty.
+    catalog.sweepTimer = setInterval(
+      () => void catalog.reapTombstones().catch(() => undefined),
+      Math.min(catalog.tombstoneTtlMs, 30_000),
+    ).unref();
     return catalog;
   }
 
@@ -134,6 +185,15 @@ export class Catalog {
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  get storage(): StorageHealth {
+    return { failure: this.storageFailure, failedCommits: this.failedCommits, unpersisted: this.unpersisted.size };
+  }
+
+  /** Services with no instance whose index is still kept. */
+  get tombstoneCount(): number {
+    return this.tombstones.size;
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -322,29 +382,72 @@ export class Catalog {
         event: { kind: 'check-updated', index, instance, check, previousStatus: current.status },
         result: index,
       };
-    });
+    }, true);
+  }
+
+  /**
+   * Forgets services that have had no instance for the tombstone TTL: their row, their index
+   * and (through the services-forgotten event) what the faces keep per service. This is a write
+   * with its own index, so a blocking query still held on such a service wakes and reads the
+   * catalog's index, which is above anything the service ever reported: a watcher sees at most
+   * a spurious wake-up, never an index going backwards or a missed change. Resolves to how many
+   * services were forgotten.
+   */
+  async reapTombstones(): Promise<number> {
+    let forgotten = 0;
+    for (;;) {
+      const due = this.tombstones.due(this.now() - this.tombstoneTtlMs, 1000);
+      if (due.length === 0 || this.closed) return forgotten;
+      const reaped = await this.enqueue<readonly string[] | null>((stage) => {
+        // Re-checked at commit time: an instance may have arrived since the name was marked.
+        const names = due.filter(
+          (name) => this.services.get(name)?.instances.length === 0 && !stage.hasInstanceNamed(name),
+        );
+        for (const name of due) {
+          const view = this.services.get(name);
+          if (view === undefined || view.instances.length > 0) this.tombstones.clear(name);
+        }
+        if (names.length === 0) return null;
+        const index = stage.nextIndex();
+        return {
+          id: '',
+          instance: null,
+          previous: undefined,
+          forgotten: names,
+          write: { kind: 'forget-services', index, names },
+          event: { kind: 'services-forgotten', index, names },
+          result: names,
+        };
+      });
+      forgotten += reaped?.length ?? 0;
+    }
   }
 
   /** Stops taking writes, waits for queued ones, releases blocking queries and closes the store. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.releaseWaiters();
+    // With check results still unstored, flush() makes one last attempt to store them.
     while (this.flushing !== null || this.pending.length > 0) await (this.flushing ?? this.flush());
+    if (this.unpersisted.size > 0) await this.flush();
     await this.store.close();
   }
 
-  private enqueue<R>(mutate: (stage: Stage) => Outcome<R> | null): Promise<R> {
+  private enqueue<R>(mutate: (stage: Stage) => Outcome<R> | null, liveWhenUnstored = false): Promise<R> {
     if (this.closed) return Promise.reject(Errors.shuttingDown());
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ mutate, resolve: resolve as (value: unknown) => void, reject });
+      this.pending.push({ mutate, liveWhenUnstored, resolve: resolve as (value: unknown) => void, reject });
       if (this.pending.length === 1 && this.flushing === null) setImmediate(() => void this.flush());
     });
   }
 
   private flush(): Promise<void> {
     if (this.flushing !== null) return this.flushing;
-    if (this.pending.length === 0) return Promise.resolve();
+    // With nothing queued, a flush is a retry of a failing store (unstored results, or a probe).
+    if (this.pending.length === 0 && this.storageFailure === null) return Promise.resolve();
     this.flushing = this.commitPending().finally(() => {
       this.flushing = null;
       if (this.pending.length > 0) setImmediate(() => void this.flush());
@@ -355,6 +458,39 @@ export class Catalog {
   private async commitPending(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
+    const accepted = this.stageAll(batch);
+    const writes = accepted.flatMap(({ outcome }) => (outcome.write === undefined ? [] : [outcome.write]));
+    // Unstored check results go first: their indexes are below every write staged since.
+    const stored = this.unpersisted.size === 0 ? writes : [...this.unpersisted.values(), ...writes];
+    try {
+      if (stored.length > 0) await this.store.commit(stored);
+      else if (this.storageFailure !== null) await this.store.probe();
+    } catch (error) {
+      this.storageFailed(error);
+      const failure = error instanceof KonsulError ? error : Errors.storageUnavailable(this.storageFailure!.detail);
+      const live: PendingOp[] = [];
+      for (const { op } of accepted) {
+        if (op.liveWhenUnstored) live.push(op);
+        else op.reject(failure);
+      }
+      // Staged again without the refused registrations and removals they may have followed.
+      const observed = this.stageAll(live);
+      for (const { outcome } of observed) {
+        const write = outcome.write;
+        if (write?.kind !== 'check-status') continue;
+        this.unpersisted.delete(write.checkId);
+        this.unpersisted.set(write.checkId, write);
+      }
+      this.publish(observed);
+      return;
+    }
+    this.unpersisted.clear();
+    if (this.storageFailure !== null) this.storageRecovered();
+    this.publish(accepted);
+  }
+
+  /** Runs each queued mutation against one stage laid over the live view; rejects those that throw. */
+  private stageAll(batch: readonly PendingOp[]): { op: PendingOp; outcome: Outcome<unknown> }[] {
     const stage = new Stage(this.byId, this.checkOwners, this.currentIndex);
     const accepted: { op: PendingOp; outcome: Outcome<unknown> }[] = [];
     for (const op of batch) {
@@ -366,20 +502,25 @@ export class Catalog {
         op.reject(error);
       }
     }
-    const writes = accepted.flatMap(({ outcome }) => (outcome.write === undefined ? [] : [outcome.write]));
-    try {
-      await this.store.commit(writes);
-    } catch (error) {
-      const failure = error instanceof KonsulError ? error : Errors.storageUnavailable((error as Error).message);
-      for (const { op } of accepted) op.reject(failure);
-      return;
-    }
+    return accepted;
+  }
+
+  /** Makes staged outcomes the live view, wakes watchers, acknowledges and tells listeners. */
+  private publish(accepted: readonly { op: PendingOp; outcome: Outcome<unknown> }[]): void {
     const touched = new Set<string>();
     const changes = this.services.batch();
     if (accepted.length > 0) this.allSorted = null;
     for (const { outcome } of accepted) {
-      this.apply(outcome);
-      changes.replace(outcome.previous, outcome.instance, outcome.write?.index ?? null);
+      if (outcome.forgotten !== undefined) {
+        for (const name of outcome.forgotten) {
+          this.services.forget(name);
+          this.tombstones.clear(name);
+          touched.add(name);
+        }
+      } else {
+        this.apply(outcome);
+        changes.replace(outcome.previous, outcome.instance, outcome.write?.index ?? null);
+      }
       if (outcome.write !== undefined) {
         this.currentIndex = outcome.write.index;
         if (outcome.instance !== null) touched.add(outcome.instance.name);
@@ -387,6 +528,13 @@ export class Catalog {
       }
     }
     changes.commit();
+    const at = this.now();
+    for (const name of touched) {
+      const view = this.services.get(name);
+      if (view === undefined) continue;
+      if (view.instances.length === 0) this.tombstones.mark(name, at);
+      else this.tombstones.clear(name);
+    }
     if (touched.size > 0) this.watchers.notify(touched);
     for (const { op, outcome } of accepted) op.resolve(outcome.result);
     // The writes are durable and acknowledged whatever a listener does; a listener that throws
@@ -400,6 +548,32 @@ export class Catalog {
         }
       }
     }
+  }
+
+  private storageFailed(error: unknown): void {
+    this.failedCommits++;
+    if (this.storageFailure === null) {
+      this.storageFailure = {
+        message: error instanceof Error ? error.message : String(error),
+        detail: error instanceof StorageError ? error.detail : error instanceof Error ? error.message : String(error),
+        since: this.now(),
+      };
+      this.options.onStorageHealth?.(this.storageFailure);
+    }
+    // Nothing else may write for a while (steady checks record nothing), so try again on a timer.
+    if (this.retryTimer === null && !this.closed) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        void this.flush();
+      }, this.storageRetryMs).unref();
+    }
+  }
+
+  private storageRecovered(): void {
+    this.storageFailure = null;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.options.onStorageHealth?.(null);
   }
 
   /** Updates the by-id and check-owner maps; the service lists are rebuilt once per batch. */
@@ -453,5 +627,11 @@ class Stage {
   remove(previous: Instance): void {
     for (const check of previous.checks) this.owners.set(check.id, null);
     this.instances.set(previous.id, null);
+  }
+
+  /** Whether an earlier write of the batch put an instance into service `name`. */
+  hasInstanceNamed(name: string): boolean {
+    for (const instance of this.instances.values()) if (instance !== null && instance.name === name) return true;
+    return false;
   }
 }

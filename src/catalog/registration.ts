@@ -3,10 +3,12 @@ import { Errors } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import type { Check, CheckDefinition, CheckInput, HealthStatus, Instance, Registration } from './types.js';
 
-/** Defaults a registration's checks take when they leave a field out. */
+/** Defaults a registration's checks take when they leave a field out, and how many it may have. */
 export interface CheckDefaults {
   interval: string;
   timeout: string;
+  /** Checks one instance may carry (health.maxChecksPerInstance); unlimited when absent. */
+  maxPerInstance?: number;
 }
 
 /** A registration with its defaults filled in and its cross-field rules checked. */
@@ -34,6 +36,11 @@ export function normalizeRegistration(registration: Registration, defaults: Chec
     );
   }
   const inputs = registration.checks ?? [];
+  // Every check is a probe Konsul makes on the registrant's behalf, to an address of its choosing:
+  // without a cap, one registration could make the server open connections at any rate.
+  if (defaults.maxPerInstance !== undefined && inputs.length > defaults.maxPerInstance) {
+    throw Errors.tooManyChecks(inputs.length, defaults.maxPerInstance);
+  }
   const checks = inputs.map((input, position) =>
     normalizeCheck(
       input,

@@ -37,6 +37,18 @@ export class ServiceTable {
    * once, so a batch of k writes to a service of n instances costs one copy of the list plus
    * O(k log n), not O(k·n).
    */
+  /** Services that keep an index but have no instance (see tombstones.ts). */
+  emptyNames(): string[] {
+    const names: string[] = [];
+    for (const view of this.views.values()) if (view.instances.length === 0) names.push(view.name);
+    return names;
+  }
+
+  /** Drops a service that has no instance; reads of it then report the catalog's index. */
+  forget(name: string): void {
+    if (this.views.get(name)?.instances.length === 0) this.views.delete(name);
+  }
+
   batch(): ServiceBatch {
     return new ServiceBatch(this.views);
   }

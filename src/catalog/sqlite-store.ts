@@ -3,7 +3,8 @@ import { dirname, resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import { migrate, readMigrations } from './migrate.js';
+import { MigrationError, migrate, readMigrations } from './migrate.js';
+import { describeStorageFailure } from './sqlite-failure.js';
 import type { CatalogSnapshot, CatalogStore, CatalogWrite } from './store.js';
 import { worstStatus, type Check, type CheckDefinition, type HealthStatus, type Instance } from './types.js';
 
@@ -45,27 +46,42 @@ export class SqliteStore implements CatalogStore {
   private readonly db: SqliteDatabase;
   private readonly statements: ReturnType<typeof prepareStatements>;
   private readonly commitBatch: (writes: readonly CatalogWrite[]) => void;
+  /** A transaction that writes one page and leaves the data as it was: it fails where a commit would. */
+  private readonly probeWrite: () => void;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.location = resolve(file);
-    mkdirSync(dirname(this.location), { recursive: true });
-    // A short busy timeout: the only other holder of the lock would be a second Konsul.
-    this.db = new Database(this.location, { timeout: 1000 });
+    let db: SqliteDatabase | undefined;
     try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      this.db.pragma('foreign_keys = ON');
+      mkdirSync(dirname(this.location), { recursive: true });
+      // A short busy timeout: the only other holder of the lock would be a second Konsul.
+      db = new Database(this.location, { timeout: 1000 });
       // One Konsul per file: a second server would keep its own in-memory view and diverge.
-      this.db.pragma('locking_mode = EXCLUSIVE');
-      this.appliedMigrations = migrate(this.db, readMigrations(options.migrationsDir ?? MIGRATIONS_DIR));
+      // EXCLUSIVE must come before WAL: set first, SQLite keeps the wal-index in heap memory
+      // instead of a shared -shm file and holds the file lock for the connection's lifetime
+      // (sqlite.org/wal.html#noshm). Set after, the lock was only taken at the first write, so a
+      // second process could open the file and then every write of both failed "database is locked".
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.pragma('foreign_keys = ON');
+      // Take the lock now, whatever the schema needs: a second process then stops here.
+      db.exec('BEGIN IMMEDIATE; COMMIT');
+      this.appliedMigrations = migrate(db, readMigrations(options.migrationsDir ?? MIGRATIONS_DIR));
+      this.statements = prepareStatements(db);
+      this.probeWrite = db.transaction(() => {
+        this.statements.bumpIndex.run(1);
+        this.statements.bumpIndex.run(-1);
+      });
+      // A start on a full disk fails here, in one line, rather than at the first registration.
+      this.probeWrite();
     } catch (error) {
-      this.db.close();
-      if ((error as { code?: string }).code === 'SQLITE_BUSY') {
-        throw new Error(`the data file ${this.location} is in use by another Konsul process`, { cause: error });
-      }
-      throw error;
+      if (db?.open === true) db.close();
+      if (error instanceof MigrationError)
+        throw new MigrationError(`${this.location}: ${error.message}`, { cause: error });
+      throw describeStorageFailure(error, this.location);
     }
-    this.statements = prepareStatements(this.db);
+    this.db = db;
     this.commitBatch = this.db.transaction((writes: readonly CatalogWrite[]) => {
       for (const write of writes) this.apply(write);
       this.statements.setIndex.run(writes[writes.length - 1].index);
@@ -113,7 +129,20 @@ export class SqliteStore implements CatalogStore {
   }
 
   async commit(writes: readonly CatalogWrite[]): Promise<void> {
-    if (writes.length > 0) this.commitBatch(writes);
+    if (writes.length === 0) return;
+    try {
+      this.commitBatch(writes);
+    } catch (error) {
+      throw describeStorageFailure(error, this.location);
+    }
+  }
+
+  async probe(): Promise<void> {
+    try {
+      this.probeWrite();
+    } catch (error) {
+      throw describeStorageFailure(error, this.location);
+    }
   }
 
   async close(): Promise<void> {
@@ -158,6 +187,9 @@ export class SqliteStore implements CatalogStore {
         s.deleteInstance.run(write.id);
         s.setServiceIndex.run(write.name, write.index);
         return;
+      case 'forget-services':
+        for (const name of write.names) s.deleteService.run(name);
+        return;
       case 'check-status':
         s.updateCheckStatus.run(write.status, write.note, write.statusChangedAt, write.checkId);
         s.setInstanceIndex.run(write.index, write.instanceId);
@@ -177,10 +209,14 @@ function prepareStatements(db: SqliteDatabase) {
   return {
     selectIndex: s('SELECT value FROM catalog_index WHERE id = 1'),
     setIndex: s('UPDATE catalog_index SET value = ? WHERE id = 1'),
+    // Moves the index away and back (see probeWrite): SQLite skips rewriting a row with the
+    // same content, so a plain `SET value = value` would touch no page and never fail.
+    bumpIndex: s('UPDATE catalog_index SET value = value + ? WHERE id = 1'),
     selectServices: s('SELECT name, modify_index FROM services'),
     setServiceIndex: s(
       'INSERT INTO services (name, modify_index) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET modify_index = excluded.modify_index',
     ),
+    deleteService: s('DELETE FROM services WHERE name = ?'),
     selectInstances: s('SELECT * FROM instances ORDER BY id'),
     selectChecks: s(
       'SELECT id, instance_id, definition, status, note, status_changed_at FROM checks ORDER BY instance_id, position',

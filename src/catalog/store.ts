@@ -15,6 +15,11 @@ export interface CatalogStore {
    * assigned it. Resolves once they would survive a crash; rejects with nothing applied.
    */
   commit(writes: readonly CatalogWrite[]): Promise<void>;
+  /**
+   * A durable write that changes nothing, to learn whether the store takes writes again after
+   * a failed commit when no write is waiting. Rejects as commit would.
+   */
+  probe(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,6 +38,8 @@ export type CatalogWrite =
       /** Set when the instance moved from another service. */ previousName?: string;
     }
   | { kind: 'delete'; index: number; id: string; name: string }
+  /** Services whose last instance left a grace period ago: their index is no longer kept. */
+  | { kind: 'forget-services'; index: number; names: readonly string[] }
   | {
       kind: 'check-status';
       index: number;
@@ -43,3 +50,20 @@ export type CatalogWrite =
       note: string;
       statusChangedAt: number;
     };
+
+/**
+ * A store's failure in one line that names where the data lives; `detail` is the same without
+ * the location, for answers to clients.
+ */
+export class StorageError extends Error {
+  constructor(
+    message: string,
+    /** The backend's own code (SQLite's extended result code), when there is one. */
+    readonly code: string | undefined,
+    readonly detail: string = message,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}

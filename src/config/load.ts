@@ -5,6 +5,7 @@ import { Value } from 'typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
 import { parseDuration } from '../duration.js';
 import { isPrime } from '../lb/maglev-table.js';
+import { parseNetwork } from '../dns/allow-from.js';
 
 export type { Config } from './schema.js';
 
@@ -80,18 +81,42 @@ function validate(candidate: Record<string, unknown>): Config {
   }
   const config = candidate;
   for (const [key, value] of [
+    ['http.headersTimeout', config.http.headersTimeout],
+    ['http.requestTimeout', config.http.requestTimeout],
+    ['http.keepAliveTimeout', config.http.keepAliveTimeout],
+    ['http.idleTimeout', config.http.idleTimeout],
     ['blocking.defaultWait', config.blocking.defaultWait],
     ['blocking.maxWait', config.blocking.maxWait],
     ['health.defaultInterval', config.health.defaultInterval],
     ['health.defaultTimeout', config.health.defaultTimeout],
     ['health.defaultTtl', config.health.defaultTtl],
+    ['dns.tcp.idleTimeout', config.dns.tcp.idleTimeout],
+    ['dns.tcp.messageTimeout', config.dns.tcp.messageTimeout],
+    ['health.minInterval', config.health.minInterval],
+    ['health.minTimeout', config.health.minTimeout],
+    ['storage.retryInterval', config.storage.retryInterval],
+    ['catalog.serviceTombstoneTtl', config.catalog.serviceTombstoneTtl],
   ] as const) {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)
       throw new ConfigError(`invalid config: ${key} must be a positive duration such as 10s, got "${value}"`);
   }
+  // Node refuses a server whose header deadline lies past its whole-request deadline.
+  if (parseDuration(config.http.headersTimeout)! > parseDuration(config.http.requestTimeout)!) {
+    throw new ConfigError('invalid config: http.headersTimeout must not exceed http.requestTimeout');
+  }
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');
+  }
+  config.dns.allowFrom.forEach((text, index) => {
+    const network = parseNetwork(text);
+    if (typeof network === 'string') throw new ConfigError(`invalid config: dns.allowFrom[${index}] ${network}`);
+  });
+  if (parseDuration(config.health.minTimeout)! > parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.minTimeout must not exceed health.minInterval');
+  }
+  if (parseDuration(config.health.defaultInterval)! < parseDuration(config.health.minInterval)!) {
+    throw new ConfigError('invalid config: health.defaultInterval must not be below health.minInterval');
   }
   if (!config.lb.enabled.includes(config.lb.default)) {
     throw new ConfigError(`invalid config: lb.default "${config.lb.default}" is not in lb.enabled`);

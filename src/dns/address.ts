@@ -60,3 +60,15 @@ const HEX_LABEL = /^(?:[0-9a-f]{8}|[0-9a-f]{32})$/;
 export function parseAddressLabel(label: string): Buffer | undefined {
   return HEX_LABEL.test(label) ? Buffer.from(label, 'hex') : undefined;
 }
+
+/**
+ * The octets a peer's address stands for, with an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`,
+ * what a dual-stack `::` socket reports for IPv4 peers, RFC 4291 §2.5.5.2) turned back into its
+ * 4 IPv4 octets so that IPv4 networks and limits apply to it.
+ */
+export function peerOctets(address: string): Buffer | undefined {
+  const octets = addressOctets(address);
+  if (octets === undefined || octets.length === 4) return octets;
+  for (let i = 0; i < 10; i++) if (octets[i] !== 0) return octets;
+  return octets[10] === 0xff && octets[11] === 0xff ? octets.subarray(12) : octets;
+}

@@ -8,7 +8,7 @@ import { CLASSIC_UDP_LIMIT, QTYPE } from './wire.js';
 export const EDNS_OPTION_ECS = 8;
 /** What Konsul advertises it can receive (the DNS Flag Day 2020 figure, safe against fragmentation). */
 export const ADVERTISED_UDP_SIZE = 1232;
-/** Clients may offer up to 65535; answers above this risk IP fragmentation and amplify spoofed queries. */
+/** Clients may offer up to 65535; no configuration raises UDP answers above this (IP fragmentation). */
 export const MAX_UDP_PAYLOAD = 4096;
 const DO_BIT = 0x8000;
 /** Fixed part of an OPT RR: root name (1), type (2), class (2), TTL (4), RDLENGTH (2). */
@@ -87,11 +87,17 @@ function readClientSubnet(buffer: Buffer, offset: number, length: number): Clien
   return { family, sourcePrefix, octets, address: sourcePrefix === 0 ? undefined : formatOctets(full) };
 }
 
-/** Largest UDP answer for a query: 512 without EDNS (RFC 1035 §4.2.1), else the offer, clamped (RFC 6891 §6.2.5). */
-export function udpLimit(edns: Edns | null): number {
+/**
+ * Largest UDP answer for a query: 512 without EDNS (RFC 1035 §4.2.1), else the offer clamped to
+ * 512 (RFC 6891 §6.2.5) and to `answerLimit` (dns.udpAnswerLimit). That cap, 1232 by default
+ * (DNS Flag Day 2020), is what keeps a spoofed 47-byte query with EDNS 4096 from drawing a
+ * 4 KiB answer at its victim; the client learns of the rest through TC and asks over TCP.
+ */
+export function udpLimit(edns: Edns | null, answerLimit: number): number {
   if (edns === null) return CLASSIC_UDP_LIMIT;
   const offered = edns.udpSize;
-  return offered < CLASSIC_UDP_LIMIT ? CLASSIC_UDP_LIMIT : offered > MAX_UDP_PAYLOAD ? MAX_UDP_PAYLOAD : offered;
+  const ceiling = answerLimit < MAX_UDP_PAYLOAD ? answerLimit : MAX_UDP_PAYLOAD;
+  return offered < CLASSIC_UDP_LIMIT ? CLASSIC_UDP_LIMIT : offered > ceiling ? ceiling : offered;
 }
 
 /**

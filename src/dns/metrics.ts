@@ -5,6 +5,7 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { MalformedReason } from './guard.js';
+import type { TcpCloseReason } from './tcp-connection.js';
 import { QTYPE, RCODE, rcodeLabel } from './wire.js';
 
 type QueryLabels = 'qtype' | 'rcode';
@@ -37,6 +38,7 @@ export class DnsMetrics {
   private readonly duration: Histogram;
   private readonly malformedTotal: Counter<'reason'>;
   private readonly truncatedTotal: Counter;
+  private readonly tcpClosedTotal: Counter<'reason'>;
   private readonly bound: (Counter.Internal | undefined)[] = new Array<Counter.Internal | undefined>(
     SLOT_LABELS.length * RCODE_SLOTS,
   ).fill(undefined);
@@ -86,6 +88,17 @@ export class DnsMetrics {
           registers: [registry],
         }),
     );
+    this.tcpClosedTotal = metric(
+      registry,
+      'konsul_dns_tcp_closed_total',
+      () =>
+        new Counter({
+          name: 'konsul_dns_tcp_closed_total',
+          help: 'DNS TCP connections Konsul closed or turned away, by reason',
+          labelNames: ['reason'],
+          registers: [registry],
+        }),
+    );
   }
 
   /** One answered message; `qtype` is undefined when no question was read (FORMERR, unknown opcode). */
@@ -107,6 +120,10 @@ export class DnsMetrics {
 
   truncated(): void {
     this.truncatedTotal.inc();
+  }
+
+  tcpClosed(reason: TcpCloseReason): void {
+    this.tcpClosedTotal.inc({ reason });
   }
 }
 

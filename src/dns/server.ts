@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/schema.js';
+import { parseDuration } from '../duration.js';
 import type { StrategyManager } from '../lb/manager.js';
 import { addressOctets } from './address.js';
 import { AnswerCache } from './answer-cache.js';
@@ -24,7 +25,8 @@ import { guardQuery, isRejection, type Query } from './guard.js';
 import { DnsMetrics } from './metrics.js';
 import { NameRouter } from './names.js';
 import { Responder } from './responder.js';
-import { TcpFront } from './tcp.js';
+import { SourceFilter } from './allow-from.js';
+import { TcpFront, type TcpCloseReason } from './tcp.js';
 import { Zone } from './zone.js';
 import { headerOnly } from './truncate.js';
 import { FLAG_QR, FLAG_RD, OPCODE_MASK, RCODE, TCP_MESSAGE_LIMIT } from './wire.js';
@@ -35,18 +37,22 @@ export interface DnsServerOptions {
   lb: StrategyManager;
   registry: Registry;
   logger: Logger;
-  /** RFC 7766 §6.2.3 idle timeout of TCP connections; default 10 s. */
-  tcpIdleTimeoutMs?: number;
+  /**
+   * Whether HTTP reads need the token (auth.protectReads with a token set). DNS has no token, so
+   * with reads protected and dns.allowFrom empty, start-up warns that DNS answers anyone.
+   */
+  readsProtected?: boolean;
 }
 
 export interface DnsServer {
   /** The bound port (the config's port may be 0). */
   readonly port: number;
   readonly host: string;
+  /** The TCP side's open connections and reply bytes queued in Konsul, for metrics and benchmarks. */
+  readonly tcp: { readonly connectionCount: number; readonly queuedOutputBytes: number };
   close(): Promise<void>;
 }
 
-const DEFAULT_TCP_IDLE_TIMEOUT_MS = 10_000;
 /** With port 0 the OS picks a UDP port that TCP may not get; try again with another this many times. */
 const BIND_ATTEMPTS = 8;
 /** At most one log line per this interval for repeated failures, so a bad query flood cannot flood the log. */
@@ -68,6 +74,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     zone: new Zone(catalog, config.domain, config.ttl, ownAddress(config.host)),
   });
   const failures = new ThrottledLog(logger);
+  const sources = new SourceFilter(config.allowFrom);
+  if (options.readsProtected === true && !sources.restricts) {
+    logger.warn(
+      { dns: `${config.host}:${config.port}` },
+      'auth.protectReads is on but dns.allowFrom is empty: DNS answers catalog data to any client that can reach it; set dns.allowFrom (see docs/dns.md)',
+    );
+  }
 
   const answer = (message: Buffer, source: string, overUdp: boolean): Buffer | null => {
     const started = performance.now();
@@ -82,10 +95,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       metrics.answered(undefined, rcode, (performance.now() - started) / 1000);
       return reply;
     }
-    const limit = overUdp ? udpLimit(verdict.edns) : TCP_MESSAGE_LIMIT;
+    const limit = overUdp ? udpLimit(verdict.edns, config.udpAnswerLimit) : TCP_MESSAGE_LIMIT;
     let reply: { message: Buffer; rcode: number; truncated: boolean };
     try {
-      reply = responder.answer(message, verdict, source, limit);
+      // BIND's allow-query: a source outside dns.allowFrom gets REFUSED and no data.
+      reply = sources.allows(source)
+        ? responder.answer(message, verdict, source, limit)
+        : responder.failure(message, verdict, RCODE.REFUSED, limit);
     } catch (error) {
       failures.error(error, verdict);
       reply = responder.failure(message, verdict, RCODE.SERVFAIL, limit);
@@ -95,14 +111,14 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     return reply.message;
   };
 
-  const tcpIdleTimeoutMs = options.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_TIMEOUT_MS;
-  const { udp, tcp, port } = await bindBoth(config, tcpIdleTimeoutMs, answer, logger);
+  const { udp, tcp, port } = await bindBoth(config, answer, (reason) => metrics.tcpClosed(reason), logger);
   logger.debug({ host: config.host, port, domain: config.domain }, 'DNS server listening (UDP and TCP)');
 
   let closing: Promise<void> | undefined;
   return {
     port,
     host: config.host,
+    tcp,
     close(): Promise<void> {
       closing ??= Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), tcp.close()]).then(
         () => undefined,
@@ -116,8 +132,8 @@ type Answerer = (message: Buffer, source: string, overUdp: boolean) => Buffer | 
 
 async function bindBoth(
   config: Config['dns'],
-  tcpIdleTimeoutMs: number,
   answer: Answerer,
+  onTcpClose: (reason: TcpCloseReason) => void,
   logger: Logger,
 ): Promise<{ udp: Socket; tcp: TcpFront; port: number }> {
   for (let attempt = 1; ; attempt++) {
@@ -127,8 +143,13 @@ async function bindBoth(
       // Every UDP query is answered before the next is read, so none is ever outstanding there;
       // maxConcurrent bounds what can be held open: TCP connections.
       maxConnections: config.maxConcurrent,
-      idleTimeoutMs: tcpIdleTimeoutMs,
+      maxConnectionsPerSource: config.tcp.maxConnectionsPerSource,
+      idleTimeoutMs: parseDuration(config.tcp.idleTimeout)!,
+      messageTimeoutMs: parseDuration(config.tcp.messageTimeout)!,
+      connectionOutputBytes: config.tcp.connectionOutputBytes,
+      outputBytes: config.tcp.outputBytes,
       answer: (message, source) => answer(message, source, false),
+      onClose: onTcpClose,
     });
     try {
       await tcp.listen(port, config.host);

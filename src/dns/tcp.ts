@@ -1,39 +1,63 @@
 /**
- * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): each message is prefixed by its length in two
- * octets. A connection may carry several queries (pipelined, RFC 7766 §6.2.1.1) and a query may
- * arrive split over several reads or several queries in one read. Replies go out in query order.
+ * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): the listening side. It caps connections in total and
+ * per source, shares one bound on queued replies between them, and hands each connection to a
+ * TcpConnection, which frames, answers and times it.
  *
  * Written on node:net rather than dns2's TCP server because that one runs dns2's unbounded
  * Packet.parse on every message and cannot be told to answer from raw bytes.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { peerOctets } from './address.js';
+import { TcpConnection, type ConnectionHost, type ConnectionLimits, type TcpCloseReason } from './tcp-connection.js';
+import { OutputBudget } from './tcp-output.js';
 
-export interface TcpFrontOptions {
-  /** Connections held at once; more are refused by the kernel accept path (net.Server.maxConnections). */
+export { MAX_QUERY_BYTES, type TcpCloseReason } from './tcp-connection.js';
+
+export interface TcpFrontOptions extends ConnectionLimits {
+  /**
+   * Connections held at once. When all are taken, a new one replaces the connection that has
+   * gone longest without a complete query, if that is at least messageTimeoutMs; otherwise the
+   * new one is closed.
+   */
   maxConnections: number;
-  /** RFC 7766 §6.2.3: close connections idle this long. */
-  idleTimeoutMs: number;
+  /** Connections held at once from one IPv4 address or one IPv6 /64; more are closed on accept. */
+  maxConnectionsPerSource: number;
+  /** Reply bytes queued in Konsul across all connections before they stop reading queries. */
+  outputBytes: number;
   /** The reply to one message, or null to send nothing. Must not throw. */
   answer(message: Buffer, source: string): Buffer | null;
+  /** Told each time Konsul itself ends or turns away a connection (for metrics). */
+  onClose?(reason: TcpCloseReason): void;
 }
 
-/** Bytes of replies queued in a connection before it stops reading queries (RFC 7766 §6.2.2 flow control). */
-/** Largest TCP query accepted (RFC 7766 allows 65,535; no query Konsul answers comes close). */
-export const MAX_QUERY_BYTES = 4096;
-const WRITE_HIGH_WATER = 256 * 1024;
-
-export class TcpFront {
+export class TcpFront implements ConnectionHost {
   readonly server: Server;
-  private readonly connections = new Set<Socket>();
+  readonly limits: ConnectionLimits;
+  readonly budget: OutputBudget;
+  /** Open connections, least recently queried first (a Set keeps insertion order). */
+  private readonly connections = new Set<TcpConnection>();
+  private readonly perSource = new Map<string, number>();
+  private onEmpty: (() => void) | undefined;
 
   constructor(private readonly options: TcpFrontOptions) {
+    this.limits = {
+      idleTimeoutMs: options.idleTimeoutMs,
+      messageTimeoutMs: options.messageTimeoutMs,
+      connectionOutputBytes: options.connectionOutputBytes,
+    };
+    this.budget = new OutputBudget(options.outputBytes);
     // allowHalfOpen: a client may send its query and half-close at once; it still gets the reply.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
-    this.server.maxConnections = options.maxConnections;
   }
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Reply bytes queued in Konsul (not yet taken by the kernel) across all connections. */
+  get queuedOutputBytes(): number {
+    return this.budget.queuedBytes;
   }
 
   listen(port: number, host: string): Promise<void> {
@@ -47,73 +71,79 @@ export class TcpFront {
     });
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      for (const socket of this.connections) socket.destroy();
-      this.connections.clear();
-      this.server.close(() => resolve());
+  /** Stops listening and ends every connection; resolves once each has let go of its buffers. */
+  async close(): Promise<void> {
+    const released = new Promise<void>((resolve) => {
+      this.onEmpty = resolve;
+      if (this.connections.size === 0) resolve();
     });
+    for (const connection of this.connections) connection.close('shutdown');
+    await Promise.all([new Promise<void>((resolve) => this.server.close(() => resolve())), released]);
+  }
+
+  answer(message: Buffer, source: string): Buffer | null {
+    return this.options.answer(message, source);
+  }
+
+  served(connection: TcpConnection): void {
+    // Move to the back: the front of the set is then the connection to give up first.
+    if (this.connections.delete(connection)) this.connections.add(connection);
+  }
+
+  closed(connection: TcpConnection, reason: TcpCloseReason | undefined): void {
+    this.connections.delete(connection);
+    const left = (this.perSource.get(connection.sourceKey) ?? 1) - 1;
+    if (left > 0) this.perSource.set(connection.sourceKey, left);
+    else this.perSource.delete(connection.sourceKey);
+    if (reason !== undefined && reason !== 'shutdown') this.options.onClose?.(reason);
+    if (this.connections.size === 0) this.onEmpty?.();
   }
 
   private accept(socket: Socket): void {
-    const connections = this.connections;
-    connections.add(socket);
     const source = socket.remoteAddress ?? '';
-    let pending: Buffer = Buffer.alloc(0);
-    let peerEnded = false;
-    let waitingForDrain = false;
-
-    const finishIfDone = (): void => {
-      // Once the peer has half-closed no more bytes come: a partial message left over is dropped.
-      if (peerEnded && !waitingForDrain && !socket.destroyed) socket.end();
-    };
-    const drain = (): void => {
-      let consumed = false;
-      while (!waitingForDrain && pending.length >= 2) {
-        const length = pending.readUInt16BE(0);
-        // A query is one question and at most one OPT record: far below this. A larger declared
-        // length can only be an attack (a 64 KiB message trickled in, re-buffered per segment).
-        if (length > MAX_QUERY_BYTES) {
-          socket.destroy();
-          return;
-        }
-        if (pending.length < 2 + length) break;
-        const message = pending.subarray(2, 2 + length);
-        pending = pending.subarray(2 + length);
-        consumed = true;
-        const reply = this.options.answer(message, source);
-        if (reply === null) continue;
-        const frame = Buffer.allocUnsafe(2 + reply.length);
-        frame.writeUInt16BE(reply.length, 0);
-        reply.copy(frame, 2);
-        socket.write(frame);
-        if (socket.writableLength > WRITE_HIGH_WATER) {
-          // The client is not reading its answers: stop reading its queries until it catches up.
-          waitingForDrain = true;
-          socket.pause();
-          socket.once('drain', () => {
-            waitingForDrain = false;
-            socket.resume();
-            drain();
-            finishIfDone();
-          });
-        }
-      }
-      // Keep the unread tail in a buffer of its own so the large read buffer it came from can be freed.
-      if (consumed && pending.length > 0) pending = Buffer.from(pending);
-    };
-
-    socket.setTimeout(this.options.idleTimeoutMs, () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      drain();
-    });
-    socket.on('end', () => {
-      peerEnded = true;
-      finishIfDone();
-    });
-    // Resets and the like end this connection only; there is no one to tell.
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => connections.delete(socket));
+    const key = sourceKey(source);
+    const held = this.perSource.get(key) ?? 0;
+    if (held >= this.options.maxConnectionsPerSource) {
+      // One host must not be able to take every slot; a host that needs more connections than
+      // this is better served by pipelining over the ones it has (RFC 7766 §6.2.1.1).
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.options.onClose?.('source_limit');
+      return;
+    }
+    if (this.connections.size >= this.options.maxConnections && !this.evictStalest()) {
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.options.onClose?.('connection_limit');
+      return;
+    }
+    this.perSource.set(key, held + 1);
+    this.connections.add(new TcpConnection(socket, source, key, this));
   }
+
+  /**
+   * RFC 7766 §6.2.3 lets a server under pressure close idle connections. When every slot is
+   * taken, the one that has gone longest without a complete query gives way to the newcomer,
+   * provided it has had a message timeout to send one: slots held by connections that send
+   * nothing, or trickle, go to clients with a query to ask, and a fresh client keeps its slot
+   * long enough to ask it.
+   */
+  private evictStalest(): boolean {
+    const stalest = this.connections.values().next().value;
+    if (stalest === undefined || performance.now() - stalest.lastQueryAt < this.limits.messageTimeoutMs) return false;
+    // Out of the set now, so the next newcomer in this same tick looks at the next one.
+    this.connections.delete(stalest);
+    stalest.close('evicted');
+    return true;
+  }
+}
+
+/**
+ * What the per-source limit counts by: the IPv4 address, or the /64 of an IPv6 one, since a
+ * single IPv6 host is usually handed a whole /64 (RFC 7421) and can pick any address in it.
+ */
+export function sourceKey(address: string): string {
+  const octets = peerOctets(address);
+  if (octets === undefined) return address;
+  return octets.length === 4 ? octets.join('.') : octets.toString('hex', 0, 8);
 }

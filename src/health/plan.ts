@@ -3,11 +3,15 @@ import { parseDuration } from '../duration.js';
 import { httpTarget, type HttpTarget } from './http-check.js';
 import { tcpTarget, type TcpTarget } from './tcp-check.js';
 
-/** The durations a check falls back to when its definition leaves one out (config.health). */
+/** The durations a check falls back to when its definition leaves one out, and the floors (config.health). */
 export interface PlanDefaults {
   intervalMs: number;
   timeoutMs: number;
   ttlMs: number;
+  /** No http or tcp check runs more often than this (health.minInterval; Consul's floor is 1 s). */
+  minIntervalMs: number;
+  /** Nor with a shorter timeout (health.minTimeout). */
+  minTimeoutMs: number;
 }
 
 /**
@@ -22,7 +26,10 @@ export interface CheckPlan {
   instanceId: string;
   type: CheckType;
   fingerprint: string;
+  /** The interval it runs at: at least minIntervalMs. */
   intervalMs: number;
+  /** True when the registered interval or timeout was raised to its floor. */
+  clamped: boolean;
   timeoutMs: number;
   ttlMs: number;
   successBeforePassing: number;
@@ -32,7 +39,14 @@ export interface CheckPlan {
 }
 
 export function planCheck(check: Check, defaults: PlanDefaults): CheckPlan {
-  const intervalMs = durationOr(check.interval, defaults.intervalMs);
+  // Clamped here, where checks are run, rather than refused at registration: Consul clamps too
+  // (agent/checks: MinInterval), and rows stored before the floor existed are covered as well.
+  const registeredIntervalMs = durationOr(check.interval, defaults.intervalMs);
+  const intervalMs = Math.max(registeredIntervalMs, defaults.minIntervalMs);
+  const registeredTimeoutMs = durationOr(check.timeout, defaults.timeoutMs);
+  // The catalog already refuses a timeout longer than the interval; the min keeps runs of
+  // one check from overlapping even for rows written before that rule.
+  const timeoutMs = Math.min(Math.max(registeredTimeoutMs, defaults.minTimeoutMs), intervalMs);
   return {
     checkId: check.id,
     instanceId: check.instanceId,
@@ -51,9 +65,10 @@ export function planCheck(check: Check, defaults: PlanDefaults): CheckPlan {
       check.failuresBeforeCritical,
     ]),
     intervalMs,
-    // The catalog already refuses a timeout longer than the interval; the min keeps runs of
-    // one check from overlapping even for rows written before that rule.
-    timeoutMs: Math.min(durationOr(check.timeout, defaults.timeoutMs), intervalMs),
+    clamped:
+      check.type !== 'ttl' &&
+      (registeredIntervalMs < defaults.minIntervalMs || registeredTimeoutMs < defaults.minTimeoutMs),
+    timeoutMs,
     ttlMs: durationOr(check.ttl, defaults.ttlMs),
     successBeforePassing: check.successBeforePassing,
     failuresBeforeCritical: check.failuresBeforeCritical,

@@ -4,6 +4,21 @@ import { Errors } from '../errors.js';
 
 /** Methods that change the catalog: the token and the write rate limit apply to these. */
 export const WRITE_METHODS: ReadonlySet<string> = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Marks a route that writes whatever its method, so the token and the write rate limit
+     * apply to it: the /v1 endpoints that tolerate python-consul 0.7's GET (consul/methods.ts).
+     */
+    write?: boolean;
+  }
+}
+
+/** Whether a request changes the catalog, by its method or by its route's `config.write`. */
+export function isWrite(request: FastifyRequest): boolean {
+  return WRITE_METHODS.has(request.method) || request.routeOptions.config.write === true;
+}
 /** Orchestrators probe these without credentials. */
 const ALWAYS_OPEN = new Set(['/health/live', '/health/ready']);
 
@@ -18,7 +33,7 @@ export function createAuthHook(options: AuthOptions): ((request: FastifyRequest)
   // Digests have equal length whatever was sent, which timingSafeEqual requires.
   const expected = digest(options.token);
   return async (request) => {
-    if (!WRITE_METHODS.has(request.method) && !options.protectReads) return;
+    if (!isWrite(request) && !options.protectReads) return;
     if (ALWAYS_OPEN.has(request.url.split('?', 1)[0])) return;
     const presented = tokenOf(request);
     if (presented === undefined) throw Errors.unauthorized();

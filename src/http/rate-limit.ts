@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
-import { WRITE_METHODS } from './auth.js';
+import { isWrite } from './auth.js';
 
 /** Buckets kept at most; the least recently refilled go first, so memory stays bounded. */
 const MAX_CLIENTS = 100_000;
@@ -30,7 +30,7 @@ export function createWriteRateLimit(
   const now = options.now ?? Date.now;
   const buckets = new Map<string, Bucket>();
   return async (request, reply) => {
-    if (!WRITE_METHODS.has(request.method)) return;
+    if (!isWrite(request)) return;
     const at = now();
     let bucket = buckets.get(request.ip);
     if (bucket === undefined) {

@@ -50,6 +50,17 @@ class LabelTree<C> {
     this.entries.length = 0;
   }
 
+  /** Drops every cell whose first label is one of `values`, in one pass over the cells. */
+  removeFirst(values: ReadonlySet<string>): void {
+    const first = this.labelNames[0];
+    let kept = 0;
+    for (const entry of this.entries) if (!values.has(entry.labels[first])) this.entries[kept++] = entry;
+    if (kept === this.entries.length) return;
+    this.entries.length = kept;
+    // Cells are keyed by the value as given (a number stays a number), so match on its text.
+    for (const key of [...this.root.keys()]) if (values.has(String(key))) this.root.delete(key);
+  }
+
   private level(parent: Map<LabelValue, unknown>, key: LabelValue): Map<LabelValue, unknown> {
     let child = parent.get(key) as Map<LabelValue, unknown> | undefined;
     if (child === undefined) parent.set(key, (child = new Map()));
@@ -89,6 +100,11 @@ abstract class LabelledMetric<C> {
 
   reset(): void {
     this.tree.clear();
+  }
+
+  /** Removes the series whose first label takes one of `values` (a service that is gone, say). */
+  removeWhereFirstLabelIn(values: ReadonlySet<string>): void {
+    this.tree.removeFirst(values);
   }
 }
 

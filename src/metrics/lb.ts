@@ -6,12 +6,19 @@ import { LabelledCounter, LabelledHistogram } from './labelled.js';
 export type KnownService = (service: string) => boolean;
 const OTHER_SERVICE = '(unknown)';
 
+/** The observer, and the removal of a forgotten service's series, which src/lb never asks for. */
+export interface LbMetrics extends LbObserver {
+  /** Drops every series labelled with one of these services (the catalog forgot them). */
+  forgetServices(services: readonly string[]): void;
+}
+
 /**
  * The strategy manager reports through this observer, so src/lb stays free of prom-client.
  * Label values stay bounded: a queried name the catalog never held is counted as
- * "(unknown)", and a deregistered instance's series is removed.
+ * "(unknown)", a deregistered instance's series is removed, and so are a service's series
+ * once the catalog forgets the service (its tombstone TTL after its last instance left).
  */
-export function createLbObserver(registry: Registry, isKnown: KnownService): LbObserver {
+export function createLbObserver(registry: Registry, isKnown: KnownService): LbMetrics {
   // Counted on every answer, so on the cheap path (see labelled.ts).
   const selections = new LabelledCounter({
     name: 'konsul_lb_selections_total',
@@ -61,6 +68,13 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbO
     },
     instanceRemoved(service, instance) {
       connections.remove({ service, instance });
+    },
+    forgetServices(services) {
+      selections.removeWhereFirstLabelIn(new Set(services));
+      for (const service of services) {
+        healthFiltered.remove({ service });
+        panics.remove({ service });
+      }
     },
   };
 }

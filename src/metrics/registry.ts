@@ -1,4 +1,4 @@
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import { HEALTH_STATUSES } from '../catalog/types.js';
 import { VERSION } from '../version.js';
@@ -56,6 +56,40 @@ export function createMetrics(catalog: Catalog): Metrics {
       const counts = { passing: 0, warning: 0, critical: 0 };
       for (const instance of catalog.allInstances()) counts[instance.status]++;
       for (const status of HEALTH_STATUSES) this.set({ status }, counts[status]);
+    },
+  });
+  new Gauge({
+    name: 'konsul_catalog_tombstones',
+    help: 'Services with no instance whose index is kept until catalog.tombstoneTtl passes',
+    registers: [registry],
+    collect() {
+      this.set(catalog.tombstoneCount);
+    },
+  });
+  new Gauge({
+    name: 'konsul_storage_healthy',
+    help: '1 while the data file takes writes, 0 from a failed commit until one succeeds again',
+    registers: [registry],
+    collect() {
+      this.set(catalog.storage.failure === null ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'konsul_storage_failed_commits_total',
+    help: 'Commits the data file refused (client writes, check results and retries alike)',
+    registers: [registry],
+    collect() {
+      // The catalog holds the count; a counter set on scrape keeps it a counter for Prometheus.
+      this.reset();
+      this.inc(catalog.storage.failedCommits);
+    },
+  });
+  new Gauge({
+    name: 'konsul_storage_unpersisted_checks',
+    help: 'Check results served from memory that the data file has not taken yet',
+    registers: [registry],
+    collect() {
+      this.set(catalog.storage.unpersisted);
     },
   });
   new Gauge({

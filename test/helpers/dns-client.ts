@@ -6,7 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import type { Registration } from '../../src/catalog/types.js';
@@ -46,11 +46,16 @@ export interface DnsFixture {
 /** A catalog on a temp SQLite file and a DNS server over it; everything closes when the test ends. */
 export async function startDnsFixture(
   t: Teardown,
-  dns: Partial<Config['dns']> = {},
-  options: { lb?: Partial<Config['lb']>; tcpIdleTimeoutMs?: number } = {},
+  dns: Partial<Omit<Config['dns'], 'tcp'>> & { tcp?: Partial<Config['dns']['tcp']> } = {},
+  options: { lb?: Partial<Config['lb']>; tcpIdleTimeoutMs?: number; readsProtected?: boolean; logger?: Logger } = {},
 ): Promise<DnsFixture> {
   const full = loadConfig({ env: {} });
-  const config: Config['dns'] = { ...full.dns, host: '127.0.0.1', port: 0, ...dns };
+  const tcp: Config['dns']['tcp'] = {
+    ...full.dns.tcp,
+    idleTimeout: `${options.tcpIdleTimeoutMs ?? 2000}ms`,
+    ...dns.tcp,
+  };
+  const config: Config['dns'] = { ...full.dns, host: '127.0.0.1', port: 0, ...dns, tcp };
   const catalog = await openCatalog(t, join(tempDir(t), 'konsul.db'));
   const lb = createStrategyManager({ ...full.lb, ...options.lb });
   const registry = new Registry();
@@ -59,8 +64,8 @@ export async function startDnsFixture(
     catalog,
     lb,
     registry,
-    logger: pino({ level: 'silent' }),
-    tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 2000,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    ...(options.readsProtected === undefined ? {} : { readsProtected: options.readsProtected }),
   });
   t.teardown(() => server.close());
   return {
@@ -292,10 +297,13 @@ export class UdpExchange {
   private readonly received: Buffer[] = [];
   private waiter: (() => void) | undefined;
 
+  /** `localAddress` sends from that address (any of 127.0.0.0/8 works on Linux loopback). */
   constructor(
     t: Teardown,
     private readonly port: number,
+    localAddress?: string,
   ) {
+    if (localAddress !== undefined) this.socket.bind({ address: localAddress, port: 0 });
     this.socket.on('message', (message) => {
       this.received.push(message);
       this.waiter?.();
@@ -350,14 +358,18 @@ export async function udpQuery(
 export function tcpExchange(
   port: number,
   messages: Buffer[],
-  options: { chunkSize?: number; expected?: number } = {},
+  options: { chunkSize?: number; expected?: number; localAddress?: string } = {},
 ): Promise<DecodedMessage[]> {
   const framed = Buffer.concat(
     messages.map((message) => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message])),
   );
   const expected = options.expected ?? messages.length;
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' });
+    const socket = connect({
+      port,
+      host: '127.0.0.1',
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
     let pending = Buffer.alloc(0);
     const replies: DecodedMessage[] = [];
     const timer = setTimeout(() => {

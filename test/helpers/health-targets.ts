@@ -186,6 +186,10 @@ export function healthConfig(overrides: Partial<Config['health']> = {}): Config[
     defaultInterval: '10s',
     defaultTimeout: '5s',
     defaultTtl: '30s',
+    // Far below the server's defaults: these tests run checks every 50–300 ms to stay short.
+    minInterval: '10ms',
+    minTimeout: '10ms',
+    maxChecksPerInstance: 16,
     outputBytes: 4096,
     ...overrides,
   };

@@ -22,6 +22,27 @@ export class ConsulHttpError extends Error {
     return new ConsulHttpError(400, message);
   }
 
+  /** Consul's text for a registration without a name (agent_endpoint.go AgentRegisterService). */
+  static missingServiceName(): ConsulHttpError {
+    return new ConsulHttpError(400, 'Missing service name');
+  }
+
+  /** Consul accepts more names; Konsul's are DNS labels so that every service is reachable over DNS. */
+  static invalidServiceName(name: unknown): ConsulHttpError {
+    return new ConsulHttpError(
+      400,
+      `Invalid service name ${JSON.stringify(name)}: Konsul service names are DNS labels (letters, digits and hyphens, 1 to 63 characters, not starting or ending with a hyphen)`,
+    );
+  }
+
+  /** Consul allows a service without a port; Konsul load-balances instances, which need one. */
+  static invalidServicePort(): ConsulHttpError {
+    return new ConsulHttpError(
+      400,
+      'Invalid service port: Konsul needs a Port between 1 and 65535 (services without a port cannot be load-balanced)',
+    );
+  }
+
   static unknownService(id: string): ConsulHttpError {
     return new ConsulHttpError(
       404,
@@ -112,6 +133,8 @@ function describeValidation(issues: readonly ValidationIssue[], context: string,
   if (context === 'querystring') return describeQueryIssue(issue, path, request);
   if (context === 'body') {
     if (request.body === undefined || request.body === null) return 'Request decode failed: EOF';
+    const registrationIssue = describeRegistrationIssue(issue, path, request);
+    if (registrationIssue !== undefined) return registrationIssue;
     if (/(^|\.)Status$/.test(path)) {
       // Consul's wording for a bad status: the update endpoint quotes it, registration does not.
       const status = (request.body as { Status?: unknown }).Status;
@@ -122,6 +145,22 @@ function describeValidation(issues: readonly ValidationIssue[], context: string,
     return `Request decode failed: ${describeIssue(issue, path)}`;
   }
   return `Invalid ${context === 'params' ? 'path' : context}: ${describeIssue(issue, path)}`;
+}
+
+/**
+ * A registration's name and port follow Konsul's shared field rules (../schemas.ts), which are
+ * narrower than Consul's; these answers say so in Consul's words where Consul has some.
+ */
+function describeRegistrationIssue(issue: ValidationIssue, path: string, request: FastifyRequest): string | undefined {
+  if (!request.routeOptions.url?.endsWith('/agent/service/register')) return undefined;
+  const body = request.body as { Name?: unknown; Port?: unknown };
+  if (path === 'Name' && typeof body.Name === 'string')
+    return body.Name === ''
+      ? ConsulHttpError.missingServiceName().message
+      : ConsulHttpError.invalidServiceName(body.Name).message;
+  if (path === 'Port' && Number.isInteger(body.Port) && issue.keyword !== 'type')
+    return ConsulHttpError.invalidServicePort().message;
+  return undefined;
 }
 
 function describeQueryIssue(issue: ValidationIssue, path: string, request: FastifyRequest): string {

@@ -1,115 +1,165 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { DURATION_PATTERN } from '../../duration.js';
-import { CheckId, HEADER_VALUE, InstanceId } from '../schemas.js';
+import {
+  Address,
+  CheckId,
+  CheckName,
+  CheckNotes,
+  CheckThreshold,
+  Duration,
+  HeaderName,
+  HeaderValue,
+  HttpCheckMethod,
+  HttpCheckUrl,
+  InstanceId,
+  Meta,
+  Port,
+  ServiceName,
+  Tags,
+  TcpCheckTarget,
+} from '../schemas.js';
+import { withFieldAliases } from './field-names.js';
 
 /**
  * Consul's request and response shapes (PascalCase), as JSON Schemas. Request schemas list every
- * field Consul's own API structs declare, so a client that sends a field Konsul ignores still
- * gets through, while a misspelt field is a 400 naming it. Which fields are honoured, ignored or
- * refused is decided in translate.ts and listed in docs/consul-compatibility.md.
+ * field Consul's own decoding structs declare, so a client that sends a field Konsul ignores still
+ * gets through, while a misspelt field is a 400 naming it. Field names are matched as Consul
+ * matches them (any case, plus Consul's snake_case aliases: field-names.ts); the values follow
+ * the same field rules as Konsul's own routes (../schemas.ts). Which fields are honoured, ignored
+ * or refused is decided in translate.ts and listed in docs/consul-compatibility.md.
  */
 
 /** Go decodes a JSON null into the zero value; Consul clients written in other languages send it. */
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/** Go's zero value: Consul reads an empty string as "not set". */
+const OrEmpty = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Literal('')]);
 
-const Duration = Type.String({ pattern: DURATION_PATTERN, maxLength: 64 });
-const Printable = (maxLength: number) =>
-  Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
-const NoControl = (maxLength: number) => Type.String({ maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
-const Meta = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }), NoControl(512), {
-  additionalProperties: false,
-  maxProperties: 64,
-});
-
-/** Konsul's DNS-label rule; Consul accepts more, so translate.ts words this failure itself. */
-export const SERVICE_NAME_PATTERN = '^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$';
-
-/** api.AgentServiceCheck. */
-export const ConsulCheckBody = Type.Object(
-  {
-    CheckID: Type.Optional(CheckId),
-    Name: Type.Optional(Printable(256)),
-    Notes: Type.Optional(NoControl(4096)),
-    Status: Type.Optional(
-      Type.Union([Type.Literal('passing'), Type.Literal('warning'), Type.Literal('critical'), Type.Literal('')]),
-    ),
-    HTTP: Type.Optional(Type.String({ maxLength: 2048 })),
-    Method: Type.Optional(Type.String({ pattern: '^[A-Za-z]{0,16}$' })),
-    Header: Type.Optional(
-      Nullable(
-        Type.Record(
-          Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$" }),
-          Type.Array(Type.String({ maxLength: 4096, pattern: HEADER_VALUE }), { maxItems: 16 }),
-          {
+/**
+ * structs.CheckType, the Check and Checks of a service registration. The aliases are those of
+ * CheckType.UnmarshalJSON in Consul's agent/structs/check_type.go.
+ */
+export const ConsulCheckBody = withFieldAliases(
+  Type.Object(
+    {
+      CheckID: Type.Optional(OrEmpty(CheckId)),
+      Name: Type.Optional(OrEmpty(CheckName)),
+      Notes: Type.Optional(CheckNotes),
+      Status: Type.Optional(
+        Type.Union([Type.Literal('passing'), Type.Literal('warning'), Type.Literal('critical'), Type.Literal('')]),
+      ),
+      HTTP: Type.Optional(OrEmpty(HttpCheckUrl)),
+      Method: Type.Optional(OrEmpty(HttpCheckMethod)),
+      Header: Type.Optional(
+        Nullable(
+          Type.Record(HeaderName, Type.Array(HeaderValue, { maxItems: 16 }), {
             additionalProperties: false,
             maxProperties: 32,
-          },
+          }),
         ),
       ),
-    ),
-    TCP: Type.Optional(Type.String({ maxLength: 300 })),
-    TTL: Type.Optional(Type.Union([Duration, Type.Literal('')])),
-    Interval: Type.Optional(Type.Union([Duration, Type.Literal('')])),
-    Timeout: Type.Optional(Type.Union([Duration, Type.Literal('')])),
-    DeregisterCriticalServiceAfter: Type.Optional(Type.Union([Duration, Type.Literal('')])),
-    SuccessBeforePassing: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
-    FailuresBeforeCritical: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
-    FailuresBeforeWarning: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
-    // Accepted so Consul clients pass validation; translate.ts refuses the ones Konsul cannot honour.
-    Body: Type.Optional(Type.String({ maxLength: 65536 })),
-    DisableRedirects: Type.Optional(Type.Boolean()),
-    OutputMaxSize: Type.Optional(Type.Integer({ minimum: 0 })),
-    TLSServerName: Type.Optional(Type.String({ maxLength: 253 })),
-    TLSSkipVerify: Type.Optional(Type.Boolean()),
-    TCPUseTLS: Type.Optional(Type.Boolean()),
-    Args: Type.Optional(Nullable(Type.Array(Type.String(), { maxItems: 64 }))),
-    ScriptArgs: Type.Optional(Nullable(Type.Array(Type.String(), { maxItems: 64 }))),
-    Script: Type.Optional(Type.String()),
-    DockerContainerID: Type.Optional(Type.String()),
-    Shell: Type.Optional(Type.String()),
-    GRPC: Type.Optional(Type.String()),
-    GRPCUseTLS: Type.Optional(Type.Boolean()),
-    H2PING: Type.Optional(Type.String()),
-    H2PingUseTLS: Type.Optional(Type.Boolean()),
-    UDP: Type.Optional(Type.String()),
-    OSService: Type.Optional(Type.String()),
-    AliasNode: Type.Optional(Type.String()),
-    AliasService: Type.Optional(Type.String()),
+      TCP: Type.Optional(OrEmpty(TcpCheckTarget)),
+      TTL: Type.Optional(OrEmpty(Duration)),
+      Interval: Type.Optional(OrEmpty(Duration)),
+      Timeout: Type.Optional(OrEmpty(Duration)),
+      DeregisterCriticalServiceAfter: Type.Optional(OrEmpty(Duration)),
+      SuccessBeforePassing: Type.Optional(CheckThreshold),
+      FailuresBeforeCritical: Type.Optional(CheckThreshold),
+      FailuresBeforeWarning: Type.Optional(CheckThreshold),
+      // Accepted so Consul clients pass validation; translate.ts refuses the ones Konsul cannot honour.
+      Body: Type.Optional(Type.String({ maxLength: 65536 })),
+      DisableRedirects: Type.Optional(Type.Boolean()),
+      OutputMaxSize: Type.Optional(Type.Integer({ minimum: 0 })),
+      TLSServerName: Type.Optional(Type.String({ maxLength: 253 })),
+      TLSSkipVerify: Type.Optional(Type.Boolean()),
+      TCPUseTLS: Type.Optional(Type.Boolean()),
+      Args: Type.Optional(Nullable(Type.Array(Type.String(), { maxItems: 64 }))),
+      ScriptArgs: Type.Optional(Nullable(Type.Array(Type.String(), { maxItems: 64 }))),
+      Script: Type.Optional(Type.String()),
+      DockerContainerID: Type.Optional(Type.String()),
+      Shell: Type.Optional(Type.String()),
+      GRPC: Type.Optional(Type.String()),
+      GRPCUseTLS: Type.Optional(Type.Boolean()),
+      H2PING: Type.Optional(Type.String()),
+      H2PingUseTLS: Type.Optional(Type.Boolean()),
+      UDP: Type.Optional(Type.String()),
+      OSService: Type.Optional(Type.String()),
+      AliasNode: Type.Optional(Type.String()),
+      AliasService: Type.Optional(Type.String()),
+      // Consul decodes these and then ignores them (a service's checks belong to that service,
+      // and the proxy fields are filled in by Consul itself); so does Konsul.
+      ServiceID: Type.Optional(Type.String({ maxLength: 512 })),
+      ProxyHTTP: Type.Optional(Type.String({ maxLength: 2048 })),
+      ProxyGRPC: Type.Optional(Type.String({ maxLength: 2048 })),
+    },
+    { additionalProperties: false },
+  ),
+  {
+    // Consul's "args" alias fills ScriptArgs; here Args is a field of its own (api.AgentServiceCheck
+    // spells it so), matched in any case, and both are refused when set (translate.ts).
+    script_args: { field: 'ScriptArgs', when: 'zero' },
+    deregister_critical_service_after: { field: 'DeregisterCriticalServiceAfter', when: 'absent' },
+    docker_container_id: { field: 'DockerContainerID', when: 'zero' },
+    tls_server_name: { field: 'TLSServerName', when: 'zero' },
+    tls_skip_verify: { field: 'TLSSkipVerify', when: 'zero' },
+    grpc_use_tls: { field: 'GRPCUseTLS', when: 'zero' },
+    h2ping_use_tls: { field: 'H2PingUseTLS', when: 'zero' },
+    service_id: { field: 'ServiceID', when: 'zero' },
   },
-  { additionalProperties: false },
 );
 export type ConsulCheckBody = Static<typeof ConsulCheckBody>;
 
-/** api.AgentServiceRegistration. */
-export const ConsulRegistrationBody = Type.Object(
-  {
-    ID: Type.Optional(Type.Union([InstanceId, Type.Literal('')])),
-    Name: Type.String({ maxLength: 256 }),
-    Tags: Type.Optional(Nullable(Type.Array(Printable(255), { maxItems: 64 }))),
-    Address: Type.Optional(Type.String({ maxLength: 253 })),
-    Port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-    Meta: Type.Optional(Nullable(Meta)),
-    Weights: Type.Optional(
-      Nullable(
-        Type.Object(
-          { Passing: Type.Optional(Type.Integer()), Warning: Type.Optional(Type.Integer()) },
-          { additionalProperties: false },
+/** structs.ServiceAddress, a value of TaggedAddresses. */
+const ServiceAddress = Type.Object(
+  { Address: Type.Optional(Type.String({ maxLength: 253 })), Port: Type.Optional(Type.Integer()) },
+  { additionalProperties: false },
+);
+
+/**
+ * structs.ServiceDefinition, what PUT /v1/agent/service/register decodes (a superset of
+ * api.AgentServiceRegistration). The aliases are those of ServiceDefinition.UnmarshalJSON in
+ * Consul's agent/structs/service_definition.go.
+ */
+export const ConsulRegistrationBody = withFieldAliases(
+  Type.Object(
+    {
+      ID: Type.Optional(OrEmpty(InstanceId)),
+      // Optional here so that a missing name gets Consul's own answer, "Missing service name".
+      Name: Type.Optional(ServiceName),
+      Tags: Type.Optional(Nullable(Tags)),
+      Address: Type.Optional(OrEmpty(Address)),
+      Port: Type.Optional(Port),
+      Meta: Type.Optional(Nullable(Meta)),
+      Weights: Type.Optional(
+        Nullable(
+          Type.Object(
+            { Passing: Type.Optional(Type.Integer()), Warning: Type.Optional(Type.Integer()) },
+            { additionalProperties: false },
+          ),
         ),
       ),
-    ),
-    Check: Type.Optional(Nullable(ConsulCheckBody)),
-    Checks: Type.Optional(Nullable(Type.Array(ConsulCheckBody, { maxItems: 32 }))),
-    EnableTagOverride: Type.Optional(Type.Boolean()),
-    TaggedAddresses: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
-    Kind: Type.Optional(Type.String()),
-    Proxy: Type.Optional(Nullable(Type.Object({}))),
-    Connect: Type.Optional(Nullable(Type.Object({}))),
-    SocketPath: Type.Optional(Type.String()),
-    Namespace: Type.Optional(Type.String()),
-    Partition: Type.Optional(Type.String()),
-    Locality: Type.Optional(Nullable(Type.Object({}))),
+      Check: Type.Optional(Nullable(ConsulCheckBody)),
+      Checks: Type.Optional(Nullable(Type.Array(ConsulCheckBody, { maxItems: 32 }))),
+      EnableTagOverride: Type.Optional(Type.Boolean()),
+      TaggedAddresses: Type.Optional(
+        Nullable(Type.Record(Type.String({ maxLength: 64 }), ServiceAddress, { maxProperties: 16 })),
+      ),
+      // The ACL token the agent would sync this service with; Konsul has no per-service tokens,
+      // the request's own token (header or ?token=) is what authorizes it.
+      Token: Type.Optional(Type.String({ maxLength: 1024 })),
+      Kind: Type.Optional(Type.String()),
+      Proxy: Type.Optional(Nullable(Type.Object({}))),
+      Connect: Type.Optional(Nullable(Type.Object({}))),
+      SocketPath: Type.Optional(Type.String()),
+      Ports: Type.Optional(Nullable(Type.Array(Type.Object({}), { maxItems: 64 }))),
+      Namespace: Type.Optional(Type.String()),
+      Partition: Type.Optional(Type.String()),
+      Locality: Type.Optional(Nullable(Type.Object({}))),
+    },
+    { additionalProperties: false },
+  ),
+  {
+    enable_tag_override: { field: 'EnableTagOverride', when: 'zero' },
+    tagged_addresses: { field: 'TaggedAddresses', when: 'zero' },
   },
-  { additionalProperties: false },
 );
 export type ConsulRegistrationBody = Static<typeof ConsulRegistrationBody>;
 
@@ -130,7 +180,14 @@ export const ConsulCheckUpdateBody = Type.Object(
 export const BOOL_PATTERN = '^(|1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$';
 const Flag = Type.String({ maxLength: 16 });
 
-/** Query parameters every Consul client may send; the ones Konsul cannot honour are refused in query-options.ts. */
+/**
+ * Query parameters every Consul client may send; the ones Konsul cannot honour are refused in
+ * query-options.ts. Consul's handlers read the parameters they know and never look at the rest,
+ * and clients rely on that (a cache-buster such as `?_time=1700000000000`), so every /v1 query
+ * schema is open: a known parameter with a bad value is a 400, an unknown one is ignored.
+ * Konsul's own routes stay strict, where a typo such as `sesion-key` is a 400.
+ */
+const Open = { additionalProperties: true } as const;
 const CommonQuery = {
   token: Type.Optional(Type.String({ maxLength: 1024 })),
   dc: Type.Optional(Type.String({ maxLength: 256 })),
@@ -154,25 +211,22 @@ const ReadQuery = {
   'node-meta': Type.Optional(Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 64 })),
 };
 
-export const ConsulWriteQuery = Type.Object(
-  { ...CommonQuery, 'replace-existing-checks': Type.Optional(Flag) },
-  { additionalProperties: false },
-);
+export const ConsulWriteQuery = Type.Object({ ...CommonQuery, 'replace-existing-checks': Type.Optional(Flag) }, Open);
 export const ConsulCheckQuery = Type.Object(
   { ...CommonQuery, note: Type.Optional(Type.String({ maxLength: 1_048_576 })) },
-  { additionalProperties: false },
+  Open,
 );
-export const ConsulReadQuery = Type.Object(ReadQuery, { additionalProperties: false });
+export const ConsulReadQuery = Type.Object(ReadQuery, Open);
 export const ConsulAgentServiceQuery = Type.Object(
   { ...ReadQuery, hash: Type.Optional(Type.String({ maxLength: 64 })) },
-  { additionalProperties: false },
+  Open,
 );
 
 /** catalog/service and health/service: Consul's filters plus Konsul's load-balancing extension. */
 export const ConsulServiceQuery = Type.Object(
   {
     ...ReadQuery,
-    tag: Type.Optional(Type.Array(Printable(255), { maxItems: 64 })),
+    tag: Type.Optional(Tags),
     passing: Type.Optional(Type.String({ pattern: BOOL_PATTERN })),
     'merge-central-config': Type.Optional(Flag),
     lb: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
@@ -181,7 +235,7 @@ export const ConsulServiceQuery = Type.Object(
     'session-key': Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     'client-region': Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' })),
   },
-  { additionalProperties: false },
+  Open,
 );
 export type ConsulServiceQuery = Static<typeof ConsulServiceQuery>;
 

@@ -2,7 +2,6 @@ import type { Check, CheckInput, Instance, Registration } from '../../catalog/ty
 import { ConsulHttpError } from './errors.js';
 import type { ConsulNode } from './node.js';
 import {
-  SERVICE_NAME_PATTERN,
   type ConsulAgentService,
   type ConsulCatalogService,
   type ConsulCheckBody,
@@ -21,7 +20,6 @@ import {
 
 /** Konsul's weight range (the strategies' weight tables assume it). */
 const MAX_WEIGHT = 1000;
-const SERVICE_NAME = new RegExp(SERVICE_NAME_PATTERN);
 const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 /** Check kinds Consul runs that Konsul does not; naming them beats a silently missing check. */
@@ -44,25 +42,18 @@ const UNSUPPORTED_CHECK_FIELDS = [
  * Address: Consul would use its agent's node address, and the agent runs on the service's host.
  */
 export function registrationFromConsul(body: ConsulRegistrationBody, clientAddress: string): Registration {
-  if (body.Name === '') throw ConsulHttpError.badRequest('Missing service name');
-  if (!SERVICE_NAME.test(body.Name)) {
-    throw ConsulHttpError.badRequest(
-      `Invalid service name "${body.Name}": Konsul service names are DNS labels (letters, digits and hyphens, 1 to 63 characters, not starting or ending with a hyphen)`,
-    );
-  }
+  // The schema has checked the name's form (the shared ServiceName rule); only absence is left.
+  const name = body.Name;
+  if (name === undefined) throw ConsulHttpError.missingServiceName();
   refuseUnsupportedServiceFields(body);
   const address = body.Address === undefined || body.Address === '' ? unmapIpv4(clientAddress) : body.Address;
   if (address === '0.0.0.0' || address === '::' || address === '[::]')
     throw ConsulHttpError.badRequest('Invalid service address');
-  if (body.Port === undefined || body.Port === 0) {
-    throw ConsulHttpError.badRequest(
-      'Invalid service port: Konsul needs a Port between 1 and 65535 (services without a port cannot be load-balanced)',
-    );
-  }
+  if (body.Port === undefined) throw ConsulHttpError.invalidServicePort();
   const registration: Registration = {
     // Consul's default service ID is the service name (one instance per name per agent node).
-    id: body.ID === undefined || body.ID === '' ? body.Name : body.ID,
-    name: body.Name,
+    id: body.ID === undefined || body.ID === '' ? name : body.ID,
+    name,
     address,
     port: body.Port,
     tags: body.Tags ?? [],
@@ -73,7 +64,7 @@ export function registrationFromConsul(body: ConsulRegistrationBody, clientAddre
   // Consul registers Check before Checks (ServiceDefinition.CheckTypes).
   const checks = [...(body.Check === undefined || body.Check === null ? [] : [body.Check]), ...(body.Checks ?? [])];
   registration.checks = checks.map((check, position) =>
-    checkFromConsul(check, body.Name, checks.length === 1 ? 'Check' : `Checks[${position}]`),
+    checkFromConsul(check, name, checks.length === 1 ? 'Check' : `Checks[${position}]`),
   );
   return registration;
 }
@@ -90,6 +81,8 @@ function refuseUnsupportedServiceFields(body: ConsulRegistrationBody): void {
     throw ConsulHttpError.badRequest('Connect is not supported: Konsul has no service mesh');
   if (body.SocketPath !== undefined && body.SocketPath !== '')
     throw ConsulHttpError.badRequest('SocketPath is not supported: Konsul instances are reached at Address:Port');
+  if (body.Ports !== undefined && body.Ports !== null && body.Ports.length > 0)
+    throw ConsulHttpError.badRequest('Ports is not supported: a Konsul instance has one Port');
   for (const field of ['Namespace', 'Partition'] as const) {
     const value = body[field];
     if (value !== undefined && value !== '' && value !== 'default') {

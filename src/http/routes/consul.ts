@@ -12,7 +12,8 @@ import { waitIfBlocking, type BlockingSettings } from '../blocking.js';
 import { answerServiceQuery } from '../service-query.js';
 import { ConsulHttpError, consulErrorHandler } from '../consul/errors.js';
 import { setQueryMeta } from '../consul/headers.js';
-import { answerOtherMethods } from '../consul/methods.js';
+import { matchFieldNamesAsConsul } from '../consul/field-names.js';
+import { answerOtherMethods, LEGACY_GET, refuseBrowserGet } from '../consul/methods.js';
 import { consulNode, type ConsulNode } from '../consul/node.js';
 import { checkQueryOptions, excludesKonsulNode, parseBool, wantsLoadBalancing } from '../consul/query-options.js';
 import {
@@ -93,7 +94,10 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
 
   app.put(
     '/agent/service/register',
-    { schema: { querystring: ConsulWriteQuery, body: ConsulRegistrationBody } },
+    {
+      preValidation: matchFieldNamesAsConsul(ConsulRegistrationBody),
+      schema: { querystring: ConsulWriteQuery, body: ConsulRegistrationBody },
+    },
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       await catalog.register(registrationFromConsul(request.body, request.ip));
@@ -102,18 +106,22 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   );
   answerOtherMethods(app, '/agent/service/register', ['PUT']);
 
-  app.put(
-    '/agent/service/deregister/:id',
-    { schema: { querystring: ConsulWriteQuery, params: ConsulServiceIdParams } },
-    async (request, reply) => {
+  app.route({
+    method: ['PUT', ...LEGACY_GET],
+    url: '/agent/service/deregister/:id',
+    exposeHeadRoute: false,
+    onRequest: refuseBrowserGet,
+    config: { write: true },
+    schema: { querystring: ConsulWriteQuery, params: ConsulServiceIdParams },
+    handler: async (request, reply) => {
       checkQueryOptions(request.query, node);
       await catalog
         .deregister(request.params.id)
         .catch(rethrow(Errors.instanceNotFound.code, () => ConsulHttpError.unknownService(request.params.id)));
       return reply.send();
     },
-  );
-  answerOtherMethods(app, '/agent/service/deregister/:id', ['PUT']);
+  });
+  answerOtherMethods(app, '/agent/service/deregister/:id', ['PUT'], LEGACY_GET);
 
   app.get(
     '/agent/services',
@@ -180,21 +188,28 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   };
   const statusOf = { pass: 'passing', warn: 'warning', fail: 'critical' } as const;
   for (const verb of ['pass', 'warn', 'fail'] as const) {
-    app.put(
-      `/agent/check/${verb}/:check_id`,
-      { schema: { querystring: ConsulCheckQuery, params: ConsulCheckIdParams } },
-      async (request, reply) => {
+    app.route({
+      method: ['PUT', ...LEGACY_GET],
+      url: `/agent/check/${verb}/:check_id`,
+      exposeHeadRoute: false,
+      onRequest: refuseBrowserGet,
+      config: { write: true },
+      schema: { querystring: ConsulCheckQuery, params: ConsulCheckIdParams },
+      handler: async (request, reply) => {
         checkQueryOptions(request.query, node);
         await updateTtl(request.params.check_id, statusOf[verb], request.query.note);
         return reply.send();
       },
-    );
-    answerOtherMethods(app, `/agent/check/${verb}/:check_id`, ['PUT']);
+    });
+    answerOtherMethods(app, `/agent/check/${verb}/:check_id`, ['PUT'], LEGACY_GET);
   }
 
   app.put(
     '/agent/check/update/:check_id',
-    { schema: { querystring: ConsulWriteQuery, params: ConsulCheckIdParams, body: ConsulCheckUpdateBody } },
+    {
+      preValidation: matchFieldNamesAsConsul(ConsulCheckUpdateBody),
+      schema: { querystring: ConsulWriteQuery, params: ConsulCheckIdParams, body: ConsulCheckUpdateBody },
+    },
     async (request, reply) => {
       checkQueryOptions(request.query, node);
       await updateTtl(request.params.check_id, request.body.Status, request.body.Output);

@@ -31,7 +31,8 @@ const HeartbeatBody = Type.Union([
 
 /**
  * The short routes earlier Konsul clients use. Each is the catalog route it names, with one
- * difference: `/register` gives a check-less instance a TTL check, and `/heartbeat/:id` passes it.
+ * difference: `/register` gives a check-less instance a TTL check, passing until it lapses, and
+ * `/heartbeat/:id` passes it again.
  */
 export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin, deps) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
@@ -42,7 +43,12 @@ export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin
     { schema: { body: RegistrationSchema, response: withErrors({ 200: WriteResultSchema }) } },
     async (request) => {
       const registration = request.body;
-      const checks = registration.checks ?? [{ type: 'ttl' as const, ttl: deps.defaultTtl }];
+      // The instance is passing from the moment it registers: a client that registers and
+      // queries at once finds it. Its TTL runs from the registration, so without a heartbeat
+      // within defaultTtl it turns critical as any TTL check does.
+      const checks = registration.checks ?? [
+        { type: 'ttl' as const, ttl: deps.defaultTtl, status: 'passing' as const },
+      ];
       const { id, index } = await catalog.register({ ...registration, checks });
       return { id, index };
     },
@@ -72,7 +78,7 @@ export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin
 
   app.delete(
     '/deregister/:id',
-    { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
+    { onRequest: emptyBodyIsNoBody, schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
     async (request) => {
       return catalog.deregister(request.params.id);
     },

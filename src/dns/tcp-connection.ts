@@ -1,0 +1,282 @@
+/**
+ * One DNS TCP connection: length-prefixed framing (RFC 1035 §4.2.2), pipelined queries answered
+ * in order (RFC 7766 §6.2.1.1), and the bounds that keep a hostile client from holding a slot or
+ * memory for free.
+ *
+ * Time. A connection is always under exactly one deadline, and bytes never move it (node's
+ * socket timeout restarts on every byte, so a trickle of one byte every 3 s kept every slot
+ * busy for as long as it lasted):
+ * - between messages, the idle timeout (RFC 7766 §6.2.3), counted from the last complete query;
+ * - from the first byte of a message (its length prefix) to its last, the message timeout;
+ * - while reading is stopped because the client does not read its answers, the idle timeout
+ *   from the moment it stopped: a client that never reads is closed, its queued answers dropped.
+ *
+ * Memory. Replies queued beyond `connectionOutputBytes` stop the reading of more queries until
+ * the kernel has taken them (RFC 7766 §6.2.2 flow control), and the shared OutputBudget does the
+ * same across connections. What is held is at most one read of queries and the bounded replies;
+ * closing lets go of both.
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { OutputBudget, OutputWaiter } from './tcp-output.js';
+
+/** Largest TCP query accepted (RFC 7766 allows 65,535; no query Konsul answers comes close). */
+export const MAX_QUERY_BYTES = 4096;
+
+/** Why Konsul itself ended a connection; the label of konsul_dns_tcp_closed_total. */
+export type TcpCloseReason =
+  'idle' | 'message_timeout' | 'oversize' | 'source_limit' | 'connection_limit' | 'evicted' | 'shutdown';
+
+export interface ConnectionLimits {
+  idleTimeoutMs: number;
+  messageTimeoutMs: number;
+  connectionOutputBytes: number;
+}
+
+export interface ConnectionHost {
+  readonly limits: ConnectionLimits;
+  readonly budget: OutputBudget;
+  answer(message: Buffer, source: string): Buffer | null;
+  /** Told after each complete query, so the host can tell busy connections from stale ones. */
+  served(connection: TcpConnection): void;
+  /** Called once when the connection has closed, however it closed; `reason` is set when Konsul closed it. */
+  closed(connection: TcpConnection, reason: TcpCloseReason | undefined): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+/**
+ * Queries answered in one go before the connection lets the event loop run others: a single
+ * read can hold 1,600 pipelined queries, and answering them all at once would keep every other
+ * client (and the timers) waiting.
+ */
+const ANSWERS_PER_TURN = 8;
+
+export class TcpConnection implements OutputWaiter {
+  private pending: Buffer = EMPTY;
+  private peerEnded = false;
+  /** Reading stopped until queued replies reach the kernel. */
+  private held = false;
+  /** Reading stopped until this connection's next turn (a setImmediate away). */
+  private yielded = false;
+  private resumeScheduled = false;
+  private finished = false;
+  private closeReason: TcpCloseReason | undefined;
+  /** Reply bytes this connection has charged to the budget, and each write's share in write order. */
+  private charged = 0;
+  private readonly writes: number[] = [];
+  private writesHead = 0;
+
+  /** When the last complete query arrived, or the connection was accepted if none has. */
+  lastQueryAt: number;
+
+  private deadlineAt = 0;
+  private deadlineReason: TcpCloseReason = 'idle';
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    readonly socket: Socket,
+    readonly source: string,
+    /** The key the per-source limit counts this connection under. */
+    readonly sourceKey: string,
+    private readonly host: ConnectionHost,
+  ) {
+    this.lastQueryAt = performance.now();
+    this.setDeadline(this.lastQueryAt + host.limits.idleTimeoutMs, 'idle');
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('end', () => {
+      this.peerEnded = true;
+      this.finishIfDone();
+    });
+    // Resets and the like end this connection only; there is no one to tell.
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.release());
+  }
+
+  /** Ends the connection now, dropping whatever is queued either way. */
+  close(reason: TcpCloseReason): void {
+    this.closeReason ??= reason;
+    this.socket.destroy();
+  }
+
+  resumeReading(): void {
+    if (this.finished || !this.held) return;
+    this.held = false;
+    this.carryOn();
+  }
+
+  private carryOn(): void {
+    if (this.finished || this.held || this.yielded) return;
+    this.process(performance.now());
+    this.finishIfDone();
+  }
+
+  private readonly nextTurn = (): void => {
+    this.yielded = false;
+    this.carryOn();
+  };
+
+  private received(chunk: Buffer): void {
+    const now = performance.now();
+    if (this.pending.length === 0) {
+      // The first byte of a message: its deadline starts now and nothing the client sends moves it.
+      this.pending = chunk;
+      this.setDeadline(now + this.host.limits.messageTimeoutMs, 'message_timeout');
+    } else {
+      this.pending = Buffer.concat([this.pending, chunk]);
+    }
+    // A read that was under way when reading stopped: it waits with the rest.
+    if (!this.held && !this.yielded) this.process(now);
+  }
+
+  private process(now: number): void {
+    const { socket, host } = this;
+    const limits = host.limits;
+    let pending = this.pending;
+    let consumed = false;
+    let answered = 0;
+    // One write (writev) for the answers of this turn rather than a system call for each.
+    socket.cork();
+    while (pending.length >= 2) {
+      const length = pending.readUInt16BE(0);
+      // A query is one question and at most one OPT record: far below this. A larger declared
+      // length can only be an attack (a 64 KiB message trickled in, re-buffered per segment).
+      if (length > MAX_QUERY_BYTES) {
+        this.pending = EMPTY;
+        this.close('oversize');
+        return;
+      }
+      if (pending.length < 2 + length) break;
+      if (socket.writableLength > limits.connectionOutputBytes || host.budget.full) {
+        this.hold(now);
+        break;
+      }
+      if (answered++ === ANSWERS_PER_TURN) {
+        this.yielded = true;
+        socket.pause();
+        setImmediate(this.nextTurn);
+        break;
+      }
+      const message = pending.subarray(2, 2 + length);
+      pending = pending.subarray(2 + length);
+      consumed = true;
+      // The next message, if any of it is here, started arriving no later than now.
+      this.setDeadline(
+        now + (pending.length === 0 ? limits.idleTimeoutMs : limits.messageTimeoutMs),
+        pending.length === 0 ? 'idle' : 'message_timeout',
+      );
+      this.lastQueryAt = now;
+      host.served(this);
+      const reply = host.answer(message, this.source);
+      if (reply !== null) this.send(reply);
+    }
+    socket.uncork();
+    // A partial message waiting for more bytes is copied into a buffer of its own, so the large
+    // read buffer it came from can be freed. (Not when stopping with whole queries left: they
+    // are most of that buffer anyway, and copying them each turn would cost quadratic time.)
+    const waitingForBytes = !this.held && !this.yielded;
+    this.pending = consumed && pending.length > 0 && waitingForBytes ? Buffer.from(pending) : pending;
+    // Read more only once every whole query read so far is answered: reading on while queries
+    // wait would pile read after read into `pending`.
+    if (waitingForBytes) socket.resume();
+  }
+
+  private send(reply: Buffer): void {
+    const frame = Buffer.allocUnsafe(2 + reply.length);
+    frame.writeUInt16BE(reply.length, 0);
+    reply.copy(frame, 2);
+    this.charged += frame.length;
+    this.writes.push(frame.length);
+    this.host.budget.charge(frame.length);
+    this.socket.write(frame, this.flushed);
+  }
+
+  /** Write callbacks come in write order, once the kernel has the bytes (or the socket is gone). */
+  private readonly flushed = (): void => {
+    if (this.finished) return;
+    const bytes = this.writes[this.writesHead++];
+    if (this.writesHead === this.writes.length) {
+      this.writes.length = 0;
+      this.writesHead = 0;
+    }
+    this.charged -= bytes;
+    this.host.budget.release(bytes);
+    // Not from here: write callbacks run as microtasks, and a write answered from one would
+    // call back as another, starving timers and every other socket while the kernel keeps
+    // taking bytes. The next turn of the event loop is soon enough.
+    if (this.held && !this.resumeScheduled) {
+      this.resumeScheduled = true;
+      setImmediate(this.resumeIfRoom);
+    }
+  };
+
+  private readonly resumeIfRoom = (): void => {
+    this.resumeScheduled = false;
+    if (this.held && !this.finished) this.resumeWhenRoom();
+  };
+
+  private hold(now: number): void {
+    if (this.held) return;
+    this.held = true;
+    this.socket.pause();
+    // Waiting on a client that does not read is not progress: the idle clock runs from here.
+    this.setDeadline(now + this.host.limits.idleTimeoutMs, 'idle');
+    this.resumeWhenRoom();
+  }
+
+  /**
+   * Over its own bound the connection waits for its write callbacks (which call this again);
+   * under it but over the shared one it waits its turn in the budget, which lets connections
+   * read again oldest first.
+   */
+  private resumeWhenRoom(): void {
+    if (this.socket.writableLength > this.host.limits.connectionOutputBytes) return;
+    if (this.host.budget.full) this.host.budget.wait(this);
+    else this.resumeReading();
+  }
+
+  private finishIfDone(): void {
+    // Once the peer has half-closed no more bytes come: a partial message left over is dropped.
+    if (this.peerEnded && !this.held && !this.yielded && !this.socket.destroyed) {
+      this.pending = EMPTY;
+      this.socket.end();
+    }
+  }
+
+  private setDeadline(at: number, reason: TcpCloseReason): void {
+    this.deadlineAt = at;
+    this.deadlineReason = reason;
+    // A later deadline leaves the timer alone (it re-arms when it fires): most messages only push
+    // the deadline out, so pipelined queries cost no timer churn.
+    if (this.timer !== undefined && at >= this.timerAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.arm(at, performance.now());
+  }
+
+  private arm(at: number, now: number): void {
+    this.timerAt = at;
+    this.timer = setTimeout(this.expired, Math.max(0, Math.ceil(at - now)));
+    this.timer.unref();
+  }
+
+  private readonly expired = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    if (now >= this.deadlineAt) this.close(this.deadlineReason);
+    else this.arm(this.deadlineAt, now);
+  };
+
+  private release(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = EMPTY;
+    this.host.budget.forget(this);
+    // Replies still queued died with the socket; their bytes no longer count.
+    this.host.budget.release(this.charged);
+    this.charged = 0;
+    this.writes.length = 0;
+    this.host.closed(this, this.closeReason);
+  }
+}
