@@ -3,6 +3,7 @@
  * change a service's ids and weights rebuild no table, and tag filters share the service's one.
  */
 import t from 'tap';
+import { buildQuery, decodeMessage, TYPE, UdpExchange } from './helpers/dns-client.js';
 import { startTestKonsul } from './helpers/konsul.js';
 
 const TAGS = ['t0', 't1', 't2', 't3', 't4'];
@@ -62,4 +63,42 @@ t.test('meta re-registrations, health flips and tag filters over HTTP build one 
   t.same(await query(), first, 'healed: the key is back');
   await lb.tablesBuilt();
   t.equal(lb.cacheStats().builds, builds, 'five meta writes, 31 tag filters and two health flips built nothing');
+});
+
+t.test('DNS answers of every tag and record type share the ring HTTP queries built for the service', async (t) => {
+  const konsul = await startTestKonsul(t, {
+    dns: { enabled: true, port: 0, lb: 'ring-hash' },
+    lb: { buildSliceWork: 100_000_000 },
+  });
+  const { app, lb } = konsul;
+  for (let i = 0; i < 8; i++) {
+    const response = await app.inject({
+      method: 'PUT',
+      url: '/catalog/register',
+      payload: {
+        id: `web-${i}`,
+        name: 'web',
+        address: i % 2 === 0 ? `10.0.0.${i + 1}` : `fd00::${i + 1}`,
+        port: 8080,
+        tags: i % 3 === 0 ? ['blue'] : ['green'],
+      },
+    });
+    t.equal(response.statusCode, 200);
+  }
+  t.equal((await app.inject({ url: '/catalog/services/web?lb=ring-hash&session-key=u1' })).statusCode, 200);
+  const builds = lb.cacheStats().builds;
+  t.equal(builds, 1, 'one ring for the service');
+  const exchange = new UdpExchange(t, konsul.dns!.port);
+  for (const [name, type] of [
+    ['web.service.konsul', TYPE.A],
+    ['web.service.konsul', TYPE.AAAA],
+    ['web.service.konsul', TYPE.SRV],
+    ['blue.web.service.konsul', TYPE.A],
+    ['green.web.service.konsul', TYPE.SRV],
+  ] as const) {
+    await exchange.send(buildQuery(name, type));
+    const reply = await exchange.next();
+    t.ok(reply !== undefined && decodeMessage(reply).answers.length > 0, `${name} ${type} answered`);
+  }
+  t.equal(lb.cacheStats().builds, builds, 'DNS built no table of its own');
 });
