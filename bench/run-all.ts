@@ -167,6 +167,11 @@ const steps: Step[] = [
       ),
   },
   {
+    title: 'Load-balancing tables under hostile queries and writes',
+    timeoutMs: 5 * MINUTE,
+    run: async () => (await (await import('./hostile.js')).run(['lb']))[0],
+  },
+  {
     title: 'Consistent hashing: key spread and remapping',
     timeoutMs: 2 * MINUTE,
     run: async () => (await import('./spread-chart.js')).run(),

@@ -10,6 +10,7 @@ import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
 import { buildApp } from './http/app.js';
+import { fdBudget, readOpenFileLimit } from './http/fd-budget.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
 import { parseDuration } from './duration.js';
 import { createLogger } from './logger.js';
@@ -90,6 +91,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
       else if (event.kind === 'services-forgotten') lbMetrics.forgetServices(event.names);
     });
+    // Pending ring/table builds run on setImmediate: stop them with the rest.
+    cleanups.push(async () => lb.close());
 
     const health = new HealthManager({
       catalog,
@@ -100,6 +103,22 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     });
     if (config.health.enabled) health.start();
     cleanups.push(() => health.stop());
+
+    const budget = fdBudget({
+      openFileLimit: readOpenFileLimit(),
+      maxConnections: config.http.maxConnections,
+      fdReserve: config.http.fdReserve,
+      healthProbes: config.health.enabled ? config.health.maxConcurrent : 0,
+      dnsConnections: config.dns.enabled ? config.dns.maxConcurrent : 0,
+    });
+    // Start-up is one line: a limit that merely trims http.maxConnections is a field of it; only a
+    // limit too small to work with earns a warning of its own.
+    if (budget.starved && budget.constrainedBy !== null) {
+      logger.warn(
+        { maxConnections: budget.maxConnections, configured: config.http.maxConnections, reserved: budget.reserved },
+        `HTTP connections limited to ${budget.maxConnections} by ${budget.constrainedBy}`,
+      );
+    }
 
     const app = await buildApp({
       config,
@@ -121,6 +140,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       ...(options.random === undefined ? {} : { random: options.random }),
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,
+      maxConnections: budget.maxConnections,
     });
     if (catalog.replicated) addReplicaHeaders(app, catalog);
     // Blocking queries are in-flight requests: answer them first so the close can finish.
@@ -165,6 +185,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       {
         version: VERSION,
         http: `${config.http.host}:${httpPort}`,
+        httpMaxConnections: budget.maxConnections,
+        ...(budget.constrainedBy === null ? {} : { httpMaxConnectionsLimitedBy: budget.constrainedBy }),
         dns: dns === null ? 'disabled' : `${dns.host}:${dns.port} (udp+tcp, domain ${config.dns.domain})`,
         dataFile: catalog.location,
         index: catalog.index,

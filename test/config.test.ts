@@ -7,7 +7,17 @@ import { tempDir } from './helpers/catalog.js';
 t.test('the bundled file holds the documented defaults', async (t) => {
   const config = loadConfig({ env: {} });
   t.match(config, {
-    http: { host: '127.0.0.1', port: 8888, bodyLimit: 1048576 },
+    http: {
+      host: '127.0.0.1',
+      port: 8888,
+      bodyLimit: 1048576,
+      maxConnections: 16384,
+      fdReserve: 128,
+      headersTimeout: '10s',
+      requestTimeout: '30s',
+      keepAliveTimeout: '15s',
+      idleTimeout: '60s',
+    },
     dns: { host: '127.0.0.1', port: 8600, domain: 'konsul', ttl: 0, lb: 'round-robin', enabled: true },
     storage: { dataDir: './data', file: 'konsul.db' },
     auth: { token: '', protectReads: false },
@@ -80,6 +90,12 @@ t.test('invalid config names the key and the problem', async (t) => {
     ],
     [{ KONSUL_CONFIG: write('tomb.json', '{"catalog":{"serviceTombstoneTtl":"0s"}}') }, /catalog\.serviceTombstoneTtl/],
     [{ KONSUL_CONFIG: write('cap.json', '{"health":{"maxChecksPerInstance":0}}') }, /health\.maxChecksPerInstance/],
+    [
+      { KONSUL_CONFIG: write('headers.json', '{"http":{"headersTimeout":"1m","requestTimeout":"30s"}}') },
+      /http\.headersTimeout must not exceed http\.requestTimeout/,
+    ],
+    [{ KONSUL_CONFIG: write('idle.json', '{"http":{"idleTimeout":"0s"}}') }, /http\.idleTimeout must be a positive/],
+    [{ KONSUL_CONFIG: write('conns.json', '{"http":{"maxConnections":0}}') }, /http\.maxConnections/],
     [{ KONSUL_CONFIG: join(dir, 'missing.json') }, /cannot read config file .*ENOENT/],
   ];
   for (const [env, message] of cases) {

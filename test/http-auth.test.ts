@@ -93,6 +93,22 @@ t.test('the token never appears in the logs', async (t) => {
   );
 });
 
+t.test('a token in a %-encoded query key authenticates and is still kept out of the logs', async (t) => {
+  const server = await startTestKonsul(t, { auth: { token: TOKEN }, log: { level: 'info' } });
+  for (const key of ['%74oken', 'tok%65n', '%54OKEN', 'TOKEN']) {
+    await server.app.inject({ method: 'PUT', url: `/catalog/register?${key}=${TOKEN}`, payload });
+  }
+  const encoded = await server.app.inject({ method: 'PUT', url: `/catalog/register?%74oken=${TOKEN}`, payload });
+  t.equal(encoded.statusCode, 200, 'the parser decodes the key, so auth accepts it');
+  const requestLines = server.logs.filter((line) => line.includes('"msg":"request"'));
+  t.equal(requestLines.length, 5, 'each request logged its line');
+  t.notOk(
+    server.logs.some((line) => line.includes(TOKEN)),
+    'the token is nowhere, whatever the spelling of its key',
+  );
+  t.ok(requestLines[0].includes('%74oken=[redacted]'), 'the line keeps the key as sent and hides the value');
+});
+
 t.test('a per-client write rate limit answers 429 with Retry-After, and leaves reads alone', async (t) => {
   let now = 1_000_000;
   const { app } = await startTestKonsul(t, { limits: { writesPerSecond: 1, writeBurst: 2 } }, { now: () => now });

@@ -224,3 +224,28 @@ t.test('thousands of blocking queries wait without polling and all wake on one w
   t.ok(responses.every((response) => response.headers['x-konsul-index'] === '3'));
   t.equal(catalog.waiting, 0);
 });
+
+t.test('DELETE with Content-Type: application/json and no body removes the instance, on both routes', async (t) => {
+  const { app, catalog } = await startTestKonsul(t);
+  const register = (port: number) =>
+    app.inject({ method: 'PUT', url: '/catalog/register', payload: { name: 'web', address: '10.0.0.1', port } });
+  for (const port of [81, 82, 83, 84]) t.equal((await register(port)).statusCode, 200);
+  const cases: [url: string, headers: Record<string, string>][] = [
+    ['/catalog/instances/web-10.0.0.1-81', { 'content-type': 'application/json' }],
+    ['/catalog/instances/web-10.0.0.1-82', { 'content-type': 'application/json', 'content-length': '0' }],
+    ['/deregister/web-10.0.0.1-83', { 'content-type': 'application/json' }],
+    ['/deregister/web-10.0.0.1-84', { 'content-type': 'application/json', 'content-length': '0' }],
+  ];
+  for (const [url, headers] of cases) {
+    const response = await app.inject({ method: 'DELETE', url, headers });
+    t.equal(response.statusCode, 200, `${url} ${JSON.stringify(headers)}`);
+    t.equal(catalog.instance(url.split('/').pop()!), undefined, 'and the instance is gone');
+  }
+  const malformed = await app.inject({
+    method: 'DELETE',
+    url: '/catalog/instances/web-10.0.0.1-81',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"oops":',
+  });
+  t.equal(json<ErrorBody>(malformed).error.code, 'malformed_json', 'a body that is there is still parsed');
+});

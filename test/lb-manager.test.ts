@@ -288,7 +288,7 @@ t.test('the manager never mutates the candidate list', async (t) => {
   t.same(ids(list), ids(instances(12)));
 });
 
-t.test('structures are built once per key and rebuilt only when the key changes', async (t) => {
+t.test('structures are built once per membership and rebuilt only when ids or weights change', async (t) => {
   const manager = createStrategyManager(lbConfig());
   const list = instances(10);
   manager.order(candidates(list, 'web@1'), { strategy: 'ring-hash', sessionKey: 'a' });
@@ -297,22 +297,31 @@ t.test('structures are built once per key and rebuilt only when the key changes'
   for (let i = 0; i < 50; i++) manager.order(candidates(list, 'web@1'), { strategy: 'ring-hash', sessionKey: `k${i}` });
   t.equal(manager.cacheStats().builds, built, 'same key: nothing rebuilt');
   manager.order(candidates(list, 'web@2'), { strategy: 'ring-hash', sessionKey: 'a' });
-  t.equal(manager.cacheStats().builds, built * 2, 'new key: rebuilt once');
+  t.equal(manager.cacheStats().builds, built, 'a new catalog index with the same members: nothing rebuilt');
+  const reweighted = list.map((item, i) => (i === 3 ? { ...item, weight: 2 } : item));
+  manager.order(candidates(reweighted, 'web@3'), { strategy: 'ring-hash', sessionKey: 'a' });
+  t.equal(manager.cacheStats().builds, built * 2, 'a weight change: rebuilt once');
 });
 
-t.test('the per-list cache holds at most config.cacheSize keys, dropping the least recently used', async (t) => {
+t.test('the cache holds at most config.cacheSize entries, dropping the least recently used', async (t) => {
   const manager = createStrategyManager(lbConfig({ cacheSize: 4 }));
-  const list = instances(5);
-  for (let i = 0; i < 10; i++) manager.order(candidates(list, `web@${i}`), { strategy: 'maglev', sessionKey: 'k' });
-  t.same(manager.cacheStats(), { size: 4, capacity: 4, builds: 20, evictions: 6 });
-  // web@6 is still cached; touching it makes web@7 the oldest.
-  manager.order(candidates(list, 'web@6'), { strategy: 'maglev', sessionKey: 'k' });
-  t.equal(manager.cacheStats().builds, 20, 'a cached key is not rebuilt');
-  manager.order(candidates(list, 'web@10'), { strategy: 'maglev', sessionKey: 'k' });
-  manager.order(candidates(list, 'web@6'), { strategy: 'maglev', sessionKey: 'k' });
-  t.equal(manager.cacheStats().builds, 22, 'the recently used key survived the eviction');
-  manager.order(candidates(list, 'web@7'), { strategy: 'maglev', sessionKey: 'k' });
-  t.equal(manager.cacheStats().builds, 24, 'the evicted key is rebuilt');
+  // Ten services of five instances: one list entry and one Maglev table each.
+  const service = (i: number) => ({
+    key: `s${i}@1`,
+    service: `s${i}`,
+    instances: instances(5).map((item) => ({ ...item, id: `s${i}-${item.id}` })),
+  });
+  const services = Array.from({ length: 11 }, (_, i) => service(i));
+  for (let i = 0; i < 10; i++) manager.order(services[i], { strategy: 'maglev', sessionKey: 'k' });
+  t.match(manager.cacheStats(), { size: 4, capacity: 4, builds: 10, evictions: 16 });
+  // s8 and s9 are cached, s8 the oldest; touching it makes s9 the next to go.
+  manager.order(services[8], { strategy: 'maglev', sessionKey: 'k' });
+  t.equal(manager.cacheStats().builds, 10, 'a cached table is not rebuilt');
+  manager.order(services[10], { strategy: 'maglev', sessionKey: 'k' });
+  manager.order(services[8], { strategy: 'maglev', sessionKey: 'k' });
+  t.equal(manager.cacheStats().builds, 11, 'the recently used table survived the eviction');
+  manager.order(services[9], { strategy: 'maglev', sessionKey: 'k' });
+  t.equal(manager.cacheStats().builds, 12, 'the evicted table is rebuilt');
 });
 
 t.test('reportLoad smooths latency with the configured EWMA and keeps the last connection count', async (t) => {

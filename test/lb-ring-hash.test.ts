@@ -102,7 +102,7 @@ t.test('the ring scale is a power of two, so a small service keeps its point cou
 
 t.test('shares follow weights 1, 2, 3, 4 within 10 %', async (t) => {
   // 1,000 points per weight unit: a ring's share error shrinks as 1/√points.
-  const order = ringOrder(lbConfig({ ringHash: { pointsPerWeight: 1000, minRingSize: 1024 } }));
+  const order = ringOrder(lbConfig({ ringHash: { pointsPerWeight: 1000, minRingSize: 1024, maxRingSize: 65536 } }));
   const list = [1, 2, 3, 4].map((weight) => instance({ id: `w${weight}`, weight }));
   const counts = countBy(firstChoices(order, list, KEYS));
   for (const weight of [1, 2, 3, 4]) {

@@ -85,6 +85,8 @@ export interface QueryResult {
   key: string;
   service: string;
   instances: readonly Instance[];
+  /** Every instance of the service (of the catalog without a name), before the tag/meta filter. */
+  members: readonly Instance[];
 }
 
 export interface WriteResult {
@@ -304,7 +306,7 @@ export class Catalog {
     const index = this.serviceIndex(name);
     const filterKey =
       tags.length === 0 && metaEntries.length === 0 ? '' : `|${JSON.stringify([[...tags].sort(), metaEntries.sort()])}`;
-    return { index, key: `${name ?? ANY}@${index}${filterKey}`, service: name ?? ANY, instances };
+    return { index, key: `${name ?? ANY}@${index}${filterKey}`, service: name ?? ANY, instances, members: source };
   }
 
   /** Every instance sorted by id, built at most once per committed batch. */

@@ -98,6 +98,10 @@ function validate(candidate: Record<string, unknown>): Config {
   }
   const config = candidate;
   for (const [key, value] of [
+    ['http.headersTimeout', config.http.headersTimeout],
+    ['http.requestTimeout', config.http.requestTimeout],
+    ['http.keepAliveTimeout', config.http.keepAliveTimeout],
+    ['http.idleTimeout', config.http.idleTimeout],
     ['blocking.defaultWait', config.blocking.defaultWait],
     ['blocking.maxWait', config.blocking.maxWait],
     ['health.defaultInterval', config.health.defaultInterval],
@@ -116,6 +120,10 @@ function validate(candidate: Record<string, unknown>): Config {
     const ms = parseDuration(value);
     if (ms === undefined || ms <= 0)
       throw new ConfigError(`invalid config: ${key} must be a positive duration such as 10s, got "${value}"`);
+  }
+  // Node refuses a server whose header deadline lies past its whole-request deadline.
+  if (parseDuration(config.http.headersTimeout)! > parseDuration(config.http.requestTimeout)!) {
+    throw new ConfigError('invalid config: http.headersTimeout must not exceed http.requestTimeout');
   }
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');

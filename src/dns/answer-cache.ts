@@ -63,6 +63,8 @@ export class ServiceAnswers {
     readonly index: number,
     /** Instances of the service carrying the tag, whatever their health; never empty. */
     readonly instances: readonly Instance[],
+    /** Every instance of the service: the membership its ring or Maglev table is built over. */
+    readonly members: readonly Instance[],
     private readonly builder: RecordBuilder,
   ) {}
 
@@ -125,7 +127,7 @@ export class AnswerCache implements RecordBuilder {
       if (cached !== undefined) this.entries.delete(cacheKey);
       return undefined;
     }
-    const answers = new ServiceAnswers(view.name, tag, view.index, instances, this);
+    const answers = new ServiceAnswers(view.name, tag, view.index, instances, view.instances, this);
     if (cached !== undefined) this.entries.delete(cacheKey);
     else if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(cacheKey, answers);
@@ -183,6 +185,9 @@ export class AnswerCache implements RecordBuilder {
       key: `${answers.service}@${answers.index}|dns:${tagPart}:${KIND_NAMES[kind]}`,
       service: answers.service,
       instances: eligible,
+      // One table per service, shared with HTTP and every tag and record type: records of
+      // another type or tag are skipped while walking, as unhealthy instances are.
+      members: answers.members,
     };
     return { candidates, records, aliases, additionals };
   }

@@ -51,6 +51,8 @@ const EXPECTED_WRITE_FAILURES = new Set<string>([
   Errors.shuttingDown.code,
 ]);
 
+const LOCAL_ERROR_WARN_MS = 10_000;
+
 /**
  * Runs every check in the catalog and records what it finds there. http and tcp checks run on
  * one timer-driven schedule (scheduler.ts) behind a cap on concurrent runs (slots.ts); ttl
@@ -78,6 +80,8 @@ export class HealthManager {
   private unsubscribe: (() => void) | null = null;
   private state: 'created' | 'running' | 'stopped' = 'created';
   private stopping: Promise<void> | null = null;
+  private lastLocalErrorWarnAt = Number.NEGATIVE_INFINITY;
+  private localErrorsSinceWarn = 0;
 
   constructor(options: HealthManagerOptions) {
     this.catalog = options.catalog;
@@ -292,7 +296,11 @@ export class HealthManager {
     this.metrics.result(plan.type, result.status);
     this.metrics.duration(plan.type, seconds);
     const found = this.catalog.findCheck(plan.checkId);
-    if (found !== undefined) {
+    if (result.localError !== undefined) {
+      // The target was not tested: keep its status and streak, and try again next interval.
+      this.metrics.localError(plan.type, result.localError);
+      this.warnLocalError(plan.checkId, result);
+    } else if (found !== undefined) {
       if (
         admitResult(
           check.streak,
@@ -322,6 +330,19 @@ export class HealthManager {
     // Fixed rate from the planned start; a run that ended past its next slot starts again now
     // rather than firing the missed runs back to back.
     this.scheduler.schedule(check, Math.max(check.dueAt + plan.intervalMs, this.now()));
+  }
+
+  /** One warn line per LOCAL_ERROR_WARN_MS however many checks hit it: a shortage hits them all. */
+  private warnLocalError(checkId: string, result: CheckResult): void {
+    this.localErrorsSinceWarn++;
+    const now = this.now();
+    if (now - this.lastLocalErrorWarnAt < LOCAL_ERROR_WARN_MS) return;
+    this.logger.warn(
+      { checkId, code: result.localError, note: result.note, runs: this.localErrorsSinceWarn },
+      'health check could not run for a reason on this host; its status is kept',
+    );
+    this.lastLocalErrorWarnAt = now;
+    this.localErrorsSinceWarn = 0;
   }
 
   // ---- TTL and deregisterCriticalAfter -----------------------------------------------------------

@@ -15,6 +15,7 @@ export class HealthMetrics {
   private readonly durations = new Map<CheckType, Histogram.Internal<'type'>>();
   private readonly statusChanges: Counter<'from' | 'to'>;
   private readonly lag: Histogram;
+  private readonly localErrors: Counter<'type' | 'code'>;
 
   constructor(registry: Registry, inFlight: () => number) {
     inFlightReaders.set(registry, inFlight);
@@ -76,6 +77,17 @@ export class HealthMetrics {
           registers: [registry],
         }),
     );
+    this.localErrors = metric(
+      registry,
+      'konsul_health_check_local_errors_total',
+      () =>
+        new Counter({
+          name: 'konsul_health_check_local_errors_total',
+          help: 'Check runs that failed on this host (EMFILE, ENOBUFS, ...) and left the status as it was, by check type and code',
+          labelNames: ['type', 'code'],
+          registers: [registry],
+        }),
+    );
     for (const type of CHECK_TYPES) {
       this.durations.set(type, durations.labels({ type }));
       for (const status of HEALTH_STATUSES) {
@@ -97,6 +109,10 @@ export class HealthMetrics {
 
   statusChange(from: HealthStatus, to: HealthStatus): void {
     this.statusChanges.inc({ from, to });
+  }
+
+  localError(type: CheckType, code: string): void {
+    this.localErrors.inc({ type, code });
   }
 
   startLag(seconds: number): void {

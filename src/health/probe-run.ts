@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { systemClock, type Timers } from '../clock.js';
 import { formatDuration } from '../duration.js';
 import { MAX_TIMER_MS } from './deadlines.js';
-import { describeError, type CheckResult } from './result.js';
+import { describeError, localErrorCode, type CheckResult } from './result.js';
 
 /** What a probe runs on: a socket or a client request. */
 export interface ProbeHandle extends EventEmitter {
@@ -11,7 +11,7 @@ export interface ProbeHandle extends EventEmitter {
 
 /**
  * The life of one http or tcp probe. The first result wins: the probe's own verdict, an error,
- * the timeout or cancellation. The handle is destroyed as soon as the result is known, and the
+ * the timeout or cancellation. An error of this host's own (localErrorCode) is marked as such. The handle is destroyed as soon as the result is known, and the
  * run resolves (never rejects) only once the handle has closed, so a finished run holds no
  * handle: stop() waits for runs, and then nothing is left open. A signal aborted before the run
  * starts opens nothing. The timeout runs on `timers`, so a test can time a probe out on a
@@ -51,7 +51,11 @@ export function runProbe<H extends ProbeHandle>(
     const onAbort = () => finish({ status: 'critical', note: `${label}: check cancelled` });
     // Stays attached after finish: destroying a handle can still emit an error, which must not
     // become an uncaught exception.
-    handle.on('error', (error: Error) => finish({ status: 'critical', note: `${label}: ${describeError(error)}` }));
+    handle.on('error', (error: Error) => {
+      const note = `${label}: ${describeError(error)}`;
+      const localError = localErrorCode(error);
+      finish(localError === undefined ? { status: 'critical', note } : { status: 'critical', note, localError });
+    });
     signal.addEventListener('abort', onAbort, { once: true });
     probe(handle, finish);
   });

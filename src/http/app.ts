@@ -9,8 +9,11 @@ import type { HealthManager } from '../health/manager.js';
 import type { StrategyManager } from '../lb/manager.js';
 import type { Metrics } from '../metrics/registry.js';
 import { createAuthHook } from './auth.js';
+import { guardConnections } from './connection-guard.js';
+import { connectionTimeouts } from './connection-timeouts.js';
 import { clientErrorHandler, errorHandler } from './error-handler.js';
 import { LazyChildLogger } from './lazy-child-logger.js';
+import { loggedUrl } from './logged-url.js';
 import { createWriteRateLimit } from './rate-limit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkRoutes } from './routes/checks.js';
@@ -35,19 +38,16 @@ export interface AppDependencies {
   now?: () => number;
   /** True from the moment shutdown begins (before Fastify's own close hooks run). */
   shuttingDown?: () => boolean;
+  /** HTTP connections held at once: http.maxConnections, lowered to fit the open-file limit (fd-budget.ts). */
+  maxConnections: number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const TOKEN_PARAM = /([?&]token=)[^&]*/gi;
-
-/** Consul clients may put the token in the query string; the logged URL never carries it. */
-function withoutToken(url: string): string {
-  return url.includes('token=') ? url.replace(TOKEN_PARAM, '$1[redacted]') : url;
-}
 
 /** The HTTP face: every route group registered on one Fastify instance, not yet listening. */
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, catalog, lb, health, metrics } = deps;
+  const timeouts = connectionTimeouts(config.http);
   // Fastify's own info lines (its "Server listening at") would repeat the server's single
   // start-up line; it logs warnings and errors only, and requests are logged below.
   const fastifyLogger: FastifyBaseLogger =
@@ -57,6 +57,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.http.bodyLimit,
+    // Every stage of a connection has a deadline (connection-timeouts.ts); Fastify's are all off.
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    requestTimeout: timeouts.requestMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: timeouts.checkEveryMs,
+    },
     trustProxy: config.http.trustProxy,
     // Requests that arrive while the server drains get our own shutting_down 503 (below).
     return503OnClosing: false,
@@ -75,6 +84,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       const sent = request.headers['x-request-id'];
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID();
     },
+  });
+  guardConnections(app.server, {
+    maxConnections: deps.maxConnections,
+    registry: metrics.registry,
+    logger: deps.logger,
   });
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: any other body type is a 415, not a string that fails validation later.
@@ -117,7 +131,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           reqId: request.id,
           method: request.method,
           route,
-          url: withoutToken(request.url),
+          url: loggedUrl(request.url),
           status: reply.statusCode,
           ms: Number(elapsedMs.toFixed(3)),
         },

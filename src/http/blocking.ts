@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import type { Catalog } from '../catalog/catalog.js';
 import { parseDuration } from '../duration.js';
@@ -34,9 +35,29 @@ export async function waitIfBlocking(
   const abort = new AbortController();
   const onClose = () => abort.abort();
   request.raw.once('close', onClose);
+  const idleMs = suspendIdleTimeout(request);
   try {
     await catalog.waitForChange(name, query.index, timeout, abort.signal);
   } finally {
     request.raw.off('close', onClose);
+    resumeIdleTimeout(request, idleMs);
   }
+}
+
+/**
+ * http.idleTimeout is for clients that stop reading an answer; a blocking query sends nothing
+ * until the index moves, for up to blocking.maxWait, so its wait is exempt (the wait is bounded
+ * on its own). Injected requests have no real socket.
+ */
+function suspendIdleTimeout(request: FastifyRequest): number {
+  const socket = request.raw.socket as Socket | undefined;
+  if (typeof socket?.setTimeout !== 'function') return 0;
+  const idleMs = socket.timeout ?? 0;
+  if (idleMs > 0) socket.setTimeout(0);
+  return idleMs;
+}
+
+function resumeIdleTimeout(request: FastifyRequest, idleMs: number): void {
+  const socket = request.raw.socket as Socket | undefined;
+  if (idleMs > 0 && socket !== undefined && !socket.destroyed) socket.setTimeout(idleMs);
 }

@@ -68,7 +68,8 @@ function orderedAnswer(
 ): ServiceAnswer {
   const result = deps.catalog.query({ name, tags: query.tag, meta });
   const ordered = deps.lb.order(
-    { key: result.key, service: result.service, instances: result.instances },
+    // Members: hash tables are built over the whole service and shared by every filter of it.
+    { key: result.key, service: result.service, instances: result.instances, members: result.members },
     {
       strategy: query.lb,
       limit: query.limit,

@@ -3,9 +3,17 @@
  * each strategy call, so ordering allocates nothing beyond its result array.
  */
 import type { Instance } from '../catalog/types.js';
-import type { ListCache, ListEntry, ListVariant } from './list-cache.js';
+import type { ListEntry, ListVariant, SelectionView } from './list-cache.js';
 import type { LoadTracker } from './load-tracker.js';
-import type { LbConfig, LoadView, StateSlot, StrategyContext } from './types.js';
+import { membershipOf, type Membership } from './membership.js';
+import { RendezvousOrder } from './rendezvous.js';
+import type { TableStore } from './table-store.js';
+import type { LbConfig, LoadView, StateSlot, StrategyContext, TableSlot, TableView } from './types.js';
+
+interface MutableTableView {
+  table: unknown;
+  toSelected: Int32Array;
+}
 
 export class QueryContext implements StrategyContext {
   key = '';
@@ -17,13 +25,21 @@ export class QueryContext implements StrategyContext {
   entry: ListEntry | undefined = undefined;
   variant: ListVariant | undefined = undefined;
   instances: readonly Instance[] = [];
+  /** Candidates.members of this query (its instances when the caller gave none). */
+  members: readonly Instance[] = [];
   /** Registration index of the strategy being run: selects its rotation counter. */
   strategyIndex = 0;
+  /** Set when this query built something on the list entry: the manager re-measures it. */
+  grew = false;
+  /** Structures built on list entries since start. */
+  builds = 0;
+  private readonly found: MutableTableView = { table: undefined, toSelected: new Int32Array(0) };
+  private readonly rendezvousOrder = new RendezvousOrder();
 
   constructor(
     readonly config: Readonly<LbConfig>,
     readonly random: () => number,
-    private readonly cache: ListCache,
+    private readonly tables: TableStore,
     private readonly tracker: LoadTracker,
   ) {}
 
@@ -43,9 +59,24 @@ export class QueryContext implements StrategyContext {
     if (value === undefined) {
       value = slot.build(this.instances, this);
       slots.set(slot, value);
-      this.cache.builds++;
+      this.builds++;
+      this.grew = true;
     }
     return value;
+  }
+
+  table<T extends { readonly owners: ArrayLike<number> }>(slot: TableSlot<T>): TableView<T> | undefined {
+    const entry = this.tables.find(slot, this.service, this.membership());
+    if (entry === undefined) return undefined;
+    const found = this.found;
+    found.table = entry.table;
+    found.toSelected = this.view(entry.membership).toSelected;
+    return found as TableView<T>;
+  }
+
+  rendezvous(keyHash: number): Instance[] {
+    const membership = this.membership();
+    return this.rendezvousOrder.order(this.instances, this.view(membership).toMember, membership, keyHash, this.limit);
   }
 
   loads(): readonly LoadView[] {
@@ -56,7 +87,42 @@ export class QueryContext implements StrategyContext {
       for (let i = 0; i < records.length; i++) records[i] = this.tracker.record(this.instances[i].id);
       variant.loads = loads = records;
       variant.loadsGeneration = this.tracker.generation;
+      this.grew = true;
     }
     return loads;
+  }
+
+  /** The membership of this query's members, memoised on the list entry per members array. */
+  private membership(): Membership {
+    const entry = this.entry!;
+    if (entry.members !== this.members || entry.membership === undefined) {
+      entry.members = this.members;
+      entry.membership = membershipOf(this.members);
+    }
+    return entry.membership;
+  }
+
+  /** How `membership`'s indices map onto this query's instances; built once per variant and membership. */
+  private view(membership: Membership): SelectionView {
+    const variant = this.variant!;
+    if (variant.viewOf === membership && variant.view !== undefined) return variant.view;
+    const instances = this.instances;
+    const n = instances.length;
+    const m = membership.size;
+    const toSelected = new Int32Array(m).fill(-1);
+    const toMember = new Int32Array(n);
+    const ids = membership.ids;
+    let identical = n === m;
+    for (let i = 0; identical && i < n; i++) identical = instances[i].id === ids[i];
+    for (let i = 0; i < n; i++) {
+      const member = identical ? i : membership.indexOf(instances[i].id);
+      toMember[i] = member;
+      if (member >= 0) toSelected[member] = i;
+    }
+    const view = { toSelected, toMember };
+    variant.view = view;
+    variant.viewOf = membership;
+    this.grew = true;
+    return view;
   }
 }

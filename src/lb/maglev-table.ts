@@ -9,47 +9,94 @@
  * depends on the set of ids and weights only. M must be prime for every skip to be
  * coprime with it (each permutation then visits every slot).
  */
-import type { Instance } from '../catalog/types.js';
 import { hash53 } from './hash.js';
-import type { StateSlot } from './types.js';
+import type { Membership } from './membership.js';
+import { runToEnd, type BuildTask } from './table-builder.js';
+import type { LbConfig, TableSlot } from './types.js';
 import { ownerTable, type OwnerTable } from './walk.js';
-import { WEIGHTS } from './weights.js';
 
 const EMPTY = 0xffffffff;
+/** Two hashes of an id cost about this many slot probes. */
+const HASH_COST = 4;
+/** Slots copied into the owner array per step: 1,024 units at 16 slots a unit. */
+const COPY_CHUNK = 16_384;
+/**
+ * Work units per table slot, estimated: filling slot s of M probes about M/(M−s) slots,
+ * which sums to about M·ln M over the table, ~11 per slot at 65,537. The build reports
+ * its real probes as it goes; the estimate only decides whether a build runs inline.
+ */
+export const MAGLEV_WORK_PER_SLOT = 12;
 
 export interface MaglevTable {
-  /** table[slot] = index of the owning instance. */
+  /** table[slot] = member index of the owning instance. */
   readonly owners: OwnerTable;
 }
 
-export function buildMaglevTable(
-  instances: readonly Instance[],
-  weights: Float64Array,
-  tableSize: number,
-): MaglevTable {
-  const size = nextPrime(tableSize);
-  const participants: number[] = [];
-  let maxWeight = 0;
-  for (let i = 0; i < instances.length; i++) {
-    if (weights[i] <= 0) continue;
-    participants.push(i);
-    if (weights[i] > maxWeight) maxWeight = weights[i];
+/**
+ * The table, built in resumable steps (see table-builder.ts): a unit is one slot probe,
+ * or a quarter of an instance's two hashes.
+ */
+export class MaglevBuild implements BuildTask<MaglevTable> {
+  result: MaglevTable | undefined = undefined;
+  private readonly size: number;
+  private readonly participants: number[] = [];
+  private readonly maxWeight: number;
+  private readonly next: Float64Array;
+  private readonly skip: Float64Array;
+  private readonly weight: Float64Array;
+  private readonly target: Float64Array;
+  private readonly table: Uint32Array;
+  private owners: OwnerTable | undefined = undefined;
+  private copied = 0;
+  private hashed = 0;
+  private round = 1;
+  private turn = 0;
+  private filled = 0;
+
+  constructor(
+    private readonly ids: readonly string[],
+    weights: Float64Array,
+    tableSize: number,
+  ) {
+    this.size = nextPrime(tableSize);
+    let maxWeight = 0;
+    for (let i = 0; i < ids.length; i++) {
+      if (weights[i] <= 0) continue;
+      this.participants.push(i);
+      if (weights[i] > maxWeight) maxWeight = weights[i];
+    }
+    this.maxWeight = maxWeight;
+    const count = this.participants.length;
+    this.next = new Float64Array(count);
+    this.skip = new Float64Array(count);
+    this.weight = new Float64Array(count);
+    for (let p = 0; p < count; p++) this.weight[p] = weights[this.participants[p]];
+    this.target = new Float64Array(count);
+    this.table = new Uint32Array(this.size).fill(EMPTY);
   }
-  const count = participants.length;
-  const next = new Float64Array(count);
-  const skip = new Float64Array(count);
-  const weight = new Float64Array(count);
-  const target = new Float64Array(count);
-  for (let p = 0; p < count; p++) {
-    const id = instances[participants[p]].id;
-    next[p] = hash53(id, 0) % size;
-    skip[p] = (hash53(id, 1) % (size - 1)) + 1;
-    weight[p] = weights[participants[p]];
-  }
-  const table = new Uint32Array(size).fill(EMPTY);
-  let filled = 0;
-  for (let round = 1; filled < size && count > 0; round++) {
-    for (let p = 0; p < count && filled < size; p++) {
+
+  work(budget: number): number {
+    const count = this.participants.length;
+    let spent = 0;
+    // Offset and skip: two independent hashes of the id (NSDI 2016 §3.4).
+    for (; this.hashed < count && spent < budget; this.hashed++) {
+      const id = this.ids[this.participants[this.hashed]];
+      this.next[this.hashed] = hash53(id, 0) % this.size;
+      this.skip[this.hashed] = (hash53(id, 1) % (this.size - 1)) + 1;
+      spent += HASH_COST;
+    }
+    if (this.hashed < count) return spent;
+    const { size, table, next, skip, weight, target, participants, maxWeight } = this;
+    let round = this.round;
+    let turn = this.turn;
+    let filled = this.filled;
+    while (filled < size && count > 0 && spent < budget) {
+      if (turn === count) {
+        turn = 0;
+        round++;
+      }
+      const p = turn++;
+      spent++;
       // Envoy: an instance of weight maxWeight/3 claims a slot every third round.
       if (round * weight[p] < target[p]) continue;
       target[p] += maxWeight;
@@ -58,16 +105,44 @@ export function buildMaglevTable(
       while (table[slot] !== EMPTY) {
         slot += step;
         if (slot >= size) slot -= size;
+        spent++;
       }
       table[slot] = participants[p];
       slot += step;
       next[p] = slot >= size ? slot - size : slot;
       filled++;
     }
+    this.round = round;
+    this.turn = turn;
+    this.filled = filled;
+    if (filled < size && count > 0) return spent;
+    // Into the narrowest owner array, a chunk at a time (a 5,000,011-slot copy takes milliseconds).
+    this.owners ??= ownerTable(size, this.ids.length);
+    const owners = this.owners;
+    while (this.copied < size && spent < budget) {
+      const end = Math.min(size, this.copied + COPY_CHUNK);
+      if (count > 0) owners.set(table.subarray(this.copied, end), this.copied);
+      spent += (end - this.copied) >>> 4;
+      this.copied = end;
+    }
+    if (this.copied === size) this.result = { owners };
+    return spent;
   }
-  const owners = ownerTable(size, instances.length);
-  if (count > 0) owners.set(table);
-  return { owners };
+}
+
+/** The whole table at once, for tests and tools; the manager builds through MAGLEV_TABLE in slices. */
+export function buildMaglevTable(
+  instances: readonly { id: string }[],
+  weights: Float64Array,
+  tableSize: number,
+): MaglevTable {
+  return runToEnd(
+    new MaglevBuild(
+      instances.map((instance) => instance.id),
+      weights,
+      tableSize,
+    ),
+  );
 }
 
 /** The smallest prime ≥ n (config.maglev.tableSize should already be one; 65537 is). */
@@ -85,7 +160,10 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-export const MAGLEV_TABLE: StateSlot<MaglevTable> = {
+export const MAGLEV_TABLE: TableSlot<MaglevTable> = {
   name: 'maglev-table',
-  build: (instances, ctx) => buildMaglevTable(instances, ctx.state(WEIGHTS).values, ctx.config.maglev.tableSize),
+  estimate: (_membership: Membership, config: LbConfig) => nextPrime(config.maglev.tableSize) * MAGLEV_WORK_PER_SLOT,
+  build: (membership: Membership, config: LbConfig) =>
+    new MaglevBuild(membership.ids, membership.weights, config.maglev.tableSize),
+  bytes: (table: MaglevTable) => table.owners.byteLength,
 };

@@ -7,8 +7,9 @@
 import type { Instance } from '../catalog/types.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
-import { healthMode, selectHealthy } from './health-filter.js';
-import { ListCache, type ListCacheStats } from './list-cache.js';
+import { ByteLru } from './byte-lru.js';
+import { healthMode } from './health-filter.js';
+import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
 import { LatencyBasedStrategy } from './strategies/latency-based.js';
@@ -20,6 +21,8 @@ import { RingHashStrategy } from './strategies/ring-hash.js';
 import { RoundRobinStrategy } from './strategies/round-robin.js';
 import { WeightedRandomStrategy } from './strategies/weighted-random.js';
 import { WeightedRoundRobinStrategy } from './strategies/weighted-round-robin.js';
+import { TableBuilder, type BuilderStats } from './table-builder.js';
+import { TableEntry, TableStore, type CacheMember } from './table-store.js';
 import type { Candidates, LbConfig, LbObserver, OrderOptions, OrderResult, Strategy } from './types.js';
 
 export interface StrategyManagerOptions {
@@ -30,15 +33,41 @@ export interface StrategyManagerOptions {
 
 const NO_OPTIONS: OrderOptions = {};
 const NANOSECONDS_PER_SECOND = 1e9;
+/** Table builds waiting at once; more are refused (the query answers from what exists) until the queue drains. */
+const MAX_PENDING_BUILDS = 64;
+
+export interface LbCacheStats {
+  /** Entries cached: candidate lists and tables. */
+  size: number;
+  /** config.cacheSize. */
+  capacity: number;
+  /** Estimated bytes cached. */
+  bytes: number;
+  /** config.cacheBytes. */
+  capacityBytes: number;
+  /** Structures built (rings, tables, weights, …) since start. */
+  builds: number;
+  /** Entries dropped to stay within the bounds. */
+  evictions: number;
+  /** Table builds queued or running, and how the slices went. */
+  builder: BuilderStats;
+}
 
 export class StrategyManager {
   private readonly strategies = new Map<string, Strategy>();
   private readonly indexes = new Map<Strategy, number>();
   private readonly enabledNames: ReadonlySet<string>;
   private readonly observer: LbObserver | undefined;
-  private readonly cache: ListCache;
+  /** Lists and tables together, bounded by config.cacheSize entries and config.cacheBytes estimated bytes. */
+  private readonly cache: ByteLru<CacheMember>;
+  private readonly rotations: RotationCounters;
+  private readonly builder: TableBuilder;
+  private readonly tables: TableStore;
   private readonly tracker: LoadTracker;
   private readonly context: QueryContext;
+  /** The last candidates key and its entry: repeated queries for one list skip rotationKey(). */
+  private lastKey = '';
+  private lastEntry: ListEntry | undefined = undefined;
 
   constructor(
     private readonly config: LbConfig,
@@ -46,9 +75,14 @@ export class StrategyManager {
   ) {
     this.enabledNames = new Set(config.enabled);
     this.observer = options.observer;
-    this.cache = new ListCache(config.cacheSize);
+    this.cache = new ByteLru<CacheMember>(config.cacheSize, config.cacheBytes, (entry) => {
+      if (entry instanceof TableEntry) this.tables.evicted(entry);
+    });
+    this.rotations = new RotationCounters(config.cacheSize);
+    this.builder = new TableBuilder(config.buildSliceWork, MAX_PENDING_BUILDS);
+    this.tables = new TableStore(this.cache, this.builder, config);
     this.tracker = new LoadTracker(config.latencyEwmaAlpha);
-    this.context = new QueryContext(config, options.random ?? Math.random, this.cache, this.tracker);
+    this.context = new QueryContext(config, options.random ?? Math.random, this.tables, this.tracker);
   }
 
   register(strategy: Strategy): void {
@@ -156,9 +190,31 @@ export class StrategyManager {
     if (service !== undefined) this.observer?.instanceRemoved?.(service, instanceId);
   }
 
-  /** Size and activity of the per-list cache (rings, tables, weights, round-robin state). */
-  cacheStats(): ListCacheStats {
-    return this.cache.stats();
+  /** Size and activity of the cache (rings, tables, weights, round-robin state) and of table builds. */
+  cacheStats(): LbCacheStats {
+    return {
+      size: this.cache.size,
+      capacity: this.cache.maxEntries,
+      bytes: this.cache.bytes,
+      capacityBytes: this.cache.maxBytes,
+      builds: this.context.builds + this.tables.builds,
+      evictions: this.cache.evictions,
+      builder: this.builder.stats(),
+    };
+  }
+
+  /** Resolves once every table build queued so far has finished (tests, benchmarks, tools). */
+  tablesBuilt(): Promise<void> {
+    return this.builder.idle();
+  }
+
+  /** Stops pending table builds and empties the cache. */
+  close(): void {
+    this.builder.close();
+    this.cache.clear();
+    this.tables.clear();
+    this.rotations.clear();
+    this.lastEntry = undefined;
   }
 
   private orderUnobserved(candidates: Candidates, options: OrderOptions): OrderResult {
@@ -175,32 +231,26 @@ export class StrategyManager {
 
     const all = candidates.instances;
     const mode = healthMode(options.healthFilter, options.passingOnly);
-    const entry = this.cache.entry(candidates.key, all.length);
-    let variant = entry.variants[mode];
-    if (variant === undefined) {
-      variant = {
-        selection: selectHealthy(all, mode, this.config.panicThreshold),
-        source: all,
-        slots: new Map(),
-        loads: undefined,
-        loadsGeneration: -1,
-      };
-      entry.variants[mode] = variant;
-    } else if (variant.source !== all) {
-      variant.selection = selectHealthy(all, mode, this.config.panicThreshold);
-      variant.source = all;
-    }
+    const entry = this.listEntry(candidates.key);
+    const previous = entry.variants[mode];
+    const previousSource = previous?.source;
+    const variant = entry.variant(mode, all, this.config.panicThreshold);
+    if (variant !== previous || variant.source !== previousSource) context.grew = true;
     const { instances, filtered, panic } = variant.selection;
     const observer = this.observer;
     if (filtered > 0) observer?.healthFiltered?.(candidates.service, filtered);
     if (panic) observer?.panic?.(candidates.service);
 
     const n = instances.length;
-    if (n === 0) return { instances: [], strategy: strategy.name, panic, filtered };
+    if (n === 0) {
+      this.measure(entry);
+      return { instances: [], strategy: strategy.name, panic, filtered };
+    }
     context.limit = limit === 0 || limit > n ? n : limit;
     context.entry = entry;
     context.variant = variant;
     context.instances = instances;
+    context.members = candidates.members ?? all;
     context.strategyIndex = this.indexes.get(strategy)!;
     let ordered: Instance[];
     try {
@@ -209,8 +259,35 @@ export class StrategyManager {
       context.entry = undefined;
       context.variant = undefined;
       context.instances = [];
+      context.members = [];
+      this.measure(entry);
     }
     return { instances: ordered, strategy: strategy.name, panic, filtered };
+  }
+
+  /** The list entry for a candidates key, ignoring its `@<index>` part; created when absent. */
+  private listEntry(candidatesKey: string): ListEntry {
+    const last = this.lastEntry;
+    if (last !== undefined && candidatesKey === this.lastKey && this.cache.get(last.key) === last) return last;
+    const key = `L${rotationKey(candidatesKey)}`;
+    const cached = this.cache.get(key);
+    let entry: ListEntry;
+    if (cached instanceof ListEntry) {
+      entry = cached;
+    } else {
+      entry = new ListEntry(key, this.rotations.get(key));
+      this.cache.set(entry);
+    }
+    this.lastKey = candidatesKey;
+    this.lastEntry = entry;
+    return entry;
+  }
+
+  /** Charges what this query built on the entry to the cache (it may evict older entries). */
+  private measure(entry: ListEntry): void {
+    if (!this.context.grew) return;
+    this.context.grew = false;
+    this.cache.charge(entry, entry.measure());
   }
 }
 

@@ -5,21 +5,30 @@
  */
 import type { Instance } from '../catalog/types.js';
 import type { Config } from '../config/schema.js';
+import type { Membership } from './membership.js';
+import type { BuildTask } from './table-builder.js';
 
 export type LbConfig = Config['lb'];
 
 export interface Candidates {
   /**
-   * Identifies the list's contents: the same key always means the same instances (ids, weights, order).
-   * The catalog builds it from service name + the service's catalog index + the caller's filter, e.g. "web@42|tag=v2".
-   * Rings, Maglev tables and weighted round-robin state are cached per key; rotation counters
-   * are kept per key with its `@<index>` part removed, so they survive membership changes.
+   * Identifies the list: service + the caller's filter, e.g. "web@42|tag=v2" from the catalog.
+   * An `@<index>` part is ignored: per-list state (rotation counters, weights, smooth
+   * weighted round-robin) is kept per key without it and checked against the list's
+   * contents, so a write that changes nothing the state depends on keeps it.
    */
   key: string;
   /** Service name, for per-service state (round-robin counters) and for observer labels. "*" when a query spans services. */
   service: string;
   /** All instances that matched the query's name/tag/meta filter, INCLUDING unhealthy ones (the manager applies the health filter). Sorted by id. Never mutate. */
   instances: readonly Instance[];
+  /**
+   * Every instance of the service, before the tag/meta filter and health (default: `instances`).
+   * Rings and Maglev tables are built over these, keyed by their ids and weights, and shared by
+   * every filter of the service: filtered-out and unhealthy instances are skipped while walking.
+   * Sorted by id; `instances` must be a subset of it. Never mutate.
+   */
+  members?: readonly Instance[];
 }
 
 /** Absent and undefined mean the same: faces fill one reused object per query. */
@@ -81,6 +90,27 @@ export interface StateSlot<T> {
 }
 
 /**
+ * A ring or lookup table built over a service's membership (Candidates.members): shared by
+ * every filter and health view of the service, cached by the members' ids and weights in
+ * a byte-bounded LRU, and built in slices off the request path (see table-builder.ts).
+ */
+export interface TableSlot<T extends { readonly owners: ArrayLike<number> }> {
+  readonly name: string;
+  /** Work units a build will take (decides between an inline build and a sliced one). */
+  estimate(membership: Membership, config: LbConfig): number;
+  build(membership: Membership, config: LbConfig): BuildTask<T>;
+  /** Heap bytes the table holds, charged to the cache. */
+  bytes(table: T): number;
+}
+
+/** A table found for a query, and how its member indices map to the instances being ordered. */
+export interface TableView<T> {
+  readonly table: T;
+  /** toSelected[member index] = position in the instances being ordered, or -1 (filtered out or unhealthy). */
+  readonly toSelected: Int32Array;
+}
+
+/**
  * Everything a strategy may read while ordering one query. The manager reuses one
  * context object across calls (no allocation per query): read it during order(),
  * never keep a reference to it.
@@ -102,6 +132,18 @@ export interface StrategyContext {
   nextRotation(): number;
   /** The structure for `slot`, built once per candidate list and health filter. */
   state<T>(slot: StateSlot<T>): T;
+  /**
+   * The service's table for `slot`: the one for its current membership, or while that one is
+   * being built, the last one built for the service (members that left are skipped, new ones
+   * own no slot yet). Undefined only before the service's first table is ready.
+   */
+  table<T extends { readonly owners: ArrayLike<number> }>(slot: TableSlot<T>): TableView<T> | undefined;
+  /**
+   * The instances ordered by weighted rendezvous hashing of `keyHash` (Thaler & Ravishankar,
+   * 1998): consistent like a table, O(n) per query. The hash strategies answer with it while
+   * their first table is built.
+   */
+  rendezvous(keyHash: number): Instance[];
   /** Load views aligned with the instances being ordered (index i ↔ instances[i]). */
   loads(): readonly LoadView[];
 }

@@ -13,10 +13,20 @@ export class DistinctWalker {
   private stamp = 0;
 
   /**
-   * The first `limit` distinct instances met from `start`. Instances that own no slot
-   * (weight 0, or more instances than slots) follow in list order after a full lap.
+   * The first `limit` distinct instances met from `start`. Slots hold member indices;
+   * `toSelected` maps them to positions in `instances`, and members that map to -1
+   * (filtered out, unhealthy, or gone since the table was built) are passed over, so their
+   * keys fall to the next eligible owner and nobody else's move. Instances that own no slot
+   * (weight 0, more instances than slots, or newer than the table) follow in list order
+   * after a full lap.
    */
-  walk(owners: OwnerTable, start: number, instances: readonly Instance[], limit: number): Instance[] {
+  walk(
+    owners: ArrayLike<number>,
+    start: number,
+    toSelected: Int32Array,
+    instances: readonly Instance[],
+    limit: number,
+  ): Instance[] {
     const n = instances.length;
     if (this.seen.length < n) {
       this.seen = new Uint32Array(Math.max(n, this.seen.length * 2));
@@ -32,10 +42,10 @@ export class DistinctWalker {
     const size = owners.length;
     let slot = start;
     for (let steps = 0; steps < size && out.length < limit; steps++) {
-      const owner = owners[slot];
-      if (seen[owner] !== stamp) {
-        seen[owner] = stamp;
-        out.push(instances[owner]);
+      const position = toSelected[owners[slot]];
+      if (position >= 0 && seen[position] !== stamp) {
+        seen[position] = stamp;
+        out.push(instances[position]);
       }
       if (++slot === size) slot = 0;
     }

@@ -176,7 +176,7 @@ export const TSX_COMMAND: readonly string[] = ['--import', 'tsx', MAIN_TS];
 export async function startKonsulChild(
   t: Teardown,
   env: Record<string, string>,
-  options: { argv?: readonly string[]; fileSizeLimitKb?: number; startTimeoutMs?: number } = {},
+  options: { argv?: readonly string[]; fileSizeLimitKb?: number; openFileLimit?: number; startTimeoutMs?: number } = {},
 ): Promise<KonsulChild> {
   const argv = options.argv ?? TSX_COMMAND;
   const fullEnv = { ...process.env, KONSUL_PORT: '0', KONSUL_DNS_PORT: '0', KONSUL_LOG_LEVEL: 'info', ...env };
@@ -186,7 +186,9 @@ export async function startKonsulChild(
   // SIGXFSZ (Node itself ignores it) and re-raises it, so under a file-size limit the child
   // would die at the first write past it instead of seeing EFBIG. `exec` keeps the pid, so
   // signals sent to child.pid reach Konsul itself.
-  const limit = options.fileSizeLimitKb === undefined ? '' : `trap '' XFSZ; ulimit -S -f ${options.fileSizeLimitKb}; `;
+  const limit =
+    (options.fileSizeLimitKb === undefined ? '' : `trap '' XFSZ; ulimit -S -f ${options.fileSizeLimitKb}; `) +
+    (options.openFileLimit === undefined ? '' : `ulimit -n ${options.openFileLimit}; `);
   const child = spawn('bash', ['-c', `unset NODE_OPTIONS; ${limit}exec ${quoted}`], {
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,12 +17,17 @@ export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
       'maglev',
       'latency-based',
     ],
-    ringHash: { pointsPerWeight: 100, minRingSize: 1024 },
+    ringHash: { pointsPerWeight: 100, minRingSize: 1024, maxRingSize: 65536 },
     maglev: { tableSize: 65537 },
     latency: {},
     latencyEwmaAlpha: 0.3,
     panicThreshold: 0,
     cacheSize: 1024,
+    cacheBytes: 33_554_432,
+    // Large enough that every table builds inline: these tests check what tables contain.
+    // Sliced builds (the production default, 8192) are specified in lb-table-builder.test.ts
+    // and lb-tables.test.ts, which set it explicitly.
+    buildSliceWork: 100_000_000,
     ...overrides,
   };
 }

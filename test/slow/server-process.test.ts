@@ -112,6 +112,7 @@ t.test('the start-up line names the ports, the data file, the version and the st
     1,
     'exactly one start-up line',
   );
+  t.equal(konsul.lines.indexOf(line), 0, 'and nothing logged before it');
 });
 
 t.test('invalid config stops start-up with one line naming the key, and a non-zero exit', async (t) => {

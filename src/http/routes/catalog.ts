@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { Errors } from '../../errors.js';
 import { waitIfBlocking } from '../blocking.js';
+import { emptyBodyIsNoBody } from '../empty-body.js';
 import { answerServiceInstances, type ServiceQueryDeps } from '../service-query.js';
 import {
   BlockingQuerySchema,
@@ -42,7 +43,7 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
 
   app.delete(
     '/catalog/instances/:id',
-    { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
+    { onRequest: emptyBodyIsNoBody, schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
     async (request) => {
       return catalog.deregister(request.params.id);
     },

@@ -78,7 +78,7 @@ export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin
 
   app.delete(
     '/deregister/:id',
-    { schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
+    { onRequest: emptyBodyIsNoBody, schema: { params: IdParams, response: withErrors({ 200: WriteResultSchema }) } },
     async (request) => {
       return catalog.deregister(request.params.id);
     },

@@ -20,7 +20,10 @@ export class IpHashStrategy implements Strategy {
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
     const clientIp = ctx.clientIp;
     if (clientIp === undefined || clientIp === '') return instances.slice(0, ctx.limit);
-    const ring = ctx.state(RING);
-    return this.walker.walk(ring.owners, ringSlot(ring, hash53(clientIp)), instances, ctx.limit);
+    const keyHash = hash53(clientIp);
+    const found = ctx.table(RING);
+    if (found === undefined) return ctx.rendezvous(keyHash);
+    const ring = found.table;
+    return this.walker.walk(ring.owners, ringSlot(ring, keyHash), found.toSelected, instances, ctx.limit);
   }
 }

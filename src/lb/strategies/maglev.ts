@@ -5,7 +5,8 @@
  * time it appears — deterministic, and since the table is shared by every key, as
  * stable across membership changes as the table itself. See maglev-table.ts.
  * O(1) for the first instance, O(k) expected for the rest; the table is built once per
- * candidate list (under 20 ms for 1,000 instances and 65,537 slots).
+ * service membership, in slices off the request path (see table-store.ts). Until a
+ * service's first table is ready the order comes from rendezvous hashing.
  */
 import type { Instance } from '../../catalog/types.js';
 import { Errors } from '../../errors.js';
@@ -24,7 +25,10 @@ export class MaglevStrategy implements Strategy {
   }
 
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
-    const owners = ctx.state(MAGLEV_TABLE).owners;
-    return this.walker.walk(owners, hash53(ctx.sessionKey!) % owners.length, instances, ctx.limit);
+    const keyHash = hash53(ctx.sessionKey!);
+    const found = ctx.table(MAGLEV_TABLE);
+    if (found === undefined) return ctx.rendezvous(keyHash);
+    const owners = found.table.owners;
+    return this.walker.walk(owners, keyHash % owners.length, found.toSelected, instances, ctx.limit);
   }
 }

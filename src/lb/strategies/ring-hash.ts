@@ -3,7 +3,8 @@
  * the session key: the first instance is the owner of the first ring point clockwise
  * from hash(sessionKey); the rest follow in the order the walk meets them. See ring.ts
  * for the ring itself. O(log P + k) per query for a ring of P points; the ring is built
- * once per candidate list.
+ * once per service membership and shared by its filters (see table-store.ts). Until a
+ * service's first ring is ready the order comes from rendezvous hashing.
  */
 import type { Instance } from '../../catalog/types.js';
 import { Errors } from '../../errors.js';
@@ -22,7 +23,10 @@ export class RingHashStrategy implements Strategy {
   }
 
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
-    const ring = ctx.state(RING);
-    return this.walker.walk(ring.owners, ringSlot(ring, hash53(ctx.sessionKey!)), instances, ctx.limit);
+    const keyHash = hash53(ctx.sessionKey!);
+    const found = ctx.table(RING);
+    if (found === undefined) return ctx.rendezvous(keyHash);
+    const ring = found.table;
+    return this.walker.walk(ring.owners, ringSlot(ring, keyHash), found.toSelected, instances, ctx.limit);
   }
 }

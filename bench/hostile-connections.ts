@@ -1,0 +1,285 @@
+/**
+ * Connection flood, full size (issue #13 item 2): more idle TCP connections than Konsul has file
+ * descriptors, held and re-opened as the server closes them, from flooder processes of their own
+ * (one process cannot hold that many: the flood is spread so each stays under its own limit).
+ *
+ *   npx tsx bench/hostile-connections.ts [seconds] [connections] [headersTimeout]   (defaults: 40, 22000, 10s)
+ *
+ * With the default 10 s header deadline the server closes silent connections faster than a
+ * flooder on a small machine opens them, so the connection limit is not reached; a long one
+ * (`... 60 22000 5m`) lets the flood pile up past http.maxConnections and the open-file limit.
+ *
+ * Reports, with the quiet period before the flood as the same-run baseline: Konsul's event-loop
+ * delay (p99 and max, from its own metrics, reset at each scrape), its RSS before, during and
+ * after, whether /health/live kept answering (one fresh connection every 250 ms, 2 s timeout),
+ * whether a tcp check on a local target kept reaching it and stayed passing, how long the server
+ * let flood connections live, and its connection counters.
+ */
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseDuration } from '../src/duration.js';
+import { megabytes, residentBytes } from './lib/proc.js';
+import { startKonsul } from './lib/processes.js';
+
+const PER_FLOODER = 8000;
+const OPENING_CONCURRENCY = 256;
+
+interface FlooderReport {
+  open: number;
+  opened: number;
+  connectErrors: number;
+  closedByServer: number;
+  lifetimesMs: number[];
+}
+
+/** One flooder: keeps `count` silent connections open, re-opening each as the server closes it. */
+function runFlooder(port: number, count: number): void {
+  const report: FlooderReport = { open: 0, opened: 0, connectErrors: 0, closedByServer: 0, lifetimesMs: [] };
+  let stopping = false;
+  let opening = 0;
+  let wanted = count;
+  const sockets = new Set<Socket>();
+  const openMore = () => {
+    while (!stopping && wanted > 0 && opening < OPENING_CONCURRENCY) {
+      wanted--;
+      opening++;
+      const socket = connect({ host: '127.0.0.1', port });
+      let connectedAt = 0;
+      socket.on('error', () => undefined);
+      // Read (and drop) what the server sends: an unread socket never sees the server's close.
+      socket.resume();
+      socket.once('connect', () => {
+        connectedAt = performance.now();
+        opening--;
+        report.opened++;
+        report.open++;
+        sockets.add(socket);
+        openMore();
+      });
+      socket.once('close', () => {
+        sockets.delete(socket);
+        if (connectedAt === 0) {
+          opening--;
+          report.connectErrors++;
+        } else {
+          report.open--;
+          if (!stopping) {
+            report.closedByServer++;
+            if (report.lifetimesMs.length < 50_000) report.lifetimesMs.push(performance.now() - connectedAt);
+          }
+        }
+        if (!stopping) {
+          wanted++;
+          // A short pause after a refusal, so a full server is not hammered in a tight loop.
+          setTimeout(openMore, connectedAt === 0 ? 50 : 0);
+        }
+      });
+    }
+  };
+  openMore();
+  const tick = setInterval(() => process.send?.({ ...report, lifetimesMs: [] }), 1000);
+  process.on('message', (message) => {
+    if (message !== 'stop') return;
+    stopping = true;
+    clearInterval(tick);
+    for (const socket of sockets) socket.destroy();
+    process.send?.({ ...report, final: true }, () => process.exit(0));
+  });
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function get(port: number, path: string, timeoutMs: number): Promise<{ status: number; body: string; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body, ms: performance.now() - started }));
+      response.on('error', () => resolve({ status: 0, body, ms: performance.now() - started }));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve({ status: 0, body: '', ms: performance.now() - started }));
+  });
+}
+
+/** A sample of Konsul's metrics: the event-loop figures are reset by each scrape (prom-client). */
+async function scrape(port: number): Promise<Map<string, number>> {
+  const answer = await get(port, '/metrics', 10_000);
+  const values = new Map<string, number>();
+  for (const line of answer.body.split('\n')) {
+    const match = /^([a-zA-Z0-9_:]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match !== null) values.set(match[1], Number(match[2]));
+  }
+  return values;
+}
+
+function sumOf(metrics: Map<string, number>, prefix: string): number {
+  let sum = 0;
+  for (const [name, value] of metrics) if (name === prefix || name.startsWith(`${prefix}{`)) sum += value;
+  return sum;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 40);
+  const connections = Number(process.argv[3] ?? 22_000);
+  const headersTimeout = process.argv[4] ?? '10s';
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  const target = createServer((socket) => {
+    probesReached++;
+    socket.destroy();
+  });
+  let probesReached = 0;
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+  const targetPort = (target.address() as AddressInfo).port;
+
+  const konsul = await startKonsul('konsul', {
+    logLevel: 'warn',
+    config: {
+      http: { headersTimeout, requestTimeout: (parseDuration(headersTimeout) ?? 0) > 30_000 ? headersTimeout : '30s' },
+    },
+  });
+  const openFileLimit = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${konsul.pid}/limits`, 'utf8'))?.[1];
+  try {
+    const registered = await new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify({
+        id: 'flood-target',
+        name: 'flood-target',
+        address: '127.0.0.1',
+        port: targetPort,
+        checks: [{ id: 'flood-tcp', type: 'tcp', tcp: `127.0.0.1:${targetPort}`, interval: '1s', timeout: '1s' }],
+      });
+      const request = http.request(
+        { host: '127.0.0.1', port: konsul.httpPort, method: 'PUT', path: '/catalog/register', agent: false },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      request.setHeader('content-type', 'application/json');
+      request.on('error', reject);
+      request.end(body);
+    });
+    if (registered !== 200) throw new Error(`registration answered ${registered}`);
+    while (!(await get(konsul.httpPort, '/catalog/instances/flood-target', 2000)).body.includes('"passing"'))
+      await sleep(200);
+
+    // Baseline: a quiet period of the same length as the liveness sampling below.
+    const live: { phase: string; ok: boolean; ms: number }[] = [];
+    const state = { phase: 'quiet', sampling: true };
+    const sampler = (async () => {
+      while (state.sampling) {
+        const answer = await get(konsul.httpPort, '/health/live', 2000);
+        live.push({ phase: state.phase, ok: answer.status === 200, ms: answer.ms });
+        await sleep(250);
+      }
+    })();
+    await scrape(konsul.httpPort);
+    const rssBefore = residentBytes(konsul.pid);
+    await sleep(5000);
+    const quiet = await scrape(konsul.httpPort);
+
+    state.phase = 'flood';
+    const probesBefore = probesReached;
+    const flooderCount = Math.ceil(connections / PER_FLOODER);
+    const reports: (FlooderReport | undefined)[] = [];
+    const flooders = Array.from({ length: flooderCount }, (_, n) => {
+      const count = Math.min(PER_FLOODER, connections - n * PER_FLOODER);
+      const child = fork(fileURLToPath(import.meta.url), ['--flooder', String(konsul.httpPort), String(count)], {
+        execArgv: process.execArgv,
+      });
+      child.on('message', (message: FlooderReport) => (reports[n] = message));
+      return child;
+    });
+    let rssPeak = 0;
+    const floodStarted = performance.now();
+    while (performance.now() - floodStarted < seconds * 1000) {
+      await sleep(1000);
+      rssPeak = Math.max(rssPeak, residentBytes(konsul.pid) ?? 0);
+      const open = reports.reduce((sum, report) => sum + (report?.open ?? 0), 0);
+      process.stderr.write(
+        `\r  flood ${((performance.now() - floodStarted) / 1000).toFixed(0)} s: ${open} held by flooders `,
+      );
+    }
+    process.stderr.write('\n');
+    const flood = await scrape(konsul.httpPort);
+    const probesDuringFlood = probesReached - probesBefore;
+    const checkDuringFlood = (await get(konsul.httpPort, '/catalog/instances/flood-target', 5000)).body;
+    const finals = await Promise.all(
+      flooders.map(
+        (child, n) =>
+          new Promise<FlooderReport>((resolve) => {
+            // A periodic report may still be on its way; the final one is marked.
+            child.on('message', (message: FlooderReport & { final?: true }) => {
+              if (message.final === true) resolve(message);
+            });
+            child.once('exit', () =>
+              resolve(reports[n] ?? { open: 0, opened: 0, connectErrors: 0, closedByServer: 0, lifetimesMs: [] }),
+            );
+            child.send('stop');
+          }),
+      ),
+    );
+    state.phase = 'after';
+    await sleep(5000);
+    state.sampling = false;
+    await sampler;
+    const rssAfter = residentBytes(konsul.pid);
+    const after = await scrape(konsul.httpPort);
+    const log = readFileSync(konsul.logFile, 'utf8');
+
+    const lifetimes = finals.flatMap((report) => report.lifetimesMs);
+    const liveOf = (name: string) => {
+      const samples = live.filter((sample) => sample.phase === name);
+      const ok = samples.filter((sample) => sample.ok);
+      return `${ok.length}/${samples.length} answered, p50 ${percentile(
+        ok.map((sample) => sample.ms),
+        50,
+      ).toFixed(1)} ms, max ${Math.max(0, ...ok.map((sample) => sample.ms)).toFixed(1)} ms`;
+    };
+    const lag = (metrics: Map<string, number>) =>
+      `p99 ${((metrics.get('konsul_nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) * 1000).toFixed(1)} ms, max ${(
+        (metrics.get('konsul_nodejs_eventloop_lag_max_seconds') ?? Number.NaN) * 1000
+      ).toFixed(1)} ms`;
+    const checkStatus = /"status":"(\w+)"/.exec(checkDuringFlood.slice(checkDuringFlood.indexOf('"checks"')))?.[1];
+    console.log(
+      `Connection flood: ${connections} idle connections for ${seconds} s against ulimit -n ${openFileLimit}`,
+    );
+    console.log(`  http.maxConnections in effect: ${flood.get('konsul_http_connections_max')}`);
+    console.log(`  event-loop delay   quiet ${lag(quiet)} | flood ${lag(flood)} | after ${lag(after)}`);
+    console.log(
+      `  RSS                before ${megabytes(rssBefore)} | flood peak ${megabytes(rssPeak)} | after ${megabytes(rssAfter)}`,
+    );
+    console.log(`  /health/live       quiet ${liveOf('quiet')}`);
+    console.log(`                     flood ${liveOf('flood')}`);
+    console.log(`                     after ${liveOf('after')}`);
+    console.log(
+      `  tcp check          ${probesDuringFlood} probes reached the target during the flood (interval 1 s); status then: ${checkStatus}; status changes during the flood ${sumOf(flood, 'konsul_health_status_changes_total') - sumOf(quiet, 'konsul_health_status_changes_total')}; local errors ${sumOf(after, 'konsul_health_check_local_errors_total')}`,
+    );
+    console.log(
+      `  flood connections  opened ${finals.reduce((sum, report) => sum + report.opened, 0)}, closed by the server ${lifetimes.length}, lifetime p50 ${(percentile(lifetimes, 50) / 1000).toFixed(1)} s, max ${(Math.max(0, ...lifetimes) / 1000).toFixed(1)} s; connect errors ${finals.reduce((sum, report) => sum + report.connectErrors, 0)}`,
+    );
+    console.log(
+      `  server counters    shed ${sumOf(after, 'konsul_http_connections_shed_total')}, refused ${sumOf(after, 'konsul_http_connections_refused_total')}, open now ${sumOf(after, 'konsul_http_connections')}`,
+    );
+    console.log(`  EMFILE in the log: ${log.includes('EMFILE') ? 'yes' : 'no'}`);
+  } finally {
+    await konsul.stop();
+    target.close();
+  }
+}
+
+if (process.argv[2] === '--flooder') runFlooder(Number(process.argv[3]), Number(process.argv[4]));
+else
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });

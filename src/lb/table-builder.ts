@@ -1,0 +1,186 @@
+/**
+ * Builds rings and Maglev tables off the request path, a slice at a time.
+ *
+ * A build is a BuildTask: an explicit state machine whose work(budget) runs until about
+ * `budget` units are spent (a unit is one Maglev slot probe or a quarter of a ring point
+ * hashed, 25–100 ns here) and can be resumed. A slice runs builds until `sliceWork`
+ * units are spent, then hands the event loop back
+ * (setImmediate: after pending I/O, so DNS and HTTP answers interleave with a build).
+ * A build of at most INLINE_SLICES slices is run inline instead (well under a millisecond
+ * for the ring of a ten-instance service), so small services never see a table-less moment.
+ *
+ * Queued builds are bounded (`maxPending`); a queued, not yet started build for the same
+ * group (table kind + service) is replaced by a newer one, since the catalog has moved
+ * on. A started build always finishes, so alternating requests cannot starve each other.
+ */
+/**
+ * How far a task may run past its budget: its smallest indivisible step (a ring's bucket
+ * prefix sum, a chunk of the Maglev owner copy) costs at most this many units.
+ */
+export const TASK_OVERSHOOT = 1024;
+/** Builds estimated at up to this many slices of work run inline, on the query that needs them. */
+export const INLINE_SLICES = 2;
+
+export interface BuildTask<T> {
+  /** Works until about `budget` units are spent or the table is done; returns the units spent. */
+  work(budget: number): number;
+  /** The finished table; undefined until work() has completed it. */
+  readonly result: T | undefined;
+}
+
+interface Job {
+  readonly key: string;
+  readonly group: string;
+  readonly start: () => BuildTask<unknown>;
+  readonly done: (value: unknown) => void;
+  task: BuildTask<unknown> | undefined;
+}
+
+export interface BuilderStats {
+  /** Builds waiting or running. */
+  pending: number;
+  /** Slices run since start: each one returned the event loop after at most sliceWork units. */
+  slices: number;
+  /** Most units one slice spent: at most sliceWork + TASK_OVERSHOOT. */
+  largestSlice: number;
+  /** Builds not queued because maxPending were already waiting. */
+  refused: number;
+  /** Wall time of the longest slice, in milliseconds (time the OS ran something else included). */
+  longestSliceMs: number;
+  /** CPU time of the longest slice, in milliseconds (process.cpuUsage: what the slice itself cost). */
+  longestSliceCpuMs: number;
+}
+
+export class TableBuilder {
+  private readonly jobs = new Map<string, Job>();
+  private readonly byGroup = new Map<string, Job>();
+  private scheduled: NodeJS.Immediate | undefined = undefined;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  slices = 0;
+  largestSlice = 0;
+  refused = 0;
+  longestSliceMs = 0;
+  longestSliceCpuMs = 0;
+
+  constructor(
+    readonly sliceWork: number,
+    readonly maxPending: number,
+  ) {}
+
+  /** True while a build for `key` is queued or running. */
+  has(key: string): boolean {
+    return this.jobs.has(key);
+  }
+
+  /**
+   * Runs `start()` to completion now when `estimate` fits in INLINE_SLICES slices and returns its
+   * value; otherwise queues it (done() receives the value later) and returns undefined.
+   */
+  build<T>(
+    key: string,
+    group: string,
+    estimate: number,
+    start: () => BuildTask<T>,
+    done: (value: T) => void,
+  ): T | undefined {
+    if (estimate <= this.sliceWork * INLINE_SLICES) {
+      const value = runToEnd(start());
+      done(value);
+      return value;
+    }
+    if (this.closed || this.jobs.has(key)) return undefined;
+    const superseded = this.byGroup.get(group);
+    if (superseded !== undefined && superseded.task === undefined) this.drop(superseded);
+    if (this.jobs.size >= this.maxPending) {
+      this.refused++;
+      return undefined;
+    }
+    const job: Job = { key, group, start, done: done as (value: unknown) => void, task: undefined };
+    this.jobs.set(key, job);
+    this.byGroup.set(group, job);
+    this.schedule();
+    return undefined;
+  }
+
+  /** Resolves once no build is queued or running (tests, shutdown). */
+  idle(): Promise<void> {
+    if (this.jobs.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stats(): BuilderStats {
+    return {
+      pending: this.jobs.size,
+      slices: this.slices,
+      largestSlice: this.largestSlice,
+      refused: this.refused,
+      longestSliceMs: this.longestSliceMs,
+      longestSliceCpuMs: this.longestSliceCpuMs,
+    };
+  }
+
+  /** Drops every queued build and stops scheduling. */
+  close(): void {
+    this.closed = true;
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    this.jobs.clear();
+    this.byGroup.clear();
+    this.wakeIdle();
+  }
+
+  private schedule(): void {
+    if (this.scheduled !== undefined || this.closed) return;
+    this.scheduled = setImmediate(() => this.slice());
+  }
+
+  private slice(): void {
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    this.scheduled = undefined;
+    this.slices++;
+    let spent = 0;
+    while (spent < this.sliceWork) {
+      const job = this.jobs.values().next().value;
+      if (job === undefined) break;
+      job.task ??= job.start();
+      const used = job.task.work(this.sliceWork - spent);
+      spent += used;
+      const result = job.task.result;
+      if (result !== undefined) {
+        this.drop(job);
+        job.done(result);
+      } else if (used === 0) {
+        break;
+      }
+    }
+    if (spent > this.largestSlice) this.largestSlice = spent;
+    const took = performance.now() - started;
+    if (took > this.longestSliceMs) this.longestSliceMs = took;
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000;
+    if (cpuMs > this.longestSliceCpuMs) this.longestSliceCpuMs = cpuMs;
+    if (this.jobs.size > 0) this.schedule();
+    else this.wakeIdle();
+  }
+
+  private drop(job: Job): void {
+    this.jobs.delete(job.key);
+    if (this.byGroup.get(job.group) === job) this.byGroup.delete(job.group);
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** Runs a build to completion on the spot (inline builds, tests, tools). */
+export function runToEnd<T>(task: BuildTask<T>): T {
+  for (;;) {
+    task.work(Number.MAX_SAFE_INTEGER);
+    if (task.result !== undefined) return task.result;
+  }
+}
