@@ -6,16 +6,19 @@
  * idle phase on the same server first: the noise floor of the machine in the same run.
  *
  *   npx tsx bench/hostile.ts            (npm run bench:hostile) every section
- *   npx tsx bench/hostile.ts lb         only the named sections
+ *   npx tsx bench/hostile.ts lb dns     only the named sections: lb, connections, dns, churn
  *
- * Writes bench/results/hostile.md (git-ignored) and prints it. To add a section (connection
- * floods, DNS over TCP, service-name churn, …): write an `async (): Promise<Section>` that
- * starts its own server, measures an idle phase and its phases with LoopWatch, and add it to
- * SECTIONS with a short name.
+ * Writes bench/results/hostile.md (git-ignored) and prints it. The lb section runs here; the
+ * connection flood, DNS-over-TCP and name-churn scenarios start processes of their own, so they
+ * live in bench/hostile-*.ts and their reports are kept verbatim. To add a section: write an
+ * `async (): Promise<Section>` that starts its own server, measures an idle phase and its phases
+ * with LoopWatch, and add it to SECTIONS with a short name.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Instance } from '../src/catalog/types.js';
 import { loadConfig } from '../src/config/load.js';
 import { createStrategyManager, type StrategyManager } from '../src/lb/manager.js';
@@ -27,6 +30,8 @@ import { megabytes, residentBytes } from './lib/proc.js';
 import { ROOT, startKonsul, type KonsulProcess } from './lib/processes.js';
 import { step } from './lib/progress.js';
 import { fmt, goalTable, isMain, renderSection, type GoalRow, type Section } from './lib/report.js';
+
+const execFileAsync = promisify(execFile);
 
 export const HOSTILE_FILE = join(ROOT, 'bench', 'results', 'hostile.md');
 const IDLE_SECONDS = 3;
@@ -469,7 +474,54 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
 
 // ---- the run ---------------------------------------------------------------------------------
 
-const SECTIONS: HostileSection[] = [{ name: 'lb', run: loadBalancingTables }];
+// ---- connections, dns, churn: standalone scripts, each with its own processes ---------------
+
+/**
+ * A scenario that lives in a script of its own (it starts flooder processes or needs a server
+ * with its own limits): run it as a child and keep what it printed, verbatim, as the section.
+ */
+function standalone(name: string, script: string, title: string, summary: string): HostileSection {
+  return {
+    name,
+    async run(): Promise<Section> {
+      step(`hostile ${name}: ${script}`);
+      const { stdout } = await execFileAsync('npx', ['tsx', script], {
+        cwd: ROOT,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env },
+      });
+      return {
+        title,
+        summary,
+        tables: [],
+        command: `npx tsx ${script}`,
+        notes: [`\`\`\`\n${stdout.trimEnd()}\n\`\`\``],
+      };
+    },
+  };
+}
+
+const SECTIONS: HostileSection[] = [
+  { name: 'lb', run: loadBalancingTables },
+  standalone(
+    'connections',
+    'bench/hostile-connections.ts',
+    'Hostile load: HTTP connection flood',
+    'More idle TCP connections than Konsul has file descriptors, from flooder processes of their own; the quiet period before the flood is the baseline. Goal: /health/live keeps answering, a tcp check keeps reaching its target and stays passing, no EMFILE.',
+  ),
+  standalone(
+    'dns',
+    'bench/hostile-dns.ts',
+    'Hostile load: DNS over TCP',
+    'Byte-a-time trickles from one and from 256 sources, and 4,000 connections pipelining queries without reading; a known-good query from another source over UDP and TCP is the probe. Goal: slots, buffered output and RSS stay bounded, and the probe keeps being answered.',
+  ),
+  standalone(
+    'churn',
+    'bench/hostile-churn.ts',
+    'Hostile load: service-name churn',
+    '10,000 register, query, deregister cycles with names never seen before. Goal: series, rows and memory of empty services go once catalog.serviceTombstoneTtl has passed.',
+  ),
+];
 
 export async function run(names: readonly string[] = []): Promise<Section[]> {
   const chosen = names.length === 0 ? SECTIONS : SECTIONS.filter((section) => names.includes(section.name));
