@@ -2,8 +2,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { CatalogEvent } from '../src/catalog/catalog.js';
-import { KonsulError } from '../src/errors.js';
-import { openEtcdCatalog, startEtcd, uniquePrefix, eventually } from './helpers/etcd.js';
+import { eventually, openEtcdCatalog, outcome, startEtcd, uniquePrefix, web } from './helpers/etcd.js';
 import { json, startTestKonsul } from './helpers/konsul.js';
 
 /**
@@ -12,23 +11,6 @@ import { json, startTestKonsul } from './helpers/konsul.js';
  * SIGKILLed or SIGSTOPped.
  */
 const run = promisify(execFile);
-
-const web = (n: number, extra: Record<string, unknown> = {}) => ({
-  name: 'web',
-  address: `10.0.0.${n % 250}`,
-  port: 8080 + Math.floor(n / 250),
-  ...extra,
-});
-
-async function outcome(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    if (error instanceof KonsulError) return error.code;
-    throw error;
-  }
-}
 
 t.test('one etcd, several nodes', async (t) => {
   const etcd = await startEtcd(t, 1);

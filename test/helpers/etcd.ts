@@ -3,6 +3,7 @@ import pino from 'pino';
 import { EtcdCluster } from '../../scripts/etcd-members.js';
 import { Catalog, type CatalogOptions } from '../../src/catalog/catalog.js';
 import { EtcdStore, type EtcdStoreOptions } from '../../src/cluster/etcd-store.js';
+import { KonsulError } from '../../src/errors.js';
 import { CHECK_DEFAULTS, tempDir } from './catalog.js';
 
 interface Teardown {
@@ -74,5 +75,24 @@ export async function eventually(what: string, condition: () => boolean, timeout
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Registration n of service `web`: distinct addresses and ports for up to 62,500 instances. */
+export const web = (n: number, extra: Record<string, unknown> = {}) => ({
+  name: 'web',
+  address: `10.0.0.${n % 250}`,
+  port: 8080 + Math.floor(n / 250),
+  ...extra,
+});
+
+/** 'ok', or the KonsulError code a write was refused with (any other error is rethrown). */
+export async function outcome(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (error) {
+    if (error instanceof KonsulError) return error.code;
+    throw error;
   }
 }

@@ -1,31 +1,13 @@
 import t from 'tap';
-import { KonsulError } from '../../src/errors.js';
 import type { EtcdStore } from '../../src/cluster/etcd-store.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { CHECK_DEFAULTS } from '../helpers/catalog.js';
-import { openEtcdCatalog, openEtcdStore, startEtcd, uniquePrefix, eventually } from '../helpers/etcd.js';
+import { eventually, openEtcdCatalog, openEtcdStore, outcome, startEtcd, uniquePrefix, web } from '../helpers/etcd.js';
 
 /**
  * Cluster mode when etcd fails under it: members SIGKILLed or SIGSTOPped, history compacted
  * while a node is cut off. Each test runs its own three-member etcd.
  */
-const web = (n: number, extra: Record<string, unknown> = {}) => ({
-  name: 'web',
-  address: `10.0.0.${n % 250}`,
-  port: 8080 + Math.floor(n / 250),
-  ...extra,
-});
-
-async function outcome(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    if (error instanceof KonsulError) return error.code;
-    throw error;
-  }
-}
-
 t.test('a node cut off while etcd compacts its history lists again; no watcher misses the change', async (t) => {
   const etcd = await startEtcd(t, 3);
   const prefix = uniquePrefix();
