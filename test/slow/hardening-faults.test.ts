@@ -146,7 +146,8 @@ t.test(
 t.test(
   'http checks against targets that hang, reset or never stop sending resolve within their timeout while the server stays responsive',
   async (t) => {
-    const server = await startTestKonsul(t);
+    // The checks below run every 500 ms; the default health.minInterval (1 s) would stretch them.
+    const server = await startTestKonsul(t, { health: { minInterval: '100ms' } });
     const hang = await startFaultTarget(t, 'hang');
     const reset = await startFaultTarget(t, 'reset');
     const endlessError = await startFaultTarget(t, 'endless', { status: 503 });
