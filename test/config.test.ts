@@ -209,3 +209,11 @@ t.test('dns guard keys default to the documented bounds and are checked with one
   );
   t.match(errorOf({ tcp: { maxConnectionsPerSource: 0 } }), /^invalid config: dns\.tcp\.maxConnectionsPerSource/);
 });
+
+t.test('a strategy-owned map block (lb.latency) is replaced whole by a later layer, not merged', async (t) => {
+  const file = join(tempDir(t), 'latency.json');
+  writeFileSync(file, JSON.stringify({ lb: { latency: { eu: { eu: 1, us: 90 } } } }));
+  const config = loadConfig({ env: {}, file, overrides: { lb: { latency: { us: { us: 2 } } } } });
+  t.same(config.lb.latency, { us: { us: 2 } });
+  t.same(loadConfig({ env: {}, file }).lb.latency, { eu: { eu: 1, us: 90 } });
+});

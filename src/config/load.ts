@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Value } from 'typebox/value';
 import { ConfigSchema, type Config } from './schema.js';
 import { parseDuration } from '../duration.js';
-import { isPrime } from '../lb/maglev-table.js';
+import { replacedWholeKeys, strategyConfigProblems } from '../lb/strategy-configs.js';
 import { parseNetwork } from '../dns/allow-from.js';
 
 export type { Config } from './schema.js';
@@ -149,9 +149,8 @@ function validate(candidate: Record<string, unknown>): Config {
   if (!config.lb.enabled.includes(config.lb.default)) {
     throw new ConfigError(`invalid config: lb.default "${config.lb.default}" is not in lb.enabled`);
   }
-  if (!isPrime(config.lb.maglev.tableSize)) {
-    throw new ConfigError(`invalid config: lb.maglev.tableSize must be prime, got ${config.lb.maglev.tableSize}`);
-  }
+  const strategyProblem = strategyConfigProblems(config.lb).at(0);
+  if (strategyProblem !== undefined) throw new ConfigError(`invalid config: ${strategyProblem}`);
   return config;
 }
 
@@ -188,7 +187,8 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
   for (const [key, value] of Object.entries(over)) {
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
     const current = out[key];
-    out[key] = isPlainObject(current) && isPlainObject(value) && key !== 'latency' ? deepMerge(current, value) : value;
+    out[key] =
+      isPlainObject(current) && isPlainObject(value) && !replacedWholeKeys.has(key) ? deepMerge(current, value) : value;
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { strategyConfigSchemas } from '../lb/strategy-configs.js';
 import { DURATION_PATTERN } from '../duration.js';
 
 const Duration = Type.String({ pattern: DURATION_PATTERN });
@@ -122,22 +123,8 @@ export const ConfigSchema = Type.Object(
       {
         default: StrategyName,
         enabled: Type.Array(StrategyName, { minItems: 1, uniqueItems: true }),
-        ringHash: Type.Object(
-          {
-            pointsPerWeight: Type.Integer({ minimum: 1, maximum: 10_000 }),
-            minRingSize: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
-            maxRingSize: Type.Integer({ minimum: 1, maximum: 8_388_608 }),
-          },
-          { additionalProperties: false },
-        ),
-        maglev: Type.Object(
-          { tableSize: Type.Integer({ minimum: 7, maximum: 5_000_011 }) },
-          { additionalProperties: false },
-        ),
-        latency: Type.Record(
-          Type.String({ minLength: 1, maxLength: 128 }),
-          Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Number({ minimum: 0 })),
-        ),
+        // ringHash, maglev, latency: each strategy owns its block (src/lb/strategy-configs.ts).
+        ...strategyConfigSchemas,
         latencyEwmaAlpha: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
         panicThreshold: Type.Number({ minimum: 0, maximum: 100 }),
         cacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000 }),

@@ -7,6 +7,7 @@
  * with no reported latency come after those with one. Remaining ties keep id order.
  * O(n) per query, plus O(n·k) for k ≤ 8 or O(n log n) beyond.
  */
+import { Type } from 'typebox';
 import type { Instance } from '../../catalog/types.js';
 import { Ranker } from '../ranking.js';
 import type { StateSlot, Strategy, StrategyContext } from '../types.js';
@@ -20,6 +21,18 @@ const REGION_LATENCIES: StateSlot<RegionLatencies> = {
   name: 'latency-based',
   build: () => ({ byClientRegion: new Map() }),
 };
+
+/**
+ * latency-based's own config block, `lb.latency`: `{ "<client region>": { "<instance region>": ms } }`.
+ * The config schema collects it (strategy-configs.ts); a user's file replaces it whole.
+ */
+export const latencyConfig = {
+  key: 'latency',
+  schema: Type.Record(
+    Type.String({ minLength: 1, maxLength: 128 }),
+    Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.Number({ minimum: 0 })),
+  ),
+} as const;
 
 export class LatencyBasedStrategy implements Strategy {
   readonly name = 'latency-based';

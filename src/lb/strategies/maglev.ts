@@ -8,12 +8,27 @@
  * service membership, in slices off the request path (see table-store.ts). Until a
  * service's first table is ready the order comes from rendezvous hashing.
  */
+import { Type, type Static } from 'typebox';
 import type { Instance } from '../../catalog/types.js';
 import { Errors } from '../../errors.js';
 import { hash53 } from '../hash.js';
-import { MAGLEV_TABLE } from '../maglev-table.js';
+import { isPrime, MAGLEV_TABLE } from '../maglev-table.js';
 import type { Strategy, StrategyContext } from '../types.js';
 import { DistinctWalker } from '../walk.js';
+
+const MaglevConfigSchema = Type.Object(
+  { tableSize: Type.Integer({ minimum: 7, maximum: 5_000_011 }) },
+  { additionalProperties: false },
+);
+
+/** Maglev's own config block, `lb.maglev`: the config schema collects it (strategy-configs.ts). */
+export const maglevConfig = {
+  key: 'maglev',
+  schema: MaglevConfigSchema,
+  /** NSDI §3.4: the permutation covers every slot only when the table size is prime. */
+  problem: (block: Static<typeof MaglevConfigSchema>): string | undefined =>
+    isPrime(block.tableSize) ? undefined : `tableSize must be prime, got ${block.tableSize}`,
+} as const;
 
 export class MaglevStrategy implements Strategy {
   readonly name = 'maglev';

@@ -6,12 +6,26 @@
  * once per service membership and shared by its filters (see table-store.ts). Until a
  * service's first ring is ready the order comes from rendezvous hashing.
  */
+import { Type } from 'typebox';
 import type { Instance } from '../../catalog/types.js';
 import { Errors } from '../../errors.js';
 import { hash53 } from '../hash.js';
-import { RING, ringSlot } from '../ring.js';
+import { MAX_RING_SIZE, RING, ringSlot } from '../ring.js';
 import type { Strategy, StrategyContext } from '../types.js';
 import { DistinctWalker } from '../walk.js';
+
+/** ring-hash's own config block, `lb.ringHash`: the config schema collects it (strategy-configs.ts). */
+export const ringHashConfig = {
+  key: 'ringHash',
+  schema: Type.Object(
+    {
+      pointsPerWeight: Type.Integer({ minimum: 1, maximum: 10_000 }),
+      minRingSize: Type.Integer({ minimum: 1, maximum: 10_000_000 }),
+      maxRingSize: Type.Integer({ minimum: 1, maximum: MAX_RING_SIZE }),
+    },
+    { additionalProperties: false },
+  ),
+} as const;
 
 export class RingHashStrategy implements Strategy {
   readonly name = 'ring-hash';
