@@ -116,7 +116,9 @@ export class EtcdStore implements ReplicatedStore {
   async commitIf(writes: readonly ReplicatedWrite[]): Promise<ConditionalCommit> {
     const compare: ICompare[] = [];
     const success: IRequestOp[] = [];
+    const fences = new Map<string, number>();
     for (const { id, instance, expected } of writes) {
+      if (expected.fence !== undefined) fences.set(expected.fence.member, expected.fence.createRevision);
       const instanceKey = this.keys.instance(id);
       compare.push({ key: instanceKey, target: 'Mod', result: 'Equal', mod_revision: expected.instanceIndex });
       // A check id is free when its key does not exist (a missing key's create revision is 0).
@@ -133,10 +135,23 @@ export class EtcdStore implements ReplicatedStore {
       for (const checkId of expected.releasedCheckIds)
         success.push({ request_delete_range: { key: this.keys.check(checkId) } });
     }
+    // A fenced write commits only while its writer's membership key is the one it joined with;
+    // on refusal the failure branch reads those keys back, to tell a lost membership from a race.
+    const failure: IRequestOp[] = [];
+    for (const [member, createRevision] of fences) {
+      compare.push({ key: this.keys.member(member), target: 'Create', result: 'Equal', create_revision: createRevision });
+      failure.push({ request_range: { key: this.keys.member(member) } });
+    }
     const response = await this.call('txn', () =>
-      this.client.kv.txn({ compare, success }, { deadline: this.deadline() }),
+      this.client.kv.txn({ compare, success, failure }, { deadline: this.deadline() }),
     );
-    return { committed: response.succeeded, index: Number(response.header.revision) };
+    const index = Number(response.header.revision);
+    if (response.succeeded) return { committed: true, index };
+    const fenced = response.responses.some(({ response_range }, position) => {
+      const kv = response_range?.kvs[0];
+      return Number(kv?.create_revision ?? 0) !== [...fences.values()][position];
+    });
+    return { committed: false, index, ...(fenced ? { fenced } : {}) };
   }
 
   async close(): Promise<void> {
