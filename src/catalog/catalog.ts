@@ -756,13 +756,13 @@ export class Catalog {
       const commit = await store.commitIf(
         chunk.map(({ outcome }) => ({ id: outcome.id, instance: outcome.instance, expected: expectationOf(outcome) })),
       );
-      await this.reach(commit.index);
       if (!commit.committed && commit.fenced === true && chunk.length === 1) {
         // Computing it again cannot help: this node is no longer the member that owned the check.
         const { op, outcome } = chunk[0];
         op.reject(Errors.notCheckOwner(outcome.checkId ?? outcome.id));
         return [];
       }
+      await this.reach(commit.index);
       if (!commit.committed) return [...chunk];
       for (const { op, outcome } of chunk) op.resolve(outcome.result(commit.index));
     } catch (error) {

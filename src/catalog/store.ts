@@ -124,8 +124,7 @@ export interface WriteFence {
 
 /** Refused writes say whether a fence refused them (the writer is no longer that member). */
 export type ConditionalCommit =
-  | { committed: true; index: number }
-  | { committed: false; index: number; fenced?: boolean };
+  { committed: true; index: number } | { committed: false; index: number; fenced?: boolean };
 
 export type ReplicaChange = { kind: 'put'; instance: Instance } | { kind: 'delete'; id: string };
 

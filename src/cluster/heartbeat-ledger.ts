@@ -122,7 +122,9 @@ export class HeartbeatLedger {
       .txn(
         {
           compare: [{ key: keys.check(checkId), target: 'Create', result: 'Greater', create_revision: 0 }],
-          success: [{ request_put: { key: Buffer.from(this.prefixOf(checkId) + node), value: Buffer.from(String(at)) } }],
+          success: [
+            { request_put: { key: Buffer.from(this.prefixOf(checkId) + node), value: Buffer.from(String(at)) } },
+          ],
         },
         { deadline: this.deadline() },
       )

@@ -113,8 +113,7 @@ export class Membership {
       ],
     });
     if (lease !== this.lease) return;
-    const kv = response.responses[1]?.response_range?.kvs[0];
-    this.joinedRevision = Number(kv?.create_revision ?? 0);
+    this.joinedRevision = Number(response.responses.at(1)?.response_range.kvs.at(0)?.create_revision ?? 0);
     this.live.set(this.name, this.joinedRevision);
     this.renewed(askedAt);
   }

@@ -119,13 +119,23 @@ export class HealthManager {
       minTimeoutMs: parseDuration(options.config.minTimeout) ?? 100,
     };
     this.metrics = new HealthMetrics(options.registry, () => this.slots.busy);
-    this.http = new HttpProber(options.config.outputBytes, this.clock);
+    this.http = new HttpProber(options.config.outputBytes, this.clock, options.cluster?.self ?? null);
     this.scheduler = new Scheduler(this.clock, (check) => this.slots.submit(check));
     this.slots = new Slots(options.config.maxConcurrent, (check) => this.begin(check));
     this.ttl = new TtlTracker(this.clock, (checkId) => this.expireTtl(checkId));
     this.cluster = options.cluster ?? null;
     this.ownership = this.cluster === null ? null : new CheckOwnership(this.cluster.self);
     this.outputSyncMs = parseDuration(options.config.outputSyncInterval) ?? 300_000;
+  }
+
+  /** Whether this node runs the check now (always, for a known check, without a cluster). */
+  owns(checkId: string): boolean {
+    return this.checks.get(checkId)?.owned === true;
+  }
+
+  /** The live members this node's share of the checks was last computed from; null outside a cluster or while not a member. */
+  get clusterMembers(): readonly string[] | null {
+    return this.cluster === null || this.ownershipKey === '' ? null : this.ownershipKey.split('\u0000');
   }
 
   /** Checks this node runs (every one without a cluster). */
@@ -158,7 +168,7 @@ export class HealthManager {
     }
     this.reaper = new CriticalReaper(this.clock, this.now(), (notice) => this.reap(notice));
     if (this.cluster !== null) {
-      this.ownership!.update(this.cluster.members());
+      this.refreshOwnership();
       const unsubscribeMembers = this.cluster.onMembersChange(() => this.rebalance());
       const unsubscribeCatalog = this.catalog.subscribe((event) => this.onCatalogEvent(event));
       this.unsubscribe = () => {
@@ -332,12 +342,7 @@ export class HealthManager {
 
   /** The member list changed: take the checks this node now owns, give up the others. */
   private rebalance(): void {
-    if (this.state !== 'running' || this.ownership === null) return;
-    const members = this.cluster!.members();
-    const key = members === null ? '' : members.join('\u0000');
-    if (key === this.ownershipKey) return;
-    this.ownershipKey = key;
-    this.ownership.update(members);
+    if (this.state !== 'running' || this.ownership === null || !this.refreshOwnership()) return;
     let taken = 0;
     let given = 0;
     for (const managed of this.checks.values()) {
@@ -353,7 +358,20 @@ export class HealthManager {
         given++;
       }
     }
-    this.logger.info({ members, owned: this.owned, taken, given }, 'cluster members changed; checks re-shared');
+    this.logger.info(
+      { members: this.clusterMembers, owned: this.owned, taken, given },
+      'cluster members changed; checks re-shared',
+    );
+  }
+
+  /** Takes the cluster's current member list; false when it is the one ownership already follows. */
+  private refreshOwnership(): boolean {
+    const members = this.cluster!.members();
+    const key = members === null ? '' : members.join('\u0000');
+    if (key === this.ownershipKey) return false;
+    this.ownershipKey = key;
+    this.ownership!.update(members);
+    return true;
   }
 
   /** `gone`: the check left the catalog (not merely redefined), so its shared heartbeats go too. */
