@@ -3,9 +3,9 @@ import { createServer } from 'node:http';
 import pino from 'pino';
 import { Catalog } from '../src/catalog/catalog.js';
 import { Membership } from '../src/cluster/membership.js';
-import { CheckOwnership } from '../src/health/ownership.js';
 import type { Config, DeepPartial } from '../src/config/load.js';
 import { CHECK_DEFAULTS } from './helpers/catalog.js';
+import { idOwnedBy, ownerAmong } from './helpers/check-owners.js';
 import { eventually, openEtcdCatalog, openEtcdStore, outcome, startEtcd, uniquePrefix, web } from './helpers/etcd.js';
 import { startHttpTarget } from './helpers/health-targets.js';
 import { startTestKonsul, type TestKonsul } from './helpers/konsul.js';
@@ -42,18 +42,6 @@ async function startCluster(
     nodes.every((node) => node.health.clusterMembers?.length === names.length),
   );
   return nodes;
-}
-
-/** Who the hashing picks among `members` for `checkId`, computed as every node does. */
-function ownerAmong(members: readonly string[], checkId: string): string {
-  const ownership = new CheckOwnership('test');
-  ownership.update(members);
-  return ownership.ownerOf(checkId)!;
-}
-
-/** The first `prefix-<n>` check id that `member` owns among `members`. */
-function idOwnedBy(member: string, members: readonly string[], prefix: string): string {
-  for (let n = 0; ; n++) if (ownerAmong(members, `${prefix}-${n}`) === member) return `${prefix}-${n}`;
 }
 
 const statusOn = (node: TestKonsul, checkId: string) => node.catalog.findCheck(checkId)?.check.status;
