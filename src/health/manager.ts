@@ -441,7 +441,7 @@ export class HealthManager {
           plan.failuresBeforeCritical,
         )
       ) {
-        this.record(plan.checkId, result.status, result.note);
+        void this.record(plan.checkId, result.status, result.note);
       } else {
         this.logger.debug(
           { checkId: plan.checkId, result: result.status, streak: check.streak },
@@ -488,7 +488,7 @@ export class HealthManager {
     this.metrics.result('ttl', 'critical');
     if (found.check.status !== 'critical')
       this.logger.info({ checkId, instanceId: found.instance.id }, 'TTL check expired');
-    this.record(checkId, 'critical', TTL_EXPIRED_NOTE);
+    void this.record(checkId, 'critical', TTL_EXPIRED_NOTE);
   }
 
   /**
@@ -522,7 +522,11 @@ export class HealthManager {
     this.metrics.result('ttl', 'critical');
     if (found.check.status !== 'critical')
       this.logger.info({ checkId, instanceId: found.instance.id, lastHeartbeat: shared }, 'TTL check expired');
-    this.record(checkId, 'critical', TTL_EXPIRED_NOTE);
+    // No run comes to write it again (as an http check's would): an expiry etcd refused is
+    // confirmed again a second later, re-reading the heartbeats first.
+    this.record(checkId, 'critical', TTL_EXPIRED_NOTE)?.catch(() => {
+      if (this.checks.get(checkId) === managed && managed.owned) this.ttl.armAt(checkId, this.now() + 1000);
+    });
   }
 
   private reap(notice: ReapNotice): void {
@@ -557,21 +561,24 @@ export class HealthManager {
 
   // ---- writes --------------------------------------------------------------------------------
 
-  /** Writes a result only when it differs from what the catalog holds. */
-  private record(checkId: string, status: HealthStatus, note: string): void {
+  /** Writes a result only when it differs from what the catalog holds; returns the write, if any. */
+  private record(checkId: string, status: HealthStatus, note: string): Promise<unknown> | null {
     const found = this.catalog.findCheck(checkId);
-    if (found === undefined || (found.check.status === status && found.check.note === note)) return;
+    if (found === undefined || (found.check.status === status && found.check.note === note)) return null;
     const managed = this.checks.get(checkId);
+    let write: Promise<unknown>;
     if (this.cluster === null || managed === undefined) {
-      this.track(this.catalog.updateCheck(checkId, status, note), checkId);
-      return;
+      write = this.catalog.updateCheck(checkId, status, note);
+    } else {
+      // Only while this node is the member that owns the check: etcd refuses the write otherwise.
+      const fence = this.cluster.fence();
+      if (fence === null) return null;
+      const options = this.outputOptions(managed, found.check, status, note);
+      if (options === null) return null;
+      write = this.catalog.updateCheck(checkId, status, note, { ...options, fence });
     }
-    // Only while this node is the member that owns the check: etcd refuses the write otherwise.
-    const fence = this.cluster.fence();
-    if (fence === null) return;
-    const options = this.outputOptions(managed, found.check, status, note);
-    if (options === null) return;
-    this.track(this.catalog.updateCheck(checkId, status, note, { ...options, fence }), checkId);
+    this.track(write, checkId);
+    return write;
   }
 
   /**
