@@ -28,7 +28,9 @@ import { EtcdCluster } from '../scripts/etcd-members.js';
 import { registerService } from './lib/catalog-setup.js';
 import { scrapeMetrics, send, sendOk } from './lib/http-client.js';
 import { failures, interleaved, runLoad, type LoadResult } from './lib/load.js';
-import { startKonsul, type KonsulProcess } from './lib/processes.js';
+import { writeSection } from './lib/kept-section.js';
+import { machineLine } from './lib/machine.js';
+import { ROOT, startKonsul, type KonsulProcess } from './lib/processes.js';
 import { step } from './lib/progress.js';
 import { RawConnection } from './lib/raw-connection.js';
 import { fmt, goalTable, isMain, renderSection, type Section } from './lib/report.js';
@@ -288,7 +290,7 @@ export async function run(): Promise<Section> {
 
     const failed = [...one.map(failures).filter((text) => text !== ''), ...spreadFailures];
     return {
-      title: 'Cluster mode (three etcd members, three Konsul nodes)',
+      title: CLUSTER_HEADING.slice(3),
       summary:
         'Three etcd 3.4 members (default heartbeat 100 ms and election timeout 1 s, `--pre-vote`) and three Konsul nodes with `store.type: etcd`, ' +
         'each its own process on loopback, plus one SQLite-mode Konsul for the query baseline. Registrations are sustained ' +
@@ -372,4 +374,18 @@ export async function run(): Promise<Section> {
   }
 }
 
-if (isMain(import.meta.url)) console.log(renderSection(await run()));
+export const CLUSTER_HEADING = '## Cluster mode (three etcd members, three Konsul nodes)';
+
+if (isMain(import.meta.url)) {
+  const machine = machineLine();
+  const section = await run();
+  const rendered = renderSection(section);
+  console.log(rendered);
+  // Not part of `npm run bench` (it starts an etcd cluster); its section is kept there as written here.
+  writeSection(
+    join(ROOT, 'docs', 'benchmarks.md'),
+    CLUSTER_HEADING,
+    `${rendered.slice(rendered.indexOf('\n') + 1).trim()}\n\nMeasured by \`npm run bench:cluster\` on ${new Date().toISOString().slice(0, 10)}, not by \`npm run bench\`, which keeps this section as it is. **Machine:** ${machine}.`,
+    '## Soak',
+  );
+}
