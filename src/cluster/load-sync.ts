@@ -53,6 +53,10 @@ export class LoadSync {
   private pending = new Map<string, SharedLoad>();
   /** Load keys etcd holds, by instance: who wrote each and at which revision (to delete one whose instance left). */
   private readonly held = new Map<string, { node: string; revision: number }>();
+  /** Instances in a flush on its way to etcd, and the newest other write seen for each meanwhile. */
+  private readonly inFlight = new Map<string, { revision: number; load: SharedLoad } | null>();
+  /** Revision of this node's last write per instance, until the watch has delivered it: older events are stale here. */
+  private readonly ownRevision = new Map<string, number>();
   /** Instances that left while their load key is this node's: deleted by the next flush. */
   private readonly leaving = new Set<string>();
   private watch: IDuplexStream<IWatchRequest, IWatchResponse> | null = null;
@@ -90,6 +94,7 @@ export class LoadSync {
   /** The instance left the catalog: drop its queued report, and its load key if this node wrote it last. */
   forget(instanceId: string): void {
     this.pending.delete(instanceId);
+    this.ownRevision.delete(instanceId);
     const held = this.held.get(instanceId);
     if (held !== undefined && held.node === this.options.nodeName) this.leaving.add(instanceId);
   }
@@ -130,38 +135,68 @@ export class LoadSync {
       const success: IRequestOp[] = chunk.map(([id, load]) => ({
         request_put: { key: Buffer.from(this.loadPrefix + id), value: this.encode(load) },
       }));
-      if (!(await this.commit(success, []))) {
-        // Back in the queue unless a newer report for the instance came meanwhile.
-        for (const [id, load] of chunk) if (!this.pending.has(id)) this.pending.set(id, load);
+      for (const [id] of chunk) this.inFlight.set(id, null);
+      const revision = await this.commit(success, []);
+      for (const [id] of chunk) {
+        const seen = this.inFlight.get(id);
+        this.inFlight.delete(id);
+        if (revision === null) continue;
+        // A write etcd ordered after ours arrived while ours was on its way: it wins.
+        if (seen != null && seen.revision > revision) this.options.apply(id, seen.load);
+        else this.ownRevision.set(id, revision);
+      }
+      if (revision === null) {
+        // etcd is not taking writes: stop here rather than wait out a timeout per chunk (a
+        // stop flushes too, and must end in one request timeout). What is left goes back in the
+        // queue, unless a newer report for the instance came meanwhile.
+        for (const [id, load] of puts.slice(start)) this.requeue(id, load);
+        for (const id of deletes) this.leaving.add(id);
+        return;
       }
     }
     // Each delete compares the revision this node saw, so a report written since survives.
-    for (const id of deletes) {
+    for (const [i, id] of deletes.entries()) {
       const held = this.held.get(id);
       if (held === undefined || held.node !== this.options.nodeName) continue;
       const key = Buffer.from(this.loadPrefix + id);
-      await this.commit(
-        [{ request_delete_range: { key } }],
-        [{ key, target: 'Mod', result: 'Equal', mod_revision: held.revision }],
-      );
+      const deleted =
+        null !==
+        (await this.commit(
+          [{ request_delete_range: { key } }],
+          [{ key, target: 'Mod', result: 'Equal', mod_revision: held.revision }],
+        ));
+      if (!deleted) {
+        for (const left of deletes.slice(i)) this.leaving.add(left);
+        return;
+      }
     }
+  }
+
+  /** A report a failed flush gives back, unless a newer one came or the queue is full again. */
+  private requeue(id: string, load: SharedLoad): void {
+    if (this.pending.has(id)) return;
+    if (this.pending.size >= this.options.maxPending) {
+      this.dropped++;
+      return;
+    }
+    this.pending.set(id, load);
   }
 
   private async commit(
     success: IRequestOp[],
     compare: { key: Buffer; target: 'Mod'; result: 'Equal'; mod_revision: number }[],
-  ): Promise<boolean> {
+  ): Promise<number | null> {
     try {
-      await this.options.client.kv.txn(
+      const response = await this.options.client.kv.txn(
         { compare, success },
         { deadline: new Date(Date.now() + this.options.requestTimeoutMs) },
       );
       this.flushes++;
-      return true;
+      return Number(response.header.revision);
     } catch (error) {
       this.failedFlushes++;
       this.options.logger.warn({ err: error }, 'could not write load reports to etcd; trying again next flush');
-      return false;
+      return null;
     }
   }
 
@@ -256,11 +291,24 @@ export class LoadSync {
       this.options.logger.error({ err: error, key: kv.key.toString('utf8') }, 'skipping a load key Konsul cannot read');
       return;
     }
-    this.held.set(id, { node: stored.n, revision: Number(kv.mod_revision) });
-    // This node's own write coming back while a newer report of ours waits: ours is newer.
-    if (stored.n === this.options.nodeName && this.pending.has(id)) return;
+    const revision = Number(kv.mod_revision);
+    this.held.set(id, { node: stored.n, revision });
+    const load = { connections: stored.c, latencyMs: stored.l };
+    // A report of this node waiting for the next flush will be ordered after anything seen now.
+    if (this.pending.has(id)) return;
+    if (this.inFlight.has(id)) {
+      // Older or newer than the write on its way: decided when its revision is known.
+      const seen = this.inFlight.get(id);
+      if (seen == null || revision > seen.revision) this.inFlight.set(id, { revision, load });
+      return;
+    }
+    const own = this.ownRevision.get(id);
+    if (own !== undefined) {
+      if (revision < own) return;
+      this.ownRevision.delete(id);
+    }
     // Applied even for an instance this node's catalog has not seen yet: the two watches are
     // separate streams, and the registration may arrive just after its first load.
-    this.options.apply(id, { connections: stored.c, latencyMs: stored.l });
+    this.options.apply(id, load);
   }
 }
