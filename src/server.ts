@@ -96,7 +96,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
 
     // In a cluster each check is run by one live node (health/ownership.ts); none until it joins.
     const node = store instanceof EtcdStore ? clusterNode(store, config.store, logger) : null;
-    if (node !== null) cleanups.push(async () => node.ledger.close());
+    if (node !== null) cleanups.push(() => node.ledger.close());
     const health = new HealthManager({
       catalog,
       config: config.health,

@@ -68,7 +68,7 @@ export class HeartbeatLedger {
     // A planned trailing write will carry this heartbeat too.
     if (entry.timer !== null) return;
     const wait = entry.writtenAt + ttlMs * HEARTBEAT_SHARE_OF_TTL - this.now();
-    if (wait <= 0) this.write(checkId, entry);
+    if (wait <= 0) void this.write(checkId, entry);
     else this.planWrite(checkId, entry, wait);
   }
 
@@ -97,9 +97,21 @@ export class HeartbeatLedger {
       .catch((error: unknown) => this.warn(error, checkId, 'could not delete a removed check’s heartbeats'));
   }
 
-  close(): void {
+  /**
+   * Writes the heartbeats still waiting for their third of the TTL (a node that stops cleanly
+   * leaves the newest time it took, so the check's owner does not expire it early), then stops.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const waiting: Promise<void>[] = [];
+    for (const [checkId, entry] of this.heard) {
+      if (entry.timer === null) continue;
+      clearTimeout(entry.timer);
+      entry.timer = null;
+      waiting.push(this.write(checkId, entry));
+    }
     this.closed = true;
-    for (const entry of this.heard.values()) if (entry.timer !== null) clearTimeout(entry.timer);
+    await Promise.all(waiting);
     this.heard.clear();
     for (const waiting of this.reads.values()) for (const { resolve } of waiting) resolve(null);
     this.reads.clear();
@@ -108,17 +120,17 @@ export class HeartbeatLedger {
   private planWrite(checkId: string, entry: Heard, wait: number): void {
     entry.timer = setTimeout(() => {
       entry.timer = null;
-      if (this.heard.get(checkId) === entry) this.write(checkId, entry);
+      if (this.heard.get(checkId) === entry) void this.write(checkId, entry);
     }, wait);
     entry.timer.unref();
   }
 
-  private write(checkId: string, entry: Heard): void {
+  private write(checkId: string, entry: Heard): Promise<void> {
     entry.writtenAt = this.now();
     const at = entry.latest;
     const { client, keys, node } = this.options;
     // Only while the check exists: a heartbeat racing its deregistration must not leave a key behind.
-    client.kv
+    return client.kv
       .txn(
         {
           compare: [{ key: keys.check(checkId), target: 'Create', result: 'Greater', create_revision: 0 }],
@@ -132,7 +144,8 @@ export class HeartbeatLedger {
         this.warn(error, checkId, 'could not replicate a TTL heartbeat; trying again');
         if (this.heard.get(checkId) === entry && entry.timer === null && !this.closed)
           this.planWrite(checkId, entry, entry.ttlMs * HEARTBEAT_SHARE_OF_TTL);
-      });
+      })
+      .then(() => undefined);
   }
 
   private async readAll(): Promise<void> {
