@@ -1,7 +1,7 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { MAX_QUERY_BYTES, sourceKey, TcpFront } from '../src/dns/tcp.js';
-import { ANSWERS_PER_CONNECTION, ANSWERS_PER_TURN } from '../src/dns/tcp-turns.js';
+import { ANSWERS_PER_TURN, ANSWERS_WHILE_ACCEPTING } from '../src/dns/tcp-turns.js';
 
 /** A front that answers each message with itself reversed, so replies are easy to check. */
 async function front(
@@ -464,10 +464,9 @@ t.test('however many connections pipeline queries, one turn of the event loop an
   for (const client of clients) client.write(queries);
   await Promise.all(done);
   t.equal(answered, 30 * 400, 'every query is answered');
-  const bound = ANSWERS_PER_TURN + ANSWERS_PER_CONNECTION - 1;
   t.ok(
-    mostPerTurn <= bound,
-    `at most ${mostPerTurn} answers in one turn (bound ${bound}; 30 connections × 8 = 240 before)`,
+    mostPerTurn <= ANSWERS_PER_TURN,
+    `at most ${mostPerTurn} answers in one turn (bound ${ANSWERS_PER_TURN}; 30 connections × 8 = 240 before)`,
   );
 });
 
@@ -541,3 +540,60 @@ t.test(
     t.same(reasons, ['evicted', 'connection_limit']);
   },
 );
+
+t.test('a client asking a query goes before connections with pipelined bursts waiting', async (t) => {
+  let floodAnswers = 0;
+  let floodAnswersBeforeProbe = -1;
+  let sendProbe: () => void = () => undefined;
+  const { tcp, port } = await front(t, {
+    maxConnections: 120,
+    maxConnectionsPerSource: 100,
+    answer: (message, source) => {
+      if (source === '127.0.0.2') floodAnswersBeforeProbe = floodAnswers;
+      else if (floodAnswers++ === 0) sendProbe();
+      return Buffer.from([1]);
+    },
+  });
+  const flood = await Promise.all(Array.from({ length: 100 }, () => open(t, port)));
+  const probe = await open(t, port, '127.0.0.2');
+  await waitFor(() => tcp.connectionCount === 101);
+  const answered = new Promise<void>((resolve) => probe.once('data', () => resolve()));
+  // Sent once the flood is being answered: 100 connections have their bursts waiting then.
+  sendProbe = () => probe.write(frame([9]));
+  const burst = Buffer.concat(Array.from({ length: 500 }, () => frame([1, 2, 3])));
+  for (const client of flood) client.write(burst);
+  await answered;
+  const bound = 2 * ANSWERS_PER_TURN;
+  t.ok(
+    floodAnswersBeforeProbe >= 0 && floodAnswersBeforeProbe <= bound,
+    `${floodAnswersBeforeProbe} flood answers went first (at most two turns, ${bound}; 100 connections × 8 behind a first-come queue)`,
+  );
+});
+
+t.test('connections waiting to be accepted are taken in while pipelined queries are answered', async (t) => {
+  let answered = 0;
+  const answeredAtAccept: number[] = [];
+  const { tcp, port } = await front(t, {
+    maxConnections: 100,
+    maxConnectionsPerSource: 100,
+    answer: () => {
+      answered++;
+      return Buffer.from([1]);
+    },
+  });
+  tcp.server.on('connection', () => answeredAtAccept.push(answered));
+  const flood = await Promise.all(Array.from({ length: 20 }, () => open(t, port)));
+  await waitFor(() => tcp.connectionCount === 20);
+  const burst = Buffer.concat(Array.from({ length: 3000 }, () => frame([1, 2, 3])));
+  const firstAnswers = new Promise<void>((resolve) => flood[0].once('data', () => resolve()));
+  for (const client of flood) client.write(burst);
+  await firstAnswers;
+  // 50 handshakes complete in the kernel at once; libuv accepts one connection per turn of the loop.
+  answeredAtAccept.length = 0;
+  await Promise.all(Array.from({ length: 50 }, () => open(t, port)));
+  await waitFor(() => tcp.connectionCount === 70);
+  const during = answeredAtAccept[answeredAtAccept.length - 1] - answeredAtAccept[0];
+  const bound = 49 * 2 * ANSWERS_WHILE_ACCEPTING;
+  t.ok(during < 20 * 3000, 'the flood was still being answered');
+  t.ok(during <= bound, `${during} answers while 50 connections were accepted (at most ${bound}; 49 × 64 before)`);
+});

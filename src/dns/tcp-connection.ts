@@ -23,7 +23,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { OutputBudget, OutputWaiter } from './tcp-output.js';
-import { ANSWERS_PER_CONNECTION, type AnswerTurns, type TurnTaker } from './tcp-turns.js';
+import type { AnswerTurns, TurnTaker } from './tcp-turns.js';
 
 /** Largest TCP query accepted (RFC 7766 allows 65,535; no query Konsul answers comes close). */
 export const MAX_QUERY_BYTES = 4096;
@@ -111,14 +111,14 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
   }
 
   /** Its turn (AnswerTurns), or room in the shared budget it was waiting for. */
-  takeTurn(): number {
+  takeTurn(most: number): number {
     this.waitingTurn = false;
     if (this.finished) return 0;
     if (this.held) {
       if (this.socket.writableLength > this.host.limits.connectionOutputBytes) return 0;
       this.unhold();
     }
-    const answered = this.process(performance.now());
+    const answered = this.process(performance.now(), most);
     this.finishIfDone();
     return answered;
   }
@@ -148,10 +148,10 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
     this.setDeadline(now + this.host.limits.idleTimeoutMs, 'idle');
     this.socket.pause();
     this.waitingTurn = true;
-    this.host.turns.ready(this);
+    this.host.turns.ready(this, pending.length);
   }
 
-  private process(now: number): number {
+  private process(now: number, most: number): number {
     const { socket, host } = this;
     const limits = host.limits;
     let pending = this.pending;
@@ -168,11 +168,16 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
         return answered;
       }
       if (pending.length < 2 + length) break;
-      if (socket.writableLength > limits.connectionOutputBytes || (host.budget.full && !host.shedStalled(now))) {
+      // Only a connection with nothing of its own queued may close others to make room: one
+      // whose answers wait on its own client is in no position to ask for more.
+      if (
+        socket.writableLength > limits.connectionOutputBytes ||
+        (host.budget.full && (this.charged > 0 || !host.shedStalled(now)))
+      ) {
         this.hold(now);
         break;
       }
-      if (answered === ANSWERS_PER_CONNECTION) {
+      if (answered === most) {
         // The rest waits for this connection's next turn; the client is not to blame for that wait.
         this.setDeadline(now + limits.idleTimeoutMs, 'idle');
         this.waitingTurn = true;

@@ -11,8 +11,8 @@
 export interface OutputWaiter {
   /** Reply bytes queued for it in Konsul. */
   readonly queuedBytes: number;
-  /** Answers what it can now; returns how many queries it answered. */
-  takeTurn(): number;
+  /** Answers up to `most` queries now; returns how many it answered. */
+  takeTurn(most: number): number;
 }
 
 export class OutputBudget {

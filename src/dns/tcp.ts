@@ -178,6 +178,7 @@ export class TcpFront implements ConnectionHost {
       this.options.onClose?.('connection_limit');
       return;
     }
+    this.turns.accepted();
     const connection = new TcpConnection(socket, source, key, this);
     this.connections.add(connection);
     const siblings = this.perSource.get(key);
