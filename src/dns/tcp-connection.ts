@@ -64,6 +64,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
   private waitingTurn = false;
   private finished = false;
   private closeReason: TcpCloseReason | undefined;
+  private everAnswered = false;
   /** Reply bytes this connection has charged to the budget, and each write's share in write order. */
   private charged = 0;
   private readonly writes: number[] = [];
@@ -101,6 +102,11 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
   /** Reply bytes queued for this connection in Konsul (not yet taken by the kernel). */
   get queuedBytes(): number {
     return this.charged;
+  }
+
+  /** Whether any of its queries has been answered yet. */
+  get answeredAny(): boolean {
+    return this.everAnswered;
   }
 
   /** Ends the connection now, dropping whatever is queued either way; its slot and bytes are free at once. */
@@ -194,6 +200,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
         pending.length === 0 ? 'idle' : 'message_timeout',
       );
       this.lastQueryAt = now;
+      this.everAnswered = true;
       host.served(this);
       const reply = host.answer(message, this.source);
       if (reply !== null) this.send(reply);

@@ -11,6 +11,8 @@
 export interface OutputWaiter {
   /** Reply bytes queued for it in Konsul. */
   readonly queuedBytes: number;
+  /** Whether it has been answered at all yet. */
+  readonly answeredAny: boolean;
   /** Answers up to `most` queries now; returns how many it answered. */
   takeTurn(most: number): number;
 }
@@ -19,10 +21,12 @@ export class OutputBudget {
   private queued = 0;
   /**
    * Connections waiting for room, in the order they started waiting (a Set keeps insertion
-   * order): first those with nothing queued (their clients read everything, or have just
-   * arrived), then the rest. Room goes to readers first: a connection whose own replies sit
-   * unread is not the one to give more to.
+   * order): first those never answered yet (a new client), then those with nothing queued
+   * (their clients read everything so far), then the rest. A connection whose own replies sit
+   * unread is not the one to give more to, and a flood of connections that read until their
+   * kernel buffers fill must not queue ahead of a client asking its first question.
    */
+  private readonly newcomers = new Set<OutputWaiter>();
   private readonly readers = new Set<OutputWaiter>();
   private readonly waiters = new Set<OutputWaiter>();
   /** Told when bytes are let go while connections wait, so whoever serves them can look again. */
@@ -51,7 +55,10 @@ export class OutputBudget {
 
   /** `waiter` waits for room; called again when its queued bytes change, to move it to the right line. */
   wait(waiter: OutputWaiter): void {
-    if (waiter.queuedBytes === 0) {
+    if (this.newcomers.has(waiter)) return;
+    if (!waiter.answeredAny) {
+      this.newcomers.add(waiter);
+    } else if (waiter.queuedBytes === 0) {
       this.waiters.delete(waiter);
       this.readers.add(waiter);
     } else if (!this.readers.has(waiter)) {
@@ -61,18 +68,20 @@ export class OutputBudget {
 
   /** The connection to give room to next, taken off the list; undefined when none waits. */
   nextWaiter(): OutputWaiter | undefined {
-    const next = this.readers.values().next().value ?? this.waiters.values().next().value;
+    const next =
+      this.newcomers.values().next().value ?? this.readers.values().next().value ?? this.waiters.values().next().value;
     if (next !== undefined) this.forget(next);
     return next;
   }
 
   /** A closed connection no longer waits. */
   forget(waiter: OutputWaiter): void {
+    this.newcomers.delete(waiter);
     this.readers.delete(waiter);
     this.waiters.delete(waiter);
   }
 
   get waiting(): number {
-    return this.readers.size + this.waiters.size;
+    return this.newcomers.size + this.readers.size + this.waiters.size;
   }
 }
