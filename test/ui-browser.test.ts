@@ -180,7 +180,7 @@ t.test('the resolve panel answers in the API order, and its DNS preview is what 
   await page.locator('.distribution select').selectOption('maglev');
   await page.locator('.distribution p.muted', { hasText: '10,000 sample keys' }).waitFor({ timeout: LOAD_MS });
   t.equal(await page.locator('.chart g').count(), 3, 'one bar group per answerable instance');
-  await screenshot(page, 'resolve');
+  await screenshot(page, 'resolve', '.panels');
   t.same(errors, [], 'no console errors');
 });
 

@@ -24,6 +24,8 @@ export interface Overview {
   auth: { writes: boolean; reads: boolean };
   routes: { maintenance: boolean };
   services: ServiceRow[];
+  /** The detail of the service the tab shows, carried by the same stream. */
+  detail?: ServiceDetail;
 }
 
 export interface Check {
@@ -62,6 +64,7 @@ export interface StatusChange {
 }
 
 export interface ServiceDetail {
+  name: string;
   index: number;
   instances: Instance[];
   history: StatusChange[];

@@ -35,7 +35,10 @@ function useRoute(): Route {
 }
 
 /** The tab's single live stream: a blocking query that returns when the catalog index moves. */
-function useOverview(tokenVersion: number): { overview: Overview | null; error: ApiError | null } {
+function useOverview(
+  tokenVersion: number,
+  service: string | undefined,
+): { overview: Overview | null; error: ApiError | null } {
   const [overview, setOverview] = useState<Overview | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   useEffect(() => {
@@ -47,7 +50,7 @@ function useOverview(tokenVersion: number): { overview: Overview | null; error: 
       while (!abort.signal.aborted) {
         try {
           const next = await get<Overview>(
-            `/ui/api/overview${query({ index: index === 0 ? undefined : index, wait: WAIT })}`,
+            `/ui/api/overview${query({ index: index === 0 ? undefined : index, wait: WAIT, service })}`,
             abort.signal,
           );
           // An index that went back (a restarted server) starts the watch over.
@@ -64,14 +67,14 @@ function useOverview(tokenVersion: number): { overview: Overview | null; error: 
     };
     void loop();
     return () => abort.abort();
-  }, [tokenVersion]);
+  }, [tokenVersion, service]);
   return { overview, error };
 }
 
 function App() {
   const route = useRoute();
   const [tokenVersion, setTokenVersion] = useState(0);
-  const { overview, error } = useOverview(tokenVersion);
+  const { overview, error } = useOverview(tokenVersion, route.view === 'service' ? route.name : undefined);
   const signedIn = token() !== null;
   const onToken = (value: string | null) => {
     setToken(value);

@@ -50,7 +50,10 @@ export async function openPage(browser: Browser, width = 1280, height = 900): Pr
   return { page, errors };
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** The window as it shows (or one element of it), kept small enough to serve as docs/img material. */
+export async function screenshot(page: Page, name: string, selector?: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  const path = `${ARTIFACTS}${name}.png`;
+  if (selector === undefined) await page.screenshot({ path });
+  else await page.locator(selector).screenshot({ path });
 }

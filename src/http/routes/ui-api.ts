@@ -13,6 +13,7 @@ import {
   BlockingQuerySchema,
   InstanceDetailSchema,
   NameParams,
+  ServiceName,
   ServiceSummarySchema,
   Tag,
   withErrors,
@@ -58,6 +59,13 @@ const StatusChangeSchema = Type.Object({
   note: Type.String(),
 });
 
+const ServiceDetailSchema = Type.Object({
+  name: Type.String(),
+  index: Type.Integer(),
+  instances: Type.Array(InstanceDetailSchema),
+  history: Type.Array(StatusChangeSchema),
+});
+
 const OverviewSchema = Type.Object({
   index: Type.Integer(),
   defaultStrategy: Type.String(),
@@ -73,13 +81,14 @@ const OverviewSchema = Type.Object({
       changedAt: Type.Union([Type.Integer(), Type.Null()]),
     }),
   ),
+  /** With `?service=`: that service's detail, so a tab on a service page still needs one stream. */
+  detail: Type.Optional(ServiceDetailSchema),
 });
 
-const ServiceDetailSchema = Type.Object({
-  index: Type.Integer(),
-  instances: Type.Array(InstanceDetailSchema),
-  history: Type.Array(StatusChangeSchema),
-});
+const OverviewQuerySchema = Type.Object(
+  { ...BlockingQuerySchema.properties, service: Type.Optional(ServiceName) },
+  { additionalProperties: false },
+);
 
 const RecordSchema = Type.Object({
   name: Type.String(),
@@ -150,10 +159,19 @@ export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (plugin, opti
   const sampler = createStrategyManager(options.lbConfig);
   app.addHook('onClose', async () => sampler.close());
   let sampling = 0;
+  const serviceDetail = (service: string) => {
+    const name = service.toLowerCase();
+    return {
+      name,
+      index: catalog.serviceIndex(name),
+      instances: [...(catalog.service(name)?.instances ?? [])],
+      history: history.entries(name, SERVICE_HISTORY),
+    };
+  };
 
   app.get(
     '/ui/api/overview',
-    { schema: { querystring: BlockingQuerySchema, response: withErrors({ 200: OverviewSchema }) } },
+    { schema: { querystring: OverviewQuerySchema, response: withErrors({ 200: OverviewSchema }) } },
     async (request, reply) => {
       await waitIfBlocking(request, catalog, undefined, request.query, options.blocking);
       const index = catalog.serviceIndex(undefined);
@@ -174,6 +192,7 @@ export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (plugin, opti
           tags: tagsOf(catalog, summary.name),
           changedAt: changedAt.get(summary.name) ?? null,
         })),
+        ...(request.query.service === undefined ? {} : { detail: serviceDetail(request.query.service) }),
       };
     },
   );
@@ -192,11 +211,7 @@ export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (plugin, opti
       await waitIfBlocking(request, catalog, name, request.query, options.blocking);
       const index = catalog.serviceIndex(name);
       void reply.header('x-konsul-index', String(index));
-      return {
-        index,
-        instances: [...(catalog.service(name)?.instances ?? [])],
-        history: history.entries(name, SERVICE_HISTORY),
-      };
+      return serviceDetail(name);
     },
   );
 

@@ -62,7 +62,7 @@ export function DistributionPanel({ name, overview, version }: Props) {
                 class="chart"
                 role="img"
                 aria-label=${`Distribution of ${result.strategy}`}
-                viewBox=${`0 0 ${LABEL_WIDTH + CHART_WIDTH + 70} ${height}`}
+                viewBox=${`0 0 ${LABEL_WIDTH + CHART_WIDTH + 110} ${height}`}
               >
                 ${rows.map((row, i) => {
                   const y = i * BAR_HEIGHT * 2 + 5;

@@ -1,6 +1,6 @@
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, request, type Instance, type Overview, type ServiceDetail } from '../api.js';
+import { useState } from 'preact/hooks';
+import { ApiError, request, type Instance, type Overview } from '../api.js';
 import { statusLabel, when } from '../format.js';
 import { DistributionPanel } from './distribution.js';
 import { ResolvePanel } from './resolve.js';
@@ -14,17 +14,11 @@ interface Props {
 /** One service: instances with their checks, the status timeline, resolve and distribution. */
 export function ServiceView({ name, overview, signedIn }: Props) {
   const row = overview.services.find((service) => service.name === name);
-  // The overview stream says when this service changed; the detail is read again then.
+  // The tab's one stream carries this service's detail (overview?service=), fresh with every change.
   const version = row?.index ?? overview.index;
-  const [detail, setDetail] = useState<ServiceDetail | null>(null);
+  // Until the stream restarts for this page, the last answer may carry another service.
+  const detail = overview.detail?.name === name ? overview.detail : null;
   const [message, setMessage] = useState('');
-  useEffect(() => {
-    const abort = new AbortController();
-    get<ServiceDetail>(`/ui/api/services/${name}`, abort.signal).then(setDetail, (error: unknown) => {
-      if (!abort.signal.aborted) setMessage(`Could not read ${name}: ${String(error)}`);
-    });
-    return () => abort.abort();
-  }, [name, version]);
   const canWrite = signedIn || !overview.auth.writes;
 
   const act = async (label: string, method: string, path: string, body?: unknown) => {
