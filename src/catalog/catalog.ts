@@ -1,3 +1,4 @@
+import { systemClock, unrefTimer, type Clock, type TimerHandle } from '../clock.js';
 import { Errors, KonsulError } from '../errors.js';
 import { buildInstance, normalizeRegistration, type CheckDefaults } from './registration.js';
 import {
@@ -10,6 +11,7 @@ import {
   type ReplicatedStore,
   type StoreContact,
   type WriteExpectation,
+  type WriteFence,
 } from './store.js';
 import { ServiceTable } from './service-table.js';
 import { Tombstones } from './tombstones.js';
@@ -38,7 +40,13 @@ export interface CatalogOptions {
   tombstoneTtlMs?: number;
   /** How often a failing store is tried again when nothing else writes; 1 s by default. */
   storageRetryMs?: number;
+  /** Injectable clock, epoch ms (timers stay the process's own). */
   now?: () => number;
+  /**
+   * Injectable clock and timers (the tombstone sweep, the storage retry), for a virtual clock in
+   * tests; takes precedence over `now`.
+   */
+  clock?: Clock;
   /**
    * Replicated stores only: how long a committed write waits for this node's view to show it
    * before the writer gets 503 (the write stays committed). Default 5 s.
@@ -95,6 +103,14 @@ export interface WriteResult {
   index: number;
 }
 
+/** How a health check's own write is made (the HTTP faces pass none of this). */
+export interface CheckWriteOptions {
+  /** Shared stores only: the write commits only while this node is still the member it joined as. */
+  fence?: WriteFence | undefined;
+  /** Write a new note even with the status unchanged (a cluster shares notes only through the store). */
+  writeOutput?: boolean | undefined;
+}
+
 /** A mutation computed against the staged state; `write` is absent for in-memory-only changes. */
 interface Outcome<R> {
   id: string;
@@ -103,6 +119,10 @@ interface Outcome<R> {
   /** Services to drop from the table (tombstones reaped); no instance is touched then. */
   forgotten?: readonly string[];
   write?: CatalogWrite;
+  /** A check's own write: refused, not retried, once its writer lost its membership. */
+  fence?: WriteFence | undefined;
+  /** The check a fenced write is for, to name in the refusal. */
+  checkId?: string;
   event: CatalogEvent;
   /** The value the writer gets, given the index the write committed at (the store's, when replicated). */
   result: (committedIndex: number) => R;
@@ -138,6 +158,7 @@ export class Catalog {
   private readonly watchers = new WatchSet();
   private readonly listeners = new Set<(event: CatalogEvent) => void>();
   private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly maxWaiters: number;
   private readonly reportListenerError: (error: unknown) => void;
   private pending: PendingOp[] = [];
@@ -151,9 +172,9 @@ export class Catalog {
   private indexWaiters: { index: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly tombstones = new Tombstones();
   private readonly tombstoneTtlMs: number;
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: TimerHandle | null = null;
   private readonly storageRetryMs: number;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private retryTimer: TimerHandle | null = null;
   private storageFailure: StorageFailure | null = null;
   private failedCommits = 0;
   /** Check results applied in memory but refused by the store, latest per check, in index order. */
@@ -163,7 +184,8 @@ export class Catalog {
     private readonly store: AnyCatalogStore,
     private readonly options: CatalogOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? (options.now === undefined ? systemClock : { ...systemClock, now: options.now });
+    this.now = this.clock.now;
     this.maxWaiters = options.maxWaiters ?? 20_000;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 15 * 60_000;
     this.storageRetryMs = options.storageRetryMs ?? 1000;
@@ -197,12 +219,22 @@ export class Catalog {
       const loadedAt = catalog.now();
       for (const name of catalog.services.emptyNames()) catalog.tombstones.mark(name, loadedAt);
     }
-    // Reaping is cheap and not urgent: a sweep every 30 s (or every ttl, if shorter) is plenty.
-    catalog.sweepTimer = setInterval(
-      () => void catalog.reapTombstones().catch(() => undefined),
-      Math.min(catalog.tombstoneTtlMs, 30_000),
-    ).unref();
+    catalog.armSweep();
     return catalog;
+  }
+
+  /** Reaping is cheap and not urgent: a sweep every 30 s (or every ttl, if shorter) is plenty. */
+  private armSweep(): void {
+    // Armed again before the reap, as setInterval would: the schedule does not drift with it.
+    this.sweepTimer = this.clock.setTimeout(
+      () => {
+        if (this.closed) return;
+        this.armSweep();
+        void this.reapTombstones().catch(() => undefined);
+      },
+      Math.min(this.tombstoneTtlMs, 30_000),
+    );
+    unrefTimer(this.sweepTimer);
   }
 
   get location(): string {
@@ -376,7 +408,8 @@ export class Catalog {
     });
   }
 
-  deregister(id: string): Promise<WriteResult> {
+  /** Removes an instance; `fence` (deregisterCriticalAfter in a cluster) as in CheckWriteOptions. */
+  deregister(id: string, fence?: WriteFence): Promise<WriteResult> {
     return this.enqueue((stage) => {
       const previous = stage.instance(id);
       if (previous === undefined) throw Errors.instanceNotFound(id);
@@ -386,6 +419,8 @@ export class Catalog {
         id,
         instance: null,
         previous,
+        fence,
+        checkId: previous.checks[0]?.id ?? id,
         write: { kind: 'delete', index, id, name: previous.name },
         event: { kind: 'deregistered', index, instance: previous },
         result: (committed) => ({ id, index: committed }),
@@ -396,10 +431,15 @@ export class Catalog {
   /**
    * Records a check result. A status change is a write (new index, wakes blocking queries,
    * survives restart); a new note with the same status only updates the live view, so noisy
-   * output does not wake every watcher. An unchanged result does nothing. Resolves to the index
-   * written, or null when nothing was written.
+   * output does not wake every watcher (unless `options.writeOutput`). An unchanged result does
+   * nothing. Resolves to the index written, or null when nothing was written.
    */
-  updateCheck(checkId: string, status: HealthStatus, note: string): Promise<number | null> {
+  updateCheck(
+    checkId: string,
+    status: HealthStatus,
+    note: string,
+    options: CheckWriteOptions = {},
+  ): Promise<number | null> {
     return this.enqueue<number | null>((stage) => {
       const owner = stage.checkOwner(checkId);
       const previous = owner === undefined ? undefined : stage.instance(owner);
@@ -407,7 +447,7 @@ export class Catalog {
       if (previous === undefined || current === undefined) throw Errors.checkNotFound(checkId);
       if (current.status === status && current.note === note) return null;
       const statusChanged = current.status !== status;
-      const index = statusChanged ? stage.nextIndex() : null;
+      const index = statusChanged || options.writeOutput === true ? stage.nextIndex() : null;
       const check: Check = {
         ...current,
         status,
@@ -426,6 +466,8 @@ export class Catalog {
         id: instance.id,
         instance,
         previous,
+        fence: options.fence,
+        checkId,
         ...(index === null
           ? {}
           : {
@@ -489,8 +531,8 @@ export class Catalog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (this.sweepTimer !== null) this.clock.clearTimeout(this.sweepTimer);
+    if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     this.releaseWaiters();
     // With check results still unstored, flush() makes one last attempt to store them.
     while (this.flushing !== null || this.pending.length > 0) await (this.flushing ?? this.flush());
@@ -637,16 +679,17 @@ export class Catalog {
     }
     // Nothing else may write for a while (steady checks record nothing), so try again on a timer.
     if (this.retryTimer === null && !this.closed) {
-      this.retryTimer = setTimeout(() => {
+      this.retryTimer = this.clock.setTimeout(() => {
         this.retryTimer = null;
         void this.flush();
-      }, this.storageRetryMs).unref();
+      }, this.storageRetryMs);
+      unrefTimer(this.retryTimer);
     }
   }
 
   private storageRecovered(): void {
     this.storageFailure = null;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.options.onStorageHealth?.(null);
   }
@@ -733,6 +776,12 @@ export class Catalog {
       const commit = await store.commitIf(
         chunk.map(({ outcome }) => ({ id: outcome.id, instance: outcome.instance, expected: expectationOf(outcome) })),
       );
+      if (!commit.committed && commit.fenced === true && chunk.length === 1) {
+        // Computing it again cannot help: this node is no longer the member that owned the check.
+        const { op, outcome } = chunk[0];
+        op.reject(Errors.notCheckOwner(outcome.checkId ?? outcome.id));
+        return [];
+      }
       await this.reach(commit.index);
       if (!commit.committed) return [...chunk];
       for (const { op, outcome } of chunk) op.resolve(outcome.result(commit.index));
@@ -886,7 +935,8 @@ function keysTouched(outcome: Outcome<unknown>): string[] {
 
 /** etcd operations a write costs: a compare and a put or delete per key. */
 function opsOf(outcome: Outcome<unknown>): number {
-  return 2 * (1 + (outcome.previous?.checks.length ?? 0) + (outcome.instance?.checks.length ?? 0));
+  const fence = outcome.fence === undefined ? 0 : 1;
+  return 2 * (1 + (outcome.previous?.checks.length ?? 0) + (outcome.instance?.checks.length ?? 0)) + fence;
 }
 
 function expectationOf(outcome: Outcome<unknown>): WriteExpectation {
@@ -896,6 +946,7 @@ function expectationOf(outcome: Outcome<unknown>): WriteExpectation {
     instanceIndex: outcome.previous?.modifyIndex ?? 0,
     claimedCheckIds: [...after].filter((id) => !before.has(id)),
     releasedCheckIds: [...before].filter((id) => !after.has(id)),
+    ...(outcome.fence === undefined ? {} : { fence: outcome.fence }),
   };
 }
 
