@@ -41,6 +41,17 @@ export const Errors = {
   requestTimeout: define('request_timeout', 408, () => 'The request was not received in time'),
   routeNotFound: define('route_not_found', 404, (method: string, url: string) => `No route for ${method} ${url}`),
   instanceNotFound: define('instance_not_found', 404, (id: string) => `No instance with id "${id}"`),
+  uiNotBuilt: define(
+    'ui_not_built',
+    503,
+    (dir: string) => `The web UI is not built (no ${dir}/index.html); run npm run build`,
+  ),
+  dnsDisabled: define('dns_disabled', 409, () => 'DNS is disabled on this server (dns.enabled is false)'),
+  uiBusy: define(
+    'ui_busy',
+    429,
+    (limit: number) => `The server is already sampling ${limit} distributions for the UI; retry in a moment`,
+  ),
   checkNotFound: define('check_not_found', 404, (checkId: string) => `No check with id "${checkId}"`),
   notTtlCheck: define(
     'not_ttl_check',

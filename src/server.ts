@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
@@ -9,7 +10,8 @@ import { clusterNode, joinCluster, openEtcdStore, startLoadSync } from './cluste
 import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
-import { buildApp } from './http/app.js';
+import { buildApp, type UiParts } from './http/app.js';
+import { StatusHistory } from './catalog/status-history.js';
 import { fdBudget, readOpenFileLimit } from './http/fd-budget.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
 import { parseDuration } from './duration.js';
@@ -18,6 +20,9 @@ import { createLbObserver } from './metrics/lb.js';
 import { createMetrics, type Metrics } from './metrics/registry.js';
 import { VERSION } from './version.js';
 import { addReplicaHeaders } from './cluster/headers.js';
+
+/** dist/ui beside this file's directory: the same path from src/server.ts (tsx) and dist/server.js. */
+const DEFAULT_UI_DIR = fileURLToPath(new URL('../dist/ui/', import.meta.url));
 
 export interface KonsulServer {
   readonly config: Config;
@@ -35,6 +40,8 @@ export interface KonsulServer {
 
 export interface StartOptions {
   logger?: Logger;
+  /** Where the web UI's bundle is; default dist/ui of this checkout (what `npm run build` writes). */
+  uiDir?: string;
   now?: () => number;
   random?: () => number;
 }
@@ -124,6 +131,16 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       );
     }
 
+    // The UI's timeline: status changes kept in memory, bounded by ui.historySize.
+    let ui: UiParts | undefined;
+    let dns: DnsServer | null = null;
+    if (config.ui.enabled) {
+      const history = new StatusHistory(config.ui.historySize);
+      const now = options.now ?? Date.now;
+      catalog.subscribe((event) => history.observe(event, now()));
+      ui = { dir: options.uiDir ?? DEFAULT_UI_DIR, history, dns: () => dns };
+    }
+
     const app = await buildApp({
       config,
       catalog,
@@ -145,6 +162,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       ...(options.now === undefined ? {} : { now: options.now }),
       shuttingDown: () => closing,
       maxConnections: budget.maxConnections,
+      ...(ui === undefined ? {} : { ui }),
     });
     if (catalog.replicated) addReplicaHeaders(app, catalog);
     // Blocking queries are in-flight requests: answer them first so the close can finish.
@@ -157,7 +175,6 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address !== null ? address.port : config.http.port;
 
-    let dns: DnsServer | null = null;
     if (config.dns.enabled) {
       dns = await startDnsServer({
         config: config.dns,

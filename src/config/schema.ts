@@ -158,6 +158,13 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    ui: Type.Object(
+      {
+        enabled: Type.Boolean(),
+        historySize: Type.Integer({ minimum: 0, maximum: 100_000 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

@@ -24,6 +24,7 @@ import { udpLimit } from './edns.js';
 import { guardQuery, isRejection, type Query } from './guard.js';
 import { DnsMetrics } from './metrics.js';
 import { NameRouter } from './names.js';
+import { previewQuery, readPreviewAnswer, type PreviewAnswer, type PreviewType } from './preview.js';
 import { Responder } from './responder.js';
 import { SourceFilter } from './allow-from.js';
 import { TcpFront, type TcpCloseReason } from './tcp.js';
@@ -50,6 +51,12 @@ export interface DnsServer {
   readonly host: string;
   /** The TCP side's open connections and reply bytes queued in Konsul, for metrics and benchmarks. */
   readonly tcp: { readonly connectionCount: number; readonly queuedOutputBytes: number };
+  /**
+   * What a query for `name` from `source` would get, answered by the same guard and responder
+   * as the network's queries (and taking a rotating strategy's turn like them), laid out as over
+   * TCP (never truncated). Not counted in the DNS metrics: it is the UI asking, not a client.
+   */
+  preview(name: string, type: PreviewType, source: string): PreviewAnswer;
   close(): Promise<void>;
 }
 
@@ -119,6 +126,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     port,
     host: config.host,
     tcp,
+    preview(name: string, type: PreviewType, source: string): PreviewAnswer {
+      const message = previewQuery(name, type);
+      const verdict = guardQuery(message);
+      if (isRejection(verdict)) throw new Error(`the DNS guard refused a preview query for ${name}`);
+      const reply = responder.answer(message, verdict, source, TCP_MESSAGE_LIMIT);
+      return readPreviewAnswer(reply.message, name, type, reply.truncated);
+    },
     close(): Promise<void> {
       closing ??= Promise.all([new Promise<void>((resolve) => udp.close(() => resolve())), tcp.close()]).then(
         () => undefined,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
+import type { StatusHistory } from '../catalog/status-history.js';
 import type { Config } from '../config/load.js';
 import { parseDuration } from '../duration.js';
 import { Errors } from '../errors.js';
@@ -21,6 +22,8 @@ import { consulRoutes } from './routes/consul.js';
 import { shortRoutes } from './routes/short-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/probes.js';
+import { uiApiRoutes, type DnsPreviewer } from './routes/ui-api.js';
+import { uiStaticRoutes } from './routes/ui-static.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppDependencies {
@@ -40,6 +43,15 @@ export interface AppDependencies {
   shuttingDown?: () => boolean;
   /** HTTP connections held at once: http.maxConnections, lowered to fit the open-file limit (fd-budget.ts). */
   maxConnections: number;
+  /** The web UI's parts, when ui.enabled. */
+  ui?: UiParts;
+}
+
+export interface UiParts {
+  /** Where the built bundle is (dist/ui). */
+  dir: string;
+  history: StatusHistory;
+  dns: () => DnsPreviewer | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -152,5 +164,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(checkRoutes, { catalog, health, blocking });
   await app.register(shortRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
   await app.register(consulRoutes, { catalog, lb, health, blocking });
+  if (deps.ui !== undefined) {
+    await app.register(uiStaticRoutes, { dir: deps.ui.dir });
+    await app.register(uiApiRoutes, {
+      catalog,
+      lb,
+      lbConfig: config.lb,
+      blocking,
+      history: deps.ui.history,
+      dns: deps.ui.dns,
+      dnsDomain: config.dns.domain,
+      auth: { writes: config.auth.token !== '', reads: config.auth.token !== '' && config.auth.protectReads },
+    });
+  }
   return app;
 }

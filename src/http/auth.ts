@@ -34,7 +34,7 @@ export function createAuthHook(options: AuthOptions): ((request: FastifyRequest)
   const expected = digest(options.token);
   return async (request) => {
     if (!isWrite(request) && !options.protectReads) return;
-    if (ALWAYS_OPEN.has(request.url.split('?', 1)[0])) return;
+    if (ALWAYS_OPEN.has(request.url.split('?', 1)[0]) || request.routeOptions.config.public === true) return;
     const presented = tokenOf(request);
     if (presented === undefined) throw Errors.unauthorized();
     if (!timingSafeEqual(digest(presented), expected)) throw Errors.forbidden();
