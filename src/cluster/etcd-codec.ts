@@ -68,11 +68,14 @@ export class EtcdKeys {
   readonly instances: string;
   readonly checks: string;
   readonly members: string;
+  /** `<prefix>heartbeats/<checkId>`: a TTL check's last heartbeat time (epoch ms), off the catalog's watch. */
+  readonly heartbeats: string;
 
   constructor(readonly prefix: string) {
     this.instances = `${prefix}instances/`;
     this.checks = `${prefix}checks/`;
     this.members = `${prefix}members/`;
+    this.heartbeats = `${prefix}heartbeats/`;
   }
 
   instance(id: string): Buffer {
@@ -85,6 +88,10 @@ export class EtcdKeys {
 
   member(name: string): Buffer {
     return Buffer.from(this.members + name);
+  }
+
+  heartbeat(checkId: string): Buffer {
+    return Buffer.from(this.heartbeats + checkId);
   }
 }
 
