@@ -597,3 +597,30 @@ t.test('connections waiting to be accepted are taken in while pipelined queries 
   t.ok(during < 20 * 3000, 'the flood was still being answered');
   t.ok(during <= bound, `${during} answers while 50 connections were accepted (at most ${bound}; 49 × 64 before)`);
 });
+
+t.test('a client that stopped reading its answers is closed a message timeout after they stopped moving', async (t) => {
+  const reasons: string[] = [];
+  let closed: (reason: string) => void = () => undefined;
+  const firstClose = new Promise<string | undefined>((resolve) => {
+    closed = resolve;
+    setTimeout(() => resolve(undefined), 5000).unref();
+  });
+  const { tcp, port } = await front(t, {
+    idleTimeoutMs: 60_000,
+    messageTimeoutMs: 300,
+    answer: () => Buffer.alloc(16 * 1024, 1),
+    onClose: (reason) => {
+      reasons.push(reason);
+      closed(reason);
+    },
+  });
+  const client = await open(t, port);
+  client.pause();
+  // 32 MB of answers: far more than the kernel's buffers take, so they stop moving and stay queued.
+  client.write(Buffer.concat(Array.from({ length: 2000 }, () => frame([1]))));
+  await waitFor(() => tcp.queuedOutputBytes > 0);
+  t.equal(await firstClose, 'stalled', 'closed as stalled, not left to the idle timeout a minute away');
+  t.equal(tcp.connectionCount, 0, 'its slot is free');
+  t.equal(tcp.queuedOutputBytes, 0, 'and its queued answers are let go');
+  t.same(reasons, ['stalled']);
+});

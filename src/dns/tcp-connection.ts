@@ -8,8 +8,11 @@
  * busy for as long as it lasted):
  * - between messages, the idle timeout (RFC 7766 §6.2.3), counted from the last complete query;
  * - from the first byte of a message (its length prefix) to its last, the message timeout;
- * - while reading is stopped because the client does not read its answers, the idle timeout
- *   from the moment it stopped: a client that never reads is closed, its queued answers dropped.
+ * - while reading is stopped with answers queued in Konsul, the message timeout from the last
+ *   time the kernel took any of them (`stalled`): a client that stopped reading is closed, its
+ *   queued answers dropped, without holding its slot and its reads until the idle timeout;
+ * - while reading is stopped with nothing of its own queued (waiting for room in the shared
+ *   budget), the idle timeout from the moment it stopped.
  *
  * Memory. Replies queued beyond `connectionOutputBytes` stop the reading of more queries until
  * the kernel has taken them (RFC 7766 §6.2.2 flow control), and the shared OutputBudget does the
@@ -239,6 +242,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
     if (this.held) {
       // Its answers moved: not stalled, whatever else it waits for.
       this.progressAt = performance.now();
+      this.setWaitDeadline(this.progressAt);
       this.host.stuck(this, this.charged > 0);
       // Under its own bound again, it waits for room in the budget like the rest, and answers in
       // a turn: never from here, since write callbacks run as microtasks and answering from them
@@ -253,16 +257,28 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
     if (this.held) return;
     this.held = true;
     this.socket.pause();
-    // Waiting on a client that does not read is not progress: the idle clock runs from here.
-    this.setDeadline(now + this.host.limits.idleTimeoutMs, 'idle');
     this.progressAt = now;
+    this.setWaitDeadline(now);
     this.host.stuck(this, this.charged > 0);
     // Over its own bound it waits for its write callbacks; under it, for room in the budget.
     if (this.socket.writableLength <= this.host.limits.connectionOutputBytes) this.host.budget.wait(this);
   }
 
+  /**
+   * While held. Answers queued that the kernel does not take mean the client stopped reading:
+   * RFC 7766 §6.2.3 lets a server close it, and held until the idle timeout, 1,085 such
+   * connections kept their slots and reads 2 s after the attackers of bench/hostile-dns.ts had
+   * gone. With nothing of its own queued it only waits for room, which is not its fault.
+   */
+  private setWaitDeadline(now: number): void {
+    if (this.charged > 0) this.setDeadline(now + this.host.limits.messageTimeoutMs, 'stalled');
+    else this.setDeadline(now + this.host.limits.idleTimeoutMs, 'idle');
+  }
+
   private unhold(): void {
     this.held = false;
+    // Its client took its answers (or room came): back in good standing, the idle clock restarts.
+    this.setDeadline(performance.now() + this.host.limits.idleTimeoutMs, 'idle');
     this.host.budget.forget(this);
     this.host.stuck(this, false);
   }
