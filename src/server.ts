@@ -3,9 +3,8 @@ import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { openSqliteStore } from './catalog/sqlite-store.js';
 import type { AnyCatalogStore } from './catalog/store.js';
-import { EtcdStore } from './cluster/etcd-store.js';
+import type { EtcdStore } from './cluster/etcd-store.js';
 import { registerClusterMetrics } from './cluster/metrics.js';
-import { joinCluster, openEtcdStore } from './cluster/open.js';
 import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
@@ -50,10 +49,11 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
   let listening = false;
   let closing = false;
   try {
+    // etcd3 (gRPC, protobufjs) takes about a second to load: only cluster mode pays for it.
+    const cluster = config.store.type === 'etcd' ? await import('./cluster/open.js') : null;
+    const etcdStore: EtcdStore | null = cluster === null ? null : cluster.openEtcdStore(config.store, logger);
     const store: AnyCatalogStore =
-      config.store.type === 'etcd'
-        ? openEtcdStore(config.store, logger)
-        : openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
+      etcdStore ?? openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
     const catalog = await Catalog.open(store, {
       checkDefaults: {
         interval: config.health.defaultInterval,
@@ -82,7 +82,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       metrics.registry,
       (service) => service === '*' || catalog.service(service) !== undefined,
     );
-    if (store instanceof EtcdStore) registerClusterMetrics(metrics.registry, store);
+    if (etcdStore !== null) registerClusterMetrics(metrics.registry, etcdStore);
     const lb = createStrategyManager(config.lb, {
       observer: lbMetrics,
       ...(options.random === undefined ? {} : { random: options.random }),
@@ -168,16 +168,16 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       cleanups.push(() => started.close());
     }
     let clusterLine = '';
-    if (store instanceof EtcdStore) {
-      const { name, membership } = await joinCluster(
-        store,
+    if (cluster !== null && etcdStore !== null) {
+      const { name, membership } = await cluster.joinCluster(
+        etcdStore,
         config.store,
         { http: `${config.http.host}:${httpPort}`, dns: dns === null ? null : `${dns.host}:${dns.port}` },
         logger,
       );
       // Unwound first: the other nodes stop counting this one before its faces close.
       cleanups.push(() => membership.stop());
-      const view = store.cluster();
+      const view = etcdStore.cluster();
       clusterLine = `, cluster node ${name} of ${view.members.length} (etcd leader ${view.etcdLeader ?? 'unknown'})`;
     }
     listening = true;
