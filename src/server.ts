@@ -4,9 +4,8 @@ import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { openSqliteStore } from './catalog/sqlite-store.js';
 import type { AnyCatalogStore } from './catalog/store.js';
-import { EtcdStore } from './cluster/etcd-store.js';
+import type { EtcdStore } from './cluster/etcd-store.js';
 import { registerClusterMetrics, registerLoadSyncMetrics } from './cluster/metrics.js';
-import { clusterNode, joinCluster, openEtcdStore, startLoadSync } from './cluster/open.js';
 import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
@@ -57,10 +56,11 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
   let listening = false;
   let closing = false;
   try {
+    // etcd3 (gRPC, protobufjs) takes about a second to load: only cluster mode pays for it.
+    const cluster = config.store.type === 'etcd' ? await import('./cluster/open.js') : null;
+    const etcdStore: EtcdStore | null = cluster === null ? null : cluster.openEtcdStore(config.store, logger);
     const store: AnyCatalogStore =
-      config.store.type === 'etcd'
-        ? openEtcdStore(config.store, logger)
-        : openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
+      etcdStore ?? openSqliteStore(config.storage.dataDir, config.storage.file, config.storage.synchronous);
     const catalog = await Catalog.open(store, {
       checkDefaults: {
         interval: config.health.defaultInterval,
@@ -89,7 +89,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       metrics.registry,
       (service) => service === '*' || catalog.service(service) !== undefined,
     );
-    if (store instanceof EtcdStore) registerClusterMetrics(metrics.registry, store);
+    if (etcdStore !== null) registerClusterMetrics(metrics.registry, etcdStore);
     const lb = createStrategyManager(config.lb, {
       observer: lbMetrics,
       ...(options.random === undefined ? {} : { random: options.random }),
@@ -102,7 +102,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     cleanups.push(async () => lb.close());
 
     // In a cluster each check is run by one live node (health/ownership.ts); none until it joins.
-    const node = store instanceof EtcdStore ? clusterNode(store, config.store, logger) : null;
+    const node = cluster !== null && etcdStore !== null ? cluster.clusterNode(etcdStore, config.store, logger) : null;
     if (node !== null) cleanups.push(() => node.ledger.close());
     const health = new HealthManager({
       catalog,
@@ -189,14 +189,14 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       cleanups.push(() => started.close());
     }
     let clusterLine = '';
-    if (store instanceof EtcdStore && node !== null) {
+    if (cluster !== null && etcdStore !== null && node !== null) {
       // Unwound first: the other nodes stop counting this one (and take its checks) before its faces close.
       cleanups.push(() => node.membership.stop());
-      await joinCluster(store, node, {
+      await cluster.joinCluster(etcdStore, node, {
         http: `${config.http.host}:${httpPort}`,
         dns: dns === null ? null : `${dns.host}:${dns.port}`,
       });
-      const loads = await startLoadSync(store, config.store, node.name, lb, catalog, logger);
+      const loads = await cluster.startLoadSync(etcdStore, config.store, node.name, lb, catalog, logger);
       registerLoadSyncMetrics(metrics.registry, loads);
       // Reports taken before the stop are still shared: one last flush, then the watch closes.
       cleanups.push(async () => {
@@ -204,7 +204,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
         await loads.flush();
         await loads.close();
       });
-      const view = store.cluster();
+      const view = etcdStore.cluster();
       clusterLine = `, cluster node ${node.name} of ${view.members.length} (etcd leader ${view.etcdLeader ?? 'unknown'})`;
     }
     listening = true;

@@ -3,10 +3,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCatalogFile, TransferError } from '../src/cluster/catalog-transfer.js';
-import { tempDir } from './helpers/catalog.js';
-import { openEtcdStore, startEtcd, uniquePrefix } from './helpers/etcd.js';
-import { json, startTestKonsul } from './helpers/konsul.js';
+import { parseCatalogFile, TransferError } from '../../src/cluster/catalog-transfer.js';
+import { tempDir } from '../helpers/catalog.js';
+import { openEtcdStore, startEtcd, uniquePrefix } from '../helpers/etcd.js';
+import { json, startTestKonsul } from '../helpers/konsul.js';
 
 /**
  * Moving a catalog from SQLite into etcd with the real commands (`npm run catalog:export`,
@@ -14,8 +14,8 @@ import { json, startTestKonsul } from './helpers/konsul.js';
  * exported, imported into real etcd, and a cluster node then serves the same instances, checks
  * and statuses.
  */
-const EXPORT = fileURLToPath(new URL('../scripts/catalog-export.ts', import.meta.url));
-const IMPORT = fileURLToPath(new URL('../scripts/catalog-import.ts', import.meta.url));
+const EXPORT = fileURLToPath(new URL('../../scripts/catalog-export.ts', import.meta.url));
+const IMPORT = fileURLToPath(new URL('../../scripts/catalog-import.ts', import.meta.url));
 
 interface Run {
   code: number;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startTestKonsul } from './helpers/konsul.js';
+import { startTestKonsul } from '../helpers/konsul.js';
 
 const run = promisify(execFile);
 

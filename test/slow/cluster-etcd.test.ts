@@ -1,9 +1,9 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { CatalogEvent } from '../src/catalog/catalog.js';
-import { eventually, openEtcdCatalog, outcome, startEtcd, uniquePrefix, web } from './helpers/etcd.js';
-import { json, startTestKonsul } from './helpers/konsul.js';
+import type { CatalogEvent } from '../../src/catalog/catalog.js';
+import { eventually, openEtcdCatalog, outcome, startEtcd, uniquePrefix, web } from '../helpers/etcd.js';
+import { json, startTestKonsul } from '../helpers/konsul.js';
 
 /**
  * Several Konsul nodes over one real etcd: each node here is a catalog (or a whole server) with

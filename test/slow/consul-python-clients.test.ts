@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { startTestKonsul } from './helpers/konsul.js';
+import { startTestKonsul } from '../helpers/konsul.js';
 
 /**
  * Konsul driven by the two Python Consul clients Debian packages, unmodified: python3-consul
@@ -18,9 +18,9 @@ import { startTestKonsul } from './helpers/konsul.js';
  */
 
 const PYTHON = '/usr/bin/python3';
-const SCENARIO = fileURLToPath(new URL('./fixtures/python-consul-client.py', import.meta.url));
+const SCENARIO = fileURLToPath(new URL('../fixtures/python-consul-client.py', import.meta.url));
 const CONSUL2_ROOT =
-  process.env.KONSUL_TEST_PYTHON3_CONSUL2 ?? fileURLToPath(new URL('../.ci/deb/python3-consul2', import.meta.url));
+  process.env.KONSUL_TEST_PYTHON3_CONSUL2 ?? fileURLToPath(new URL('../../.ci/deb/python3-consul2', import.meta.url));
 const DIST_PACKAGES = 'usr/lib/python3/dist-packages';
 /** The scenario waits on blocking queries and an HTTP check; it needs a few seconds, never this many. */
 const SCENARIO_TIMEOUT_MS = 60_000;

@@ -3,8 +3,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { tempDir } from './helpers/catalog.js';
-import { startTestKonsul } from './helpers/konsul.js';
+import { tempDir } from '../helpers/catalog.js';
+import { startTestKonsul } from '../helpers/konsul.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**

@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { tempDir } from './helpers/catalog.js';
-import { startTestKonsul } from './helpers/konsul.js';
+import { tempDir } from '../helpers/catalog.js';
+import { startTestKonsul } from '../helpers/konsul.js';
 
 /**
  * The curl lines of Consul's HTTP API docs, pointed at Konsul's port. curl's `--data @file`
