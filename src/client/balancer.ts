@@ -7,6 +7,9 @@
  * Built on membership change, read on the hot path: the candidate list, the per-instance
  * state and the strategy's tables are made when the watch reports a new list; a call only
  * orders, looks up and counts.
+ *
+ * Events: 'update' (new instance list), 'sync' and 'stale' (Konsul answered / a call to it
+ * failed), 'eject' (instance, until), 'open' (instance: its breaker opened).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -76,6 +79,8 @@ export class Balancer extends EventEmitter {
   private readonly loadAware: boolean;
   private readonly counters = { requests: 0, retries: 0, budgetExhausted: 0, failures: 0, ejections: 0 };
   private readonly onUpdate = () => this.refresh();
+  private readonly onSync = () => this.emit('sync');
+  private readonly onStale = () => this.emit('stale');
   private closed = false;
 
   constructor(
@@ -107,6 +112,8 @@ export class Balancer extends EventEmitter {
     this.loadAware = LOAD_AWARE.has(options.strategy);
     this.candidates = { key: `${service}@0`, service, instances: [], members: [] };
     watch.on('update', this.onUpdate);
+    watch.on('sync', this.onSync);
+    watch.on('stale', this.onStale);
     if (watch.synced) this.refresh();
   }
 
@@ -215,6 +222,8 @@ export class Balancer extends EventEmitter {
   close(): void {
     this.closed = true;
     this.watch.off('update', this.onUpdate);
+    this.watch.off('sync', this.onSync);
+    this.watch.off('stale', this.onStale);
     this.manager.close();
   }
 
