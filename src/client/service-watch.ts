@@ -2,7 +2,9 @@
  * Keeps one service's instances current: list, then blocking queries from the index the list
  * reported (Kubernetes' list-then-watch; Consul's blocking queries). One watch per service
  * serves every balancer of it. When Konsul cannot be reached the watch keeps the last list it
- * had, says so in its stats, and retries with backoff, failing over between Konsul nodes.
+ * had, says so in its stats, and retries with backoff, failing over between Konsul nodes; the
+ * first call after a failure lists again without blocking, so the watch knows at once that
+ * Konsul is back (and what changed meanwhile) instead of after a quiet blocking wait.
  * The index never goes back: an answer from a node behind the watch is not applied, unless
  * several in a row say the same, which means the catalog really started afresh (Consul's
  * advice to clients: reset when the index goes backwards).
@@ -121,13 +123,14 @@ export class ServiceWatch extends EventEmitter {
     const base = `/catalog/services/${encodeURIComponent(this.service)}?health-filter=false`;
     let failures = 0;
     let behind = 0;
+    let relist = true;
     while (!this.closed) {
       const catalog = this.catalog;
       // Consul's rule for blocking clients: never send an index below 1, or a catalog at index 0
       // would answer at once, forever.
-      const path = this.synced ? `${base}&index=${Math.max(catalog.index, 1)}&wait=${waitMs}ms` : base;
+      const path = relist ? base : `${base}&index=${Math.max(catalog.index, 1)}&wait=${waitMs}ms`;
       // The server holds the query for wait plus up to wait/16 of jitter.
-      const timeoutMs = this.synced ? waitMs + waitMs / 16 + requestTimeoutMs : requestTimeoutMs;
+      const timeoutMs = relist ? requestTimeoutMs : waitMs + waitMs / 16 + requestTimeoutMs;
       let delayMs = 0;
       try {
         const answer = await this.http.call({ method: 'GET', path, timeoutMs });
@@ -135,6 +138,7 @@ export class ServiceWatch extends EventEmitter {
         if (parsed === undefined) throw new Error(`${answer.url} answered something other than a list`);
         const index = answer.index ?? 0;
         failures = 0;
+        relist = false;
         catalog.syncs++;
         catalog.stale = false;
         catalog.staleSince = null;
@@ -156,6 +160,7 @@ export class ServiceWatch extends EventEmitter {
       } catch (error) {
         if (this.isClosed()) break;
         failures++;
+        relist = true;
         catalog.errors++;
         catalog.stale = true;
         catalog.staleSince ??= this.clock.now();
