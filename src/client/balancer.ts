@@ -83,6 +83,7 @@ export class Balancer extends EventEmitter {
   private readonly onStale = () => this.emit('stale');
   private closed = false;
 
+  /** @internal Made by Konsul.balancer() / Konsul.register(). */
   constructor(
     readonly service: string,
     private readonly options: ResolvedBalancerOptions,

@@ -48,6 +48,7 @@ export class ServiceRegistration extends EventEmitter {
   private closed = false;
   private readonly intervalMs: number;
 
+  /** @internal Made by Konsul.balancer() / Konsul.register(). */
   constructor(
     private readonly http: KonsulHttp,
     private readonly clock: Clock,
