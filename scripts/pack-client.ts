@@ -118,7 +118,8 @@ function pruneTo(root: string, keep: Set<string>): void {
   for (const file of all) if (!keep.has(relative(root, file))) rmSync(file);
 }
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+const entry = process.argv.at(1);
+if (entry !== undefined && resolve(entry) === fileURLToPath(import.meta.url)) {
   const packed = await packClient(process.argv[2] ?? join(REPO, 'dist-client'));
   console.log(packed.tarball);
 }
