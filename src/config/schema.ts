@@ -84,6 +84,8 @@ export const ConfigSchema = Type.Object(
             requestTimeout: Duration,
             probeInterval: Duration,
             memberTtl: Duration,
+            loadFlushInterval: Duration,
+            loadMaxPending: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
           },
           { additionalProperties: false },
         ),

@@ -4,7 +4,7 @@
  * would overload them, so every candidate is returned instead
  * (Envoy: "Panic threshold", healthy_panic_threshold).
  */
-import type { Instance } from '../catalog/types.js';
+import type { Exclusion, Instance } from '../catalog/types.js';
 
 /** 0: no filter, 1: drop critical, 2: passing only. Also the index of the cached variant. */
 export type HealthMode = 0 | 1 | 2;
@@ -22,22 +22,35 @@ export interface HealthSelection {
   readonly panic: boolean;
 }
 
+/**
+ * Given `excluded` (an `explain` query), appends each instance the filter leaves out with the
+ * status that did it; nothing in panic, where every candidate is answered.
+ */
 export function selectHealthy(
   instances: readonly Instance[],
   mode: HealthMode,
   panicThreshold: number,
+  excluded?: Exclusion[],
 ): HealthSelection {
   if (mode === 0) return { instances, filtered: 0, panic: false };
   let healthy = 0;
-  for (const instance of instances) if (isHealthy(instance, mode)) healthy++;
+  for (const instance of instances) if (healthExclusion(instance, mode) === null) healthy++;
   const total = instances.length;
   if (healthy === total) return { instances, filtered: 0, panic: false };
   if (panicThreshold > 0 && (healthy / total) * 100 < panicThreshold) return { instances, filtered: 0, panic: true };
   const kept: Instance[] = [];
-  for (const instance of instances) if (isHealthy(instance, mode)) kept.push(instance);
+  for (const instance of instances) {
+    const reason = healthExclusion(instance, mode);
+    if (reason === null) kept.push(instance);
+    else excluded?.push({ id: instance.id, reason, instance });
+  }
   return { instances: kept, filtered: total - healthy, panic: false };
 }
 
-function isHealthy(instance: Instance, mode: HealthMode): boolean {
-  return mode === 2 ? instance.status === 'passing' : instance.status !== 'critical';
+/** The status that keeps an instance out under `mode`, or null when it is healthy enough. */
+function healthExclusion(instance: Instance, mode: HealthMode): 'critical' | 'warning' | null {
+  const status = instance.status;
+  if (status === 'passing') return null;
+  if (status === 'critical') return 'critical';
+  return mode === 2 ? 'warning' : null;
 }

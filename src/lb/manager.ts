@@ -8,7 +8,7 @@ import type { Instance } from '../catalog/types.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
 import { ByteLru } from './byte-lru.js';
-import { healthMode } from './health-filter.js';
+import { healthMode, selectHealthy } from './health-filter.js';
 import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
@@ -51,6 +51,12 @@ export interface LbCacheStats {
   evictions: number;
   /** Table builds queued or running, and how the slices went. */
   builder: BuilderStats;
+}
+
+/** An instance's load as the API shows it and cluster nodes share it. */
+export interface SharedLoad {
+  connections: number;
+  latencyMs: number | null;
 }
 
 export class StrategyManager {
@@ -175,9 +181,23 @@ export class StrategyManager {
     const record = this.tracker.report(instanceId, load, service);
     if (load.connections !== undefined)
       this.observer?.connections?.(record.service ?? service ?? 'unknown', instanceId, record.connections);
+    this.onLocalReport?.(instanceId, this.loadOf(instanceId));
   }
 
-  loadOf(instanceId: string): { connections: number; latencyMs: number | null } {
+  /**
+   * Told of each report this node receives, with the instance's load after it (cluster mode
+   * shares it with the other nodes). One listener; setting another replaces it.
+   */
+  onLocalReport: ((instanceId: string, load: SharedLoad) => void) | undefined = undefined;
+
+  /** Takes an instance's load as another node reported it (cluster mode); not passed to onLocalReport. */
+  replaceLoad(instanceId: string, load: SharedLoad, service?: string): void {
+    const record = this.tracker.replace(instanceId, load.connections, load.latencyMs);
+    if (service !== undefined) record.service = service;
+    this.observer?.connections?.(record.service ?? 'unknown', instanceId, record.connections);
+  }
+
+  loadOf(instanceId: string): SharedLoad {
     const record = this.tracker.peek(instanceId);
     if (record === undefined) return { connections: 0, latencyMs: null };
     return { connections: record.connections, latencyMs: Number.isNaN(record.latencyMs) ? null : record.latencyMs };
@@ -235,6 +255,9 @@ export class StrategyManager {
     const previous = entry.variants[mode];
     const previousSource = previous?.source;
     const variant = entry.variant(mode, all, this.config.panicThreshold);
+    // The cached variant holds the survivors only; an explain query runs the same filter over the
+    // same candidate array again to hear its reasons (same input, same decision), off the hot path.
+    if (options.excluded !== undefined) selectHealthy(all, mode, this.config.panicThreshold, options.excluded);
     if (variant !== previous || variant.source !== previousSource) context.grew = true;
     const { instances, filtered, panic } = variant.selection;
     const observer = this.observer;

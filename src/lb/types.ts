@@ -3,7 +3,7 @@
  * and the strategies. Strategies order; the manager validates, filters by health,
  * caches per-membership structures and dispatches.
  */
-import type { Instance } from '../catalog/types.js';
+import type { Exclusion, Instance } from '../catalog/types.js';
 import type { Config } from '../config/schema.js';
 import type { Membership } from './membership.js';
 import type { BuildTask } from './table-builder.js';
@@ -47,6 +47,11 @@ export interface OrderOptions {
   healthFilter?: boolean | undefined;
   /** Default false: when true also drop warning instances (applies even when healthFilter is false). */
   passingOnly?: boolean | undefined;
+  /**
+   * An `explain` query: order() appends here every candidate the health filter left out, with
+   * its reason, recorded by the filter itself. Instances past `limit` are not excluded, only not answered.
+   */
+  excluded?: Exclusion[] | undefined;
 }
 
 export interface OrderResult {
