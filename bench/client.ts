@@ -10,8 +10,10 @@ import { machineLine } from './lib/machine.js';
 import { startBareServer, startKonsul, withServers, type ServerProcess } from './lib/processes.js';
 import { goalTable, isMain, renderSection, type Section } from './lib/report.js';
 
-const CALLS = Number(process.env.BENCH_CLIENT_CALLS ?? 2000);
-const ROUNDS = Number(process.env.BENCH_CLIENT_ROUNDS ?? 9);
+/** Calls per batch; a pair is one plain and one balanced batch, back to back. */
+const BATCH = Number(process.env.BENCH_CLIENT_BATCH ?? 25);
+/** Pairs per strategy. Small batches in many pairs: load swings on a shared machine hit both sides of a pair alike. */
+const PAIRS = Number(process.env.BENCH_CLIENT_PAIRS ?? 400);
 const INSTANCES = 3;
 const GOAL_US = 10;
 
@@ -38,28 +40,34 @@ async function measure(konsulProcess: ServerProcess, target: ServerProcess, stra
     const plain = () => fetch(plainUrl);
     const balanced = () => balancer.fetch('/');
     // Warm-up: JIT, connection pools, the strategy's caches.
-    await cpuPerCall(plain, CALLS / 4);
-    await cpuPerCall(balanced, CALLS / 4);
-    const plainRounds: number[] = [];
-    const balancedRounds: number[] = [];
+    await cpuPerCall(plain, 500);
+    await cpuPerCall(balanced, 500);
     const extra: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    let plainTotal = 0;
+    let balancedTotal = 0;
+    for (let pair = 0; pair < PAIRS; pair++) {
       let p: number;
       let b: number;
-      if (round % 2 === 0) {
-        p = await cpuPerCall(plain, CALLS);
-        b = await cpuPerCall(balanced, CALLS);
+      if (pair % 2 === 0) {
+        p = await cpuPerCall(plain, BATCH);
+        b = await cpuPerCall(balanced, BATCH);
       } else {
-        b = await cpuPerCall(balanced, CALLS);
-        p = await cpuPerCall(plain, CALLS);
+        b = await cpuPerCall(balanced, BATCH);
+        p = await cpuPerCall(plain, BATCH);
       }
-      plainRounds.push(p);
-      balancedRounds.push(b);
+      plainTotal += p;
+      balancedTotal += b;
       extra.push(b - p);
     }
     const stats = balancer.stats();
     if (stats.failures > 0 || stats.retries > 0) throw new Error(`the balanced calls failed: ${JSON.stringify(stats)}`);
-    return { strategy, plain: median(plainRounds), balanced: median(balancedRounds), extra: median(extra) };
+    return {
+      strategy,
+      plain: plainTotal / PAIRS,
+      balanced: balancedTotal / PAIRS,
+      extra: median(extra),
+      extraMean: (balancedTotal - plainTotal) / PAIRS,
+    };
   } finally {
     await konsul.close();
   }
@@ -87,7 +95,7 @@ export async function run(): Promise<Section> {
       for (const strategy of ['round-robin', 'p2c']) results.push(await measure(konsulProcess, target, strategy));
       const rows = results.map((result) => ({
         figure: `extra CPU per call, ${result.strategy}`,
-        value: `${result.extra.toFixed(1)} µs`,
+        value: `${result.extra.toFixed(1)} µs (mean ${result.extraMean.toFixed(1)} µs)`,
         baseline: `${result.plain.toFixed(1)} µs`,
         ratio: `${(result.balanced / result.plain).toFixed(2)}×`,
         goal: `< ${GOAL_US} µs`,
@@ -97,8 +105,9 @@ export async function run(): Promise<Section> {
         title: 'Client',
         summary:
           `CPU of the bench process per call of \`balancer.fetch('/')\` (konsul/client, ${INSTANCES} instances, defaults: outlier ejection, ` +
-          `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target, ${ROUNDS} paired rounds of ` +
-          `${CALLS} sequential calls each, bodies read; medians. "Konsul" is balanced minus plain, "baseline" the plain call's CPU. ` +
+          `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target: ${PAIRS} pairs of batches of ` +
+          `${BATCH} sequential calls (plain then balanced, or the reverse, alternating), bodies read. "Konsul" is the median over pairs of ` +
+          `balanced minus plain per call (the mean in brackets, which keeps garbage-collection spikes), "baseline" the mean CPU of a plain call. ` +
           `Konsul and the target (bench/bare-server.ts) run in their own processes. ${machineLine()}.`,
         tables: [goalTable(rows)],
         command: 'npm run bench:client',
