@@ -223,3 +223,19 @@ t.test('cluster mode: an unreachable Konsul URL is skipped', async (t) => {
   t.equal(await answeredBy(await payments.fetch('/')), 'payments-1');
   t.equal(payments.stats().catalog.url, konsulUrl(server), 'stays on the node that answered');
 });
+
+t.test('close() ends the calls in flight and leaves no timer on the clock', async (t) => {
+  const server = await startTestKonsul(t);
+  const hanging = await startHttpTarget(t, { kind: 'hang' });
+  await registerTarget(server, 'slow', 'slow-1', hanging.port);
+  const { konsul, clock } = startClient(t, [konsulUrl(server)]);
+  const slow = konsul.balancer('slow', { perTryTimeout: '5s' });
+  await slow.ready();
+  const call = slow.fetch('/');
+  await hanging.until('the call reached the target', () => hanging.requests.length === 1);
+  t.ok(clock.pending > 0, 'the per-try timeout is armed');
+  await konsul.close();
+  await t.rejects(call, { code: 'closed' });
+  t.equal(clock.pending, 0, 'no timer of the client is left');
+  await t.rejects(slow.fetch('/'), { code: 'closed' });
+});

@@ -18,6 +18,7 @@ import type { Instance } from '../catalog/types.js';
 import { KonsulError } from '../errors.js';
 import type { StrategyManager } from '../lb/manager.js';
 import type { Candidates, OrderOptions } from '../lb/types.js';
+import { AttemptDeadlines } from './attempt-deadlines.js';
 import { ClientErrors, KonsulClientError } from './errors.js';
 import { InstanceState, statsOf, type InstanceStats } from './instance-state.js';
 import type { LoadReporter } from './load-reporter.js';
@@ -60,6 +61,7 @@ const LOAD_AWARE: ReadonlySet<string> = new Set(['least-connections', 'p2c', 'la
 /** Strategies whose tables are worth building as soon as the list changes. */
 const TABLE_KEYED: ReadonlySet<string> = new Set(['ring-hash', 'maglev', 'ip-hash']);
 const PER_TRY_TIMEOUT = Symbol('per-try timeout');
+const CLOSED = Symbol('balancer closed');
 
 interface Outcome {
   response: Response | undefined;
@@ -77,6 +79,7 @@ export class Balancer extends EventEmitter {
   private readonly budget: RetryBudget;
   private readonly outlier: OutlierEjection | undefined;
   private readonly loadAware: boolean;
+  private readonly deadlines: AttemptDeadlines;
   private readonly counters = { requests: 0, retries: 0, budgetExhausted: 0, failures: 0, ejections: 0 };
   private readonly onUpdate = () => this.refresh();
   private readonly onSync = () => this.emit('sync');
@@ -111,6 +114,7 @@ export class Balancer extends EventEmitter {
     this.budget = new RetryBudget(options.budgetRatio, options.budgetMinPerSecond, clock.now());
     this.outlier = options.outlier === undefined ? undefined : new OutlierEjection(options.outlier);
     this.loadAware = LOAD_AWARE.has(options.strategy);
+    this.deadlines = new AttemptDeadlines(clock, PER_TRY_TIMEOUT);
     this.candidates = { key: `${service}@0`, service, instances: [], members: [] };
     watch.on('update', this.onUpdate);
     watch.on('sync', this.onSync);
@@ -207,6 +211,7 @@ export class Balancer extends EventEmitter {
         lastError = undefined;
       } else {
         if (init.signal?.aborted === true) throw init.signal.reason;
+        if (outcome.error === CLOSED) throw ClientErrors.closed();
         lastError = outcome.error;
       }
     }
@@ -220,8 +225,10 @@ export class Balancer extends EventEmitter {
     throw error;
   }
 
+  /** Stops following the list; calls in flight end with `closed`. */
   close(): void {
     this.closed = true;
+    this.deadlines.close(CLOSED);
     this.watch.off('update', this.onUpdate);
     this.watch.off('sync', this.onSync);
     this.watch.off('stale', this.onStale);
@@ -273,7 +280,7 @@ export class Balancer extends EventEmitter {
   ): Promise<Outcome> {
     const clock = this.clock;
     const controller = new AbortController();
-    const timer = clock.setTimeout(() => controller.abort(PER_TRY_TIMEOUT), timeoutMs);
+    const deadline = this.deadlines.start(controller, clock.now() + timeoutMs);
     const callerSignal = init.signal;
     const signal =
       callerSignal === undefined || callerSignal === null
@@ -289,13 +296,13 @@ export class Balancer extends EventEmitter {
     try {
       response = await fetch(state.base + path, { ...init, signal });
     } catch (caught) {
-      error = controller.signal.aborted ? PER_TRY_TIMEOUT : caught;
+      error = controller.signal.aborted ? (controller.signal.reason as unknown) : caught;
     } finally {
-      clock.clearTimeout(timer);
+      this.deadlines.finish(deadline);
     }
     const elapsedMs = performance.now() - started;
     state.inFlight--;
-    const callerAborted = error !== undefined && callerSignal?.aborted === true;
+    const callerAborted = error !== undefined && (callerSignal?.aborted === true || error === CLOSED);
     if (!callerAborted) this.record(state, response === undefined || response.status >= 500, elapsedMs);
     if (this.loadAware) {
       this.manager.reportLoad(
