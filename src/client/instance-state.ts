@@ -1,7 +1,8 @@
 /**
  * What a balancer knows about one instance beyond the catalog: its traffic counters, its
  * latency (EWMA), its passive-health state (outlier ejection, circuit breaker). Kept per
- * instance id, so an instance that leaves and comes back keeps its ejection history.
+ * instance id across list changes (a health flip or a new weight keeps the counters); dropped
+ * when the instance leaves the list, so the state stays bounded by the service's size.
  */
 import type { Instance } from '../catalog/types.js';
 import { CircuitBreaker } from './circuit-breaker.js';
