@@ -43,6 +43,7 @@ const config: LbConfig = {
   cacheSize: 1024,
   cacheBytes: 33_554_432,
   buildSliceWork: 8192,
+  buildSliceTime: '1ms',
 };
 const REGIONS = ['eu-west', 'eu-central', 'us-east', 'ap-south'];
 

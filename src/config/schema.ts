@@ -132,6 +132,7 @@ export const ConfigSchema = Type.Object(
         cacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
         cacheBytes: Type.Integer({ minimum: 65_536, maximum: 17_179_869_184 }),
         buildSliceWork: Type.Integer({ minimum: 256, maximum: 100_000_000 }),
+        buildSliceTime: Duration,
       },
       { additionalProperties: false },
     ),

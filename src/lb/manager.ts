@@ -5,6 +5,7 @@
  * faces both call order().
  */
 import type { Instance } from '../catalog/types.js';
+import { parseDuration } from '../duration.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
 import { ByteLru } from './byte-lru.js';
@@ -85,7 +86,9 @@ export class StrategyManager {
       if (entry instanceof TableEntry) this.tables.evicted(entry);
     });
     this.rotations = new RotationCounters(config.cacheSize);
-    this.builder = new TableBuilder(config.buildSliceWork, MAX_PENDING_BUILDS);
+    this.builder = new TableBuilder(config.buildSliceWork, MAX_PENDING_BUILDS, {
+      sliceTimeMs: parseDuration(config.buildSliceTime)!,
+    });
     this.tables = new TableStore(this.cache, this.builder, config);
     this.tracker = new LoadTracker(config.latencyEwmaAlpha);
     this.context = new QueryContext(config, options.random ?? Math.random, this.tables, this.tracker);

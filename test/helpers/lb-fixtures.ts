@@ -28,6 +28,7 @@ export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
     // Sliced builds (the production default, 8192) are specified in lb-table-builder.test.ts
     // and lb-tables.test.ts, which set it explicitly.
     buildSliceWork: 100_000_000,
+    buildSliceTime: '1h',
     ...overrides,
   };
 }
