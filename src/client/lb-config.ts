@@ -31,4 +31,5 @@ export const CLIENT_LB_CONFIG: LbConfig = {
   // The server holds tables for the whole catalog in 32 MiB; a client balances a handful of services.
   cacheBytes: 8_388_608,
   buildSliceWork: 100_000_000,
+  buildSliceTime: '1ms',
 };
