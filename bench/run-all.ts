@@ -140,6 +140,7 @@ const steps: Step[] = [
     run: async () => (await import('./registration.js')).run(),
   },
   { title: 'Blocking queries', timeoutMs: 3 * MINUTE, run: async () => (await import('./watchers.js')).run() },
+  { title: 'Client', timeoutMs: 5 * MINUTE, run: async () => (await import('./client.js')).run() },
   {
     title: 'DNS',
     timeoutMs: 3 * MINUTE,

@@ -1,0 +1,123 @@
+/**
+ * What konsul/client costs per call: extra CPU of `balancer.fetch()` over a plain `fetch()` to
+ * the same target in the same process, in paired rounds (plain and balanced alternate, each
+ * round starting with the other), medians of the per-round differences. CPU is
+ * process.cpuUsage() (user + system) of the bench process, which runs only the client side:
+ * Konsul and the target are child processes. Goal: under 10 µs of extra CPU per call.
+ */
+import { Konsul } from '../src/client/index.js';
+import { machineLine } from './lib/machine.js';
+import { startBareServer, startKonsul, withServers, type ServerProcess } from './lib/processes.js';
+import { goalTable, isMain, renderSection, type Section } from './lib/report.js';
+
+/** Calls per batch; a pair is one plain and one balanced batch, back to back. */
+const BATCH = Number(process.env.BENCH_CLIENT_BATCH ?? 25);
+/** Pairs per strategy. Small batches in many pairs: load swings on a shared machine hit both sides of a pair alike. */
+const PAIRS = Number(process.env.BENCH_CLIENT_PAIRS ?? 400);
+const INSTANCES = 3;
+const GOAL_US = 10;
+
+/** Microseconds of CPU per call for `calls` sequential calls, bodies read. */
+async function cpuPerCall(call: () => Promise<Response>, calls: number): Promise<number> {
+  const before = process.cpuUsage();
+  for (let i = 0; i < calls; i++) await (await call()).arrayBuffer();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / calls;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function measure(konsulProcess: ServerProcess, target: ServerProcess, strategy: string) {
+  const konsul = new Konsul({ urls: [konsulProcess.url], handleSignals: false });
+  try {
+    const balancer = konsul.balancer('bench-target', { strategy });
+    await balancer.ready();
+    const plainUrl = `${target.url}/`;
+    const plain = () => fetch(plainUrl);
+    const balanced = () => balancer.fetch('/');
+    // Warm-up: JIT, connection pools, the strategy's caches.
+    await cpuPerCall(plain, 500);
+    await cpuPerCall(balanced, 500);
+    const extra: number[] = [];
+    let plainTotal = 0;
+    let balancedTotal = 0;
+    for (let pair = 0; pair < PAIRS; pair++) {
+      let p: number;
+      let b: number;
+      if (pair % 2 === 0) {
+        p = await cpuPerCall(plain, BATCH);
+        b = await cpuPerCall(balanced, BATCH);
+      } else {
+        b = await cpuPerCall(balanced, BATCH);
+        p = await cpuPerCall(plain, BATCH);
+      }
+      plainTotal += p;
+      balancedTotal += b;
+      extra.push(b - p);
+    }
+    const stats = balancer.stats();
+    if (stats.failures > 0 || stats.retries > 0) throw new Error(`the balanced calls failed: ${JSON.stringify(stats)}`);
+    return {
+      strategy,
+      plain: plainTotal / PAIRS,
+      balanced: balancedTotal / PAIRS,
+      extra: median(extra),
+      extraMean: (balancedTotal - plainTotal) / PAIRS,
+    };
+  } finally {
+    await konsul.close();
+  }
+}
+
+export async function run(): Promise<Section> {
+  return withServers(
+    [() => startKonsul('konsul'), () => startBareServer('target', Buffer.from('ok'), 'text/plain')],
+    async ([konsulProcess, target]) => {
+      for (let i = 1; i <= INSTANCES; i++) {
+        // Three instances on the one target: the balancer picks among them, the target answers all.
+        const response = await fetch(`${konsulProcess.url}/catalog/register`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            id: `bench-target-${i}`,
+            name: 'bench-target',
+            address: '127.0.0.1',
+            port: target.httpPort,
+          }),
+        });
+        if (response.status !== 200) throw new Error(`register: ${response.status} ${await response.text()}`);
+      }
+      const results = [];
+      for (const strategy of ['round-robin', 'p2c']) results.push(await measure(konsulProcess, target, strategy));
+      const rows = results.map((result) => ({
+        figure: `extra CPU per call, ${result.strategy}`,
+        value: `${result.extra.toFixed(1)} µs (mean ${result.extraMean.toFixed(1)} µs)`,
+        baseline: `${result.plain.toFixed(1)} µs`,
+        ratio: `${(result.balanced / result.plain).toFixed(2)}×`,
+        goal: `< ${GOAL_US} µs`,
+        met: result.extra < GOAL_US,
+      }));
+      return {
+        title: 'Client',
+        summary:
+          `CPU of the bench process per call of \`balancer.fetch('/')\` (konsul/client, ${INSTANCES} instances, defaults: outlier ejection, ` +
+          `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target: ${PAIRS} pairs of batches of ` +
+          `${BATCH} sequential calls (plain then balanced, or the reverse, alternating), bodies read. "Konsul" is the median over pairs of ` +
+          `balanced minus plain per call (the mean in brackets, which keeps garbage-collection spikes), "baseline" the mean CPU of a plain call. ` +
+          `Konsul and the target (bench/bare-server.ts) run in their own processes. ${machineLine()}.`,
+        tables: [goalTable(rows)],
+        command: 'npm run bench:client',
+        notes: [],
+      };
+    },
+  );
+}
+
+if (isMain(import.meta.url)) {
+  console.log(renderSection(await run()));
+  process.exit(0);
+}
