@@ -41,6 +41,11 @@ export const Errors = {
   requestTimeout: define('request_timeout', 408, () => 'The request was not received in time'),
   routeNotFound: define('route_not_found', 404, (method: string, url: string) => `No route for ${method} ${url}`),
   instanceNotFound: define('instance_not_found', 404, (id: string) => `No instance with id "${id}"`),
+  serviceConfigNotFound: define(
+    'service_config_not_found',
+    404,
+    (name: string) => `Service "${name}" has no config; PUT one first`,
+  ),
   checkNotFound: define('check_not_found', 404, (checkId: string) => `No check with id "${checkId}"`),
   notTtlCheck: define(
     'not_ttl_check',
