@@ -118,6 +118,11 @@ export class StrategyManager {
     return strategy;
   }
 
+  /** Whether `name` is registered and enabled: a query may use it without an error. */
+  usable(name: string): boolean {
+    return this.strategies.has(name) && this.enabledNames.has(name);
+  }
+
   /**
    * Validates a query's load-balancing options without ordering anything, with the same
    * errors order() would throw: lets a face fail fast before holding a blocking query.
@@ -234,7 +239,7 @@ export class StrategyManager {
     const entry = this.listEntry(candidates.key);
     const previous = entry.variants[mode];
     const previousSource = previous?.source;
-    const variant = entry.variant(mode, all, this.config.panicThreshold);
+    const variant = entry.variant(mode, all, options.panicThreshold ?? this.config.panicThreshold);
     if (variant !== previous || variant.source !== previousSource) context.grew = true;
     const { instances, filtered, panic } = variant.selection;
     const observer = this.observer;

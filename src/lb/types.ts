@@ -47,6 +47,8 @@ export interface OrderOptions {
   healthFilter?: boolean | undefined;
   /** Default false: when true also drop warning instances (applies even when healthFilter is false). */
   passingOnly?: boolean | undefined;
+  /** Percent healthy below which panic mode answers with every candidate; default config.panicThreshold. */
+  panicThreshold?: number | undefined;
 }
 
 export interface OrderResult {
