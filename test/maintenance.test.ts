@@ -170,3 +170,25 @@ t.test("Consul's maintenance route and the critical _service_maintenance check",
     ['_service_maintenance:web-2'],
   );
 });
+
+t.test('explain names maintenance as the reason an instance is left out, panic or not', async (t) => {
+  const server = await startTestKonsul(t);
+  await registerWeb(server, 1);
+  await registerWeb(server, 2);
+  await server.app.inject({
+    method: 'PUT',
+    url: '/catalog/instances/web-1/maintenance',
+    payload: { enable: true, reason: 'disk swap' },
+  });
+  const explained = json<{ instances: { id: string }[]; excluded: { id: string; reason: string }[] }>(
+    await server.app.inject({ url: '/catalog/services/web?explain=true&health-filter=false' }),
+  );
+  t.same(
+    explained.instances.map((instance) => instance.id),
+    ['web-2'],
+  );
+  t.same(
+    explained.excluded.map(({ id, reason }) => ({ id, reason })),
+    [{ id: 'web-1', reason: 'maintenance' }],
+  );
+});

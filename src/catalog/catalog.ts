@@ -18,6 +18,7 @@ import {
   compareById,
   worstStatus,
   type Check,
+  type Exclusion,
   type HealthStatus,
   type Instance,
   type Maintenance,
@@ -315,20 +316,19 @@ export class Catalog {
     return this.services.summaries();
   }
 
-  query(filter: QueryFilter): QueryResult {
+  /**
+   * The instances of a service (or of the catalog) that pass the tag and meta filter. Given
+   * `excluded`, appends each instance the filter leaves out, with the filter that did it
+   * (an `explain` query); the answer is the same either way.
+   */
+  query(filter: QueryFilter, excluded?: Exclusion[]): QueryResult {
     // Repeating a tag changes nothing, so it must not make a new key (and a new ring).
     const tags = filter.tags === undefined ? [] : [...new Set(filter.tags)];
     const metaEntries = Object.entries(filter.meta ?? {});
     const name = filter.name?.toLowerCase();
     const source = name === undefined ? this.everyInstance() : (this.services.get(name)?.instances ?? []);
     const instances =
-      tags.length === 0 && metaEntries.length === 0
-        ? source
-        : source.filter(
-            (instance) =>
-              tags.every((tag) => instance.tags.includes(tag)) &&
-              metaEntries.every(([key, value]) => instance.meta[key] === value),
-          );
+      tags.length === 0 && metaEntries.length === 0 ? source : matching(source, tags, metaEntries, excluded);
     const index = this.serviceIndex(name);
     const filterKey =
       tags.length === 0 && metaEntries.length === 0 ? '' : `|${JSON.stringify([[...tags].sort(), metaEntries.sort()])}`;
@@ -1077,4 +1077,30 @@ class Stage {
     for (const instance of this.instances.values()) if (instance !== null && instance.name === name) return true;
     return false;
   }
+}
+
+/** The instances carrying every tag and every meta pair; the others go to `excluded` with the first rule they fail. */
+function matching(
+  source: readonly Instance[],
+  tags: readonly string[],
+  metaEntries: readonly (readonly [string, string])[],
+  excluded: Exclusion[] | undefined,
+): Instance[] {
+  const kept: Instance[] = [];
+  for (const instance of source) {
+    const reason = filterExclusion(instance, tags, metaEntries);
+    if (reason === null) kept.push(instance);
+    else excluded?.push({ id: instance.id, reason, instance });
+  }
+  return kept;
+}
+
+function filterExclusion(
+  instance: Instance,
+  tags: readonly string[],
+  metaEntries: readonly (readonly [string, string])[],
+): 'tag' | 'meta' | null {
+  for (const tag of tags) if (!instance.tags.includes(tag)) return 'tag';
+  for (const [key, value] of metaEntries) if (instance.meta[key] !== value) return 'meta';
+  return null;
 }

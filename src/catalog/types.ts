@@ -109,6 +109,19 @@ export interface ServiceView {
   instances: readonly Instance[];
 }
 
+/**
+ * Why a service query left an instance out of its answer: `tag` and `meta` from the catalog's
+ * filter, `maintenance`, `critical` and `warning` from the strategy manager's health filter. Each is recorded
+ * by the code that made the decision, while making it (catalog.query, lb/health-filter.ts).
+ */
+export type ExclusionReason = 'tag' | 'meta' | 'critical' | 'warning' | 'maintenance';
+
+export interface Exclusion {
+  id: string;
+  reason: ExclusionReason;
+  instance: Instance;
+}
+
 export interface ServiceSummary {
   name: string;
   index: number;

@@ -177,10 +177,26 @@ export const ServiceQuerySchema = Type.Object(
     passing: Type.Optional(Type.Boolean()),
     index: Type.Optional(Index),
     wait: Type.Optional(Duration),
+    explain: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
 export type ServiceQuery = Static<typeof ServiceQuerySchema>;
+
+/** A service query with `explain=true`: the same answer, and why every other instance is not in it. */
+export const ExplainedAnswerSchema = Type.Object({
+  instances: Type.Array(InstanceSchema),
+  excluded: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      reason: Type.String({ description: 'tag, meta, maintenance, critical or warning' }),
+      instance: InstanceSchema,
+    }),
+  ),
+  strategy: Type.String(),
+  panic: Type.Boolean(),
+  index: Type.Integer(),
+});
 
 export const ServiceListQuerySchema = Type.Object(
   { ...ServiceQuerySchema.properties, name: Type.Optional(ServiceName) },

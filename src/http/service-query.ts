@@ -1,11 +1,11 @@
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Catalog } from '../catalog/catalog.js';
-import type { Instance } from '../catalog/types.js';
+import { compareById, type Exclusion, type Instance } from '../catalog/types.js';
 import { Errors } from '../errors.js';
 import type { StrategyManager } from '../lb/manager.js';
 import { isBlocking, waitIfBlocking, type BlockingSettings } from './blocking.js';
-import type { ServiceQuery } from './schemas.js';
+import { ExplainedAnswerSchema, type ServiceQuery } from './schemas.js';
 
 export interface ServiceQueryDeps {
   catalog: Catalog;
@@ -17,6 +17,23 @@ export interface ServiceQueryDeps {
 export interface ServiceAnswer {
   index: number;
   instances: Instance[];
+  /** The strategy that ordered the answer. */
+  strategy: string;
+  panic: boolean;
+  /**
+   * Only for `explain=true`: every instance of the service that is not in `instances` for a
+   * reason (tag, meta, critical, warning), sorted by id. Instances cut off by `limit` are not listed.
+   */
+  excluded?: Exclusion[];
+}
+
+/** The body of an `explain=true` query on the native routes. */
+export interface ExplainedAnswer {
+  instances: Instance[];
+  excluded: Exclusion[];
+  strategy: string;
+  panic: boolean;
+  index: number;
 }
 
 /**
@@ -45,19 +62,37 @@ export function answerServiceQuery(
   );
 }
 
-/** answerServiceQuery for the native routes, whose body is the ordered instances alone. */
+/**
+ * answerServiceQuery for the native routes, whose body is the ordered instances alone. With
+ * `explain=true` it sends the instances with what was left out and why itself, serialized by
+ * that body's own schema, so the route keeps its fast array serializer for every other query.
+ */
 export function answerServiceInstances(
   deps: ServiceQueryDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   name: string | undefined,
   query: ServiceQuery,
-): Instance[] | Promise<Instance[]> {
+): Instance[] | undefined | Promise<Instance[] | undefined> {
   const answer = answerServiceQuery(deps, request, reply, name, query);
-  return answer instanceof Promise ? answer.then(instancesOf) : answer.instances;
+  if (query.explain !== true) return answer instanceof Promise ? answer.then(instancesOf) : answer.instances;
+  const send = (body: ServiceAnswer): undefined => {
+    void reply.serializer(reply.compileSerializationSchema(EXPLAINED_ANSWER)).send(explained(body));
+    return undefined;
+  };
+  return answer instanceof Promise ? answer.then(send) : send(answer);
 }
 
+const EXPLAINED_ANSWER = { ...ExplainedAnswerSchema };
 const instancesOf = (answer: ServiceAnswer): Instance[] => answer.instances;
+
+const explained = (answer: ServiceAnswer): ExplainedAnswer => ({
+  instances: answer.instances,
+  excluded: answer.excluded ?? [],
+  strategy: answer.strategy,
+  panic: answer.panic,
+  index: answer.index,
+});
 
 function orderedAnswer(
   deps: ServiceQueryDeps,
@@ -67,7 +102,9 @@ function orderedAnswer(
   meta: Record<string, string> | undefined,
   clientIp: string,
 ): ServiceAnswer {
-  const result = deps.catalog.query({ name, tags: query.tag, meta });
+  // Explain: the catalog's filter and the manager's health filter each record what they leave out.
+  const excluded: Exclusion[] | undefined = query.explain === true ? [] : undefined;
+  const result = deps.catalog.query({ name, tags: query.tag, meta }, excluded);
   // The service's config stands in for parameters the query leaves out (read after any wait).
   const policy = name === undefined ? undefined : deps.catalog.serviceConfig(name)?.config;
   const ordered = deps.lb.order(
@@ -82,11 +119,19 @@ function orderedAnswer(
       healthFilter: query['health-filter'] ?? true,
       passingOnly: query.passing ?? policy?.passing ?? false,
       panicThreshold: policy?.panicThreshold,
+      excluded,
     },
   );
   void reply.header('x-konsul-index', String(result.index)).header('x-konsul-strategy', ordered.strategy);
   if (ordered.panic) void reply.header('x-konsul-panic', 'true');
-  return { index: result.index, instances: ordered.instances };
+  const answer: ServiceAnswer = {
+    index: result.index,
+    instances: ordered.instances,
+    strategy: ordered.strategy,
+    panic: ordered.panic,
+  };
+  if (excluded !== undefined) answer.excluded = excluded.sort(compareById);
+  return answer;
 }
 
 function parseMetaFilter(pairs: readonly string[] | undefined): Record<string, string> | undefined {

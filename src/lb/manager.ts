@@ -8,7 +8,7 @@ import type { Instance } from '../catalog/types.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
 import { ByteLru } from './byte-lru.js';
-import { healthMode } from './health-filter.js';
+import { healthMode, selectHealthy } from './health-filter.js';
 import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
@@ -239,7 +239,11 @@ export class StrategyManager {
     const entry = this.listEntry(candidates.key);
     const previous = entry.variants[mode];
     const previousSource = previous?.source;
-    const variant = entry.variant(mode, all, options.panicThreshold ?? this.config.panicThreshold);
+    const panicThreshold = options.panicThreshold ?? this.config.panicThreshold;
+    const variant = entry.variant(mode, all, panicThreshold);
+    // The cached variant holds the survivors only; an explain query runs the same filter over the
+    // same candidate array again to hear its reasons (same input, same decision), off the hot path.
+    if (options.excluded !== undefined) selectHealthy(all, mode, panicThreshold, options.excluded);
     if (variant !== previous || variant.source !== previousSource) context.grew = true;
     const { instances, filtered, panic } = variant.selection;
     const observer = this.observer;

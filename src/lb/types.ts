@@ -3,7 +3,7 @@
  * and the strategies. Strategies order; the manager validates, filters by health,
  * caches per-membership structures and dispatches.
  */
-import type { Instance } from '../catalog/types.js';
+import type { Exclusion, Instance } from '../catalog/types.js';
 import type { Config } from '../config/schema.js';
 import type { Membership } from './membership.js';
 import type { BuildTask } from './table-builder.js';
@@ -49,6 +49,11 @@ export interface OrderOptions {
   passingOnly?: boolean | undefined;
   /** Percent healthy below which panic mode answers with every candidate; default config.panicThreshold. */
   panicThreshold?: number | undefined;
+  /**
+   * An `explain` query: order() appends here every candidate the health filter left out, with
+   * its reason, recorded by the filter itself. Instances past `limit` are not excluded, only not answered.
+   */
+  excluded?: Exclusion[] | undefined;
 }
 
 export interface OrderResult {
