@@ -70,6 +70,8 @@ export interface ServiceConfig {
   passing?: boolean;
   /** Percent of healthy instances below which answers ignore health (panic mode). */
   panicThreshold?: number;
+  /** Canary split: the first positions of answers go to each tagged subset in proportion to its weight. */
+  split?: { tag: string; weight: number }[];
 }
 
 /** A service's config as the catalog holds it, with the index of the write that set it. */

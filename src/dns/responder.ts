@@ -182,6 +182,7 @@ export class Responder {
     options.strategy = strategy;
     options.passingOnly = policy?.passing ?? this.defaultPassing;
     options.panicThreshold = policy?.panicThreshold;
+    options.split = policy?.split;
     const maxAnswers = atMost(this.config.maxAnswers, policy?.limit);
     const capped = kind === KIND.A || kind === KIND.AAAA || kind === KIND.ANY;
     // With aliases in the list the cap applies after the CNAME rule below, so the manager returns everything.
@@ -197,7 +198,9 @@ export class Responder {
     options.clientIp = undefined;
     options.sessionKey = undefined;
     const keyedByClient = strategy === this.config.lb ? this.keyedByClient : this.lb.get(strategy)?.keyedByClient;
-    if (subnet !== undefined && keyedByClient === true) this.scopePrefix = subnet.sourcePrefix;
+    // A split picks its side by the client's address too (RFC 7871 §7.2.1: scope to the subnet).
+    if (subnet !== undefined && (keyedByClient === true || policy?.split !== undefined))
+      this.scopePrefix = subnet.sourcePrefix;
 
     const records = set.records;
     const answers = this.sections.answers;

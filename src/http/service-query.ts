@@ -119,11 +119,13 @@ function orderedAnswer(
       healthFilter: query['health-filter'] ?? true,
       passingOnly: query.passing ?? policy?.passing ?? false,
       panicThreshold: policy?.panicThreshold,
+      split: policy?.split,
       excluded,
     },
   );
   void reply.header('x-konsul-index', String(result.index)).header('x-konsul-strategy', ordered.strategy);
   if (ordered.panic) void reply.header('x-konsul-panic', 'true');
+  if (ordered.side !== undefined) void reply.header('x-konsul-split', ordered.side);
   const answer: ServiceAnswer = {
     index: result.index,
     instances: ordered.instances,

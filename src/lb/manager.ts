@@ -10,6 +10,7 @@ import { QueryContext } from './context.js';
 import { ByteLru } from './byte-lru.js';
 import { healthMode, selectHealthy } from './health-filter.js';
 import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
+import { chooseSide, splitOrder } from './split.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
 import { LatencyBasedStrategy } from './strategies/latency-based.js';
@@ -255,7 +256,9 @@ export class StrategyManager {
       this.measure(entry);
       return { instances: [], strategy: strategy.name, panic, filtered };
     }
-    context.limit = limit === 0 || limit > n ? n : limit;
+    const split = options.split;
+    // A split regroups a full order, then cuts it to the limit.
+    context.limit = split !== undefined || limit === 0 || limit > n ? n : limit;
     context.entry = entry;
     context.variant = variant;
     context.instances = instances;
@@ -271,7 +274,12 @@ export class StrategyManager {
       context.members = [];
       this.measure(entry);
     }
-    return { instances: ordered, strategy: strategy.name, panic, filtered };
+    if (split === undefined || split.length === 0)
+      return { instances: ordered, strategy: strategy.name, panic, filtered };
+    const chosen = chooseSide(split, options.sessionKey, context.random);
+    const side = split[chosen].tag;
+    observer?.split?.(candidates.service, side);
+    return { instances: splitOrder(ordered, split, chosen, limit), strategy: strategy.name, panic, filtered, side };
   }
 
   /** The list entry for a candidates key, ignoring its `@<index>` part; created when absent. */

@@ -51,6 +51,12 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
     labelNames: ['service'],
     registers: [registry],
   });
+  const splits = new Counter({
+    name: 'konsul_lb_split_answers_total',
+    help: 'Answers of split services, by the side (tag) their first positions went to',
+    labelNames: ['service', 'side'],
+    registers: [registry],
+  });
   const label = (service: string) => (isKnown(service) ? service : OTHER_SERVICE);
   return {
     selection(service, strategy, result, seconds) {
@@ -63,6 +69,10 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
     panic(service) {
       panics.inc({ service: label(service) });
     },
+    split(service, side) {
+      // Sides are tags from the service's config, at most 16 per service: a bounded label set.
+      splits.inc({ service: label(service), side });
+    },
     connections(service, instance, count) {
       connections.set({ service, instance }, count);
     },
@@ -74,6 +84,7 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
       for (const service of services) {
         healthFiltered.remove({ service });
         panics.remove({ service });
+        splits.remove({ service });
       }
     },
   };

@@ -6,7 +6,7 @@ import { Errors } from '../../errors.js';
 import { waitIfBlocking } from '../blocking.js';
 import { emptyBodyIsNoBody } from '../empty-body.js';
 import type { ServiceQueryDeps } from '../service-query.js';
-import { BlockingQuerySchema, NameParams, withErrors } from '../schemas.js';
+import { BlockingQuerySchema, NameParams, Tag, withErrors } from '../schemas.js';
 
 /** A service's defaults, named like the query parameters they stand in for. */
 export const ServiceConfigSchema = Type.Object(
@@ -15,6 +15,15 @@ export const ServiceConfigSchema = Type.Object(
     limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 })),
     passing: Type.Optional(Type.Boolean()),
     panicThreshold: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    split: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { tag: Tag, weight: Type.Integer({ minimum: 0, maximum: 10000 }) },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, maxItems: 16 },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -35,6 +44,7 @@ export const serviceConfigRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (
       const body = request.body;
       // A strategy that does not exist or is disabled would fail every query of the service.
       if (body.lb !== undefined) lb.resolve(body.lb);
+      if (body.split !== undefined) checkSplit(body.split);
       return catalog.configureService(request.params.name, configOf(body));
     },
   );
@@ -68,5 +78,17 @@ function configOf(body: ServiceConfigBody): ServiceConfig {
     ...(body.limit === undefined ? {} : { limit: body.limit }),
     ...(body.passing === undefined ? {} : { passing: body.passing }),
     ...(body.panicThreshold === undefined ? {} : { panicThreshold: body.panicThreshold }),
+    ...(body.split === undefined ? {} : { split: body.split.map(({ tag, weight }) => ({ tag, weight })) }),
   };
+}
+
+/** What the schema cannot say: each tag once, and some weight to share out. */
+function checkSplit(split: readonly { tag: string; weight: number }[]): void {
+  const tags = new Set<string>();
+  for (const { tag } of split) {
+    if (tags.has(tag)) throw Errors.validationFailed(`body.split: tag "${tag}" appears more than once`);
+    tags.add(tag);
+  }
+  if (split.every(({ weight }) => weight === 0))
+    throw Errors.validationFailed('body.split: at least one side needs a weight above 0');
 }
