@@ -27,6 +27,7 @@ function recordingObserver() {
     connections: (...args) => void calls.push({ hook: 'connections', args }),
     instanceRemoved: (...args) => void calls.push({ hook: 'instanceRemoved', args }),
     split: (...args) => void calls.push({ hook: 'split', args }),
+    ejected: (...args) => void calls.push({ hook: 'ejected', args }),
   };
   return { observer, calls };
 }

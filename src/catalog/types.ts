@@ -116,7 +116,7 @@ export interface ServiceView {
  * filter, `maintenance`, `critical` and `warning` from the strategy manager's health filter. Each is recorded
  * by the code that made the decision, while making it (catalog.query, lb/health-filter.ts).
  */
-export type ExclusionReason = 'tag' | 'meta' | 'critical' | 'warning' | 'maintenance';
+export type ExclusionReason = 'tag' | 'meta' | 'critical' | 'warning' | 'maintenance' | 'ejected';
 
 export interface Exclusion {
   id: string;

@@ -19,6 +19,7 @@ import { catalogRoutes } from './routes/catalog.js';
 import { checkRoutes } from './routes/checks.js';
 import { consulRoutes } from './routes/consul.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
+import { outcomeRoutes } from './routes/outcomes.js';
 import { serviceConfigRoutes } from './routes/service-config.js';
 import { shortRoutes } from './routes/short-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -153,6 +154,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(catalogRoutes, { catalog, lb, blocking });
   await app.register(checkRoutes, { catalog, health, blocking });
   await app.register(maintenanceRoutes, { catalog });
+  await app.register(outcomeRoutes, { catalog, lb });
   await app.register(serviceConfigRoutes, { catalog, lb, blocking });
   await app.register(shortRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
   await app.register(consulRoutes, { catalog, lb, health, blocking });

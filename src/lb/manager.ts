@@ -4,13 +4,15 @@
  * strategy. It is the only place in Konsul that orders instances; the HTTP and DNS
  * faces both call order().
  */
-import type { Instance } from '../catalog/types.js';
+import type { Exclusion, Instance } from '../catalog/types.js';
+import { parseDuration } from '../duration.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
 import { ByteLru } from './byte-lru.js';
 import { healthMode, selectHealthy } from './health-filter.js';
 import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
 import { chooseSide, splitOrder } from './split.js';
+import { OutlierDetector, type OutlierConfig } from './outliers.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
 import { LatencyBasedStrategy } from './strategies/latency-based.js';
@@ -30,6 +32,8 @@ export interface StrategyManagerOptions {
   /** Uniform in [0, 1); default Math.random. Pass createSeededRandom(seed) for reproducible orders. */
   random?: () => number;
   observer?: LbObserver;
+  /** The clock of outlier ejection; default Date.now. */
+  now?: () => number;
 }
 
 const NO_OPTIONS: OrderOptions = {};
@@ -67,6 +71,10 @@ export class StrategyManager {
   private readonly tracker: LoadTracker;
   private readonly context: QueryContext;
   /** The last candidates key and its entry: repeated queries for one list skip rotationKey(). */
+  /** Ejection from reported outcomes (outliers.ts). */
+  readonly outliers: OutlierDetector;
+  /** Candidate arrays without their ejected instances, per array, valid for one detector generation. */
+  private readonly withoutEjected = new WeakMap<readonly Instance[], { generation: number; kept: Instance[] }>();
   private lastKey = '';
   private lastEntry: ListEntry | undefined = undefined;
 
@@ -84,6 +92,9 @@ export class StrategyManager {
     this.tables = new TableStore(this.cache, this.builder, config);
     this.tracker = new LoadTracker(config.latencyEwmaAlpha);
     this.context = new QueryContext(config, options.random ?? Math.random, this.tables, this.tracker);
+    this.outliers = new OutlierDetector(outlierConfig(config), options.now ?? Date.now, {
+      ejected: (service, id, reason) => this.observer?.ejected?.(service, id, reason),
+    });
   }
 
   register(strategy: Strategy): void {
@@ -193,6 +204,7 @@ export class StrategyManager {
   forgetInstance(instanceId: string): void {
     const service = this.tracker.peek(instanceId)?.service;
     this.tracker.forget(instanceId);
+    this.outliers.forget(instanceId);
     if (service !== undefined) this.observer?.instanceRemoved?.(service, instanceId);
   }
 
@@ -235,7 +247,7 @@ export class StrategyManager {
     context.clientRegion = options.clientRegion;
     strategy.validate?.(context);
 
-    const all = candidates.instances;
+    const all = this.inAnswers(candidates, options.excluded);
     const mode = healthMode(options.healthFilter, options.passingOnly);
     const entry = this.listEntry(candidates.key);
     const previous = entry.variants[mode];
@@ -282,6 +294,25 @@ export class StrategyManager {
     return { instances: splitOrder(ordered, split, chosen, limit), strategy: strategy.name, panic, filtered, side };
   }
 
+  /**
+   * The candidates without the instances ejected now. The filtered array is kept per candidate
+   * array and detector generation, so the list cache sees the same array (and keeps what it
+   * built) until an ejection or a return changes it.
+   */
+  private inAnswers(candidates: Candidates, excluded: Exclusion[] | undefined): readonly Instance[] {
+    const all = candidates.instances;
+    if (!this.outliers.hasEjections(candidates.service)) return all;
+    const outliers = this.outliers;
+    if (excluded !== undefined)
+      for (const instance of all)
+        if (outliers.isEjected(instance.id)) excluded.push({ id: instance.id, reason: 'ejected', instance });
+    const cached = this.withoutEjected.get(all);
+    if (cached !== undefined && cached.generation === outliers.generation) return cached.kept;
+    const kept = all.filter((instance) => !outliers.isEjected(instance.id));
+    this.withoutEjected.set(all, { generation: outliers.generation, kept });
+    return kept;
+  }
+
   /** The list entry for a candidates key, ignoring its `@<index>` part; created when absent. */
   private listEntry(candidatesKey: string): ListEntry {
     const last = this.lastEntry;
@@ -306,6 +337,20 @@ export class StrategyManager {
     this.context.grew = false;
     this.cache.charge(entry, entry.measure());
   }
+}
+
+function outlierConfig(config: LbConfig): OutlierConfig {
+  const outliers = config.outlierDetection;
+  return {
+    consecutiveFailures: outliers.consecutiveFailures,
+    intervalMs: parseDuration(outliers.interval)!,
+    baseEjectionMs: parseDuration(outliers.baseEjectionTime)!,
+    maxEjectionMs: parseDuration(outliers.maxEjectionTime)!,
+    maxEjectionPercent: outliers.maxEjectionPercent,
+    successRateMinimumHosts: outliers.successRateMinimumHosts,
+    successRateRequestVolume: outliers.successRateRequestVolume,
+    successRateStdevFactor: outliers.successRateStdevFactor,
+  };
 }
 
 function checkLimit(limit: number | undefined): number {

@@ -77,6 +77,8 @@ export interface LbObserver {
   selection?(service: string, strategy: string, result: 'ok' | 'empty' | 'error', seconds: number): void;
   healthFiltered?(service: string, count: number): void;
   panic?(service: string): void;
+  /** Outlier detection ejected an instance from answers. */
+  ejected?(service: string, instanceId: string, reason: 'consecutive-failures' | 'success-rate'): void;
   /** An answer of a split service went to `side` (a tag from the service's config). */
   split?(service: string, side: string): void;
   connections?(service: string, instanceId: string, connections: number): void;

@@ -10,6 +10,8 @@ const OTHER_SERVICE = '(unknown)';
 export interface LbMetrics extends LbObserver {
   /** Drops every series labelled with one of these services (the catalog forgot them). */
   forgetServices(services: readonly string[]): void;
+  /** Where the gauge of ejected instances reads from (the manager is made after the observer). */
+  ejectedInstances(counts: () => ReadonlyMap<string, number>): void;
 }
 
 /**
@@ -57,6 +59,23 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
     labelNames: ['service', 'side'],
     registers: [registry],
   });
+  const ejections = new Counter({
+    name: 'konsul_lb_ejections_total',
+    help: 'Instances ejected from answers by outlier detection, by service and rule',
+    labelNames: ['service', 'reason'],
+    registers: [registry],
+  });
+  let ejectedCounts: () => ReadonlyMap<string, number> = () => new Map();
+  new Gauge({
+    name: 'konsul_lb_ejected_instances',
+    help: 'Instances out of answers by outlier detection now, per service',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [service, count] of ejectedCounts()) this.set({ service }, count);
+    },
+  });
   const label = (service: string) => (isKnown(service) ? service : OTHER_SERVICE);
   return {
     selection(service, strategy, result, seconds) {
@@ -68,6 +87,12 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
     },
     panic(service) {
       panics.inc({ service: label(service) });
+    },
+    ejected(service, _instance, reason) {
+      ejections.inc({ service: label(service), reason });
+    },
+    ejectedInstances(counts) {
+      ejectedCounts = counts;
     },
     split(service, side) {
       // Sides are tags from the service's config, at most 16 per service: a bounded label set.
@@ -85,6 +110,7 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
         healthFiltered.remove({ service });
         panics.remove({ service });
         splits.remove({ service });
+        for (const reason of ['consecutive-failures', 'success-rate']) ejections.remove({ service, reason });
       }
     },
   };
