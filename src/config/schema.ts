@@ -42,6 +42,16 @@ export const ConfigSchema = Type.Object(
         maxConcurrent: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
         udpAnswerLimit: Type.Integer({ minimum: 512, maximum: 4096 }),
         allowFrom: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1024 }),
+        clientRegions: Type.Array(
+          Type.Object(
+            {
+              cidr: Type.String({ minLength: 1, maxLength: 64 }),
+              region: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }),
+            },
+            { additionalProperties: false },
+          ),
+          { maxItems: 4096 },
+        ),
         tcp: Type.Object(
           {
             idleTimeout: Duration,

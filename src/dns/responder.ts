@@ -10,6 +10,7 @@ import type { OrderOptions } from '../lb/types.js';
 import { answerKind, KIND, type AnswerCache, type AnswerSet } from './answer-cache.js';
 import { encodeOpt, type Edns } from './edns.js';
 import type { Query } from './guard.js';
+import { ClientRegions } from './client-regions.js';
 import type { NameRouter } from './names.js';
 import { addressRecord, QUESTION_NAME } from './records.js';
 import { layOut, ResponseSections } from './truncate.js';
@@ -45,6 +46,7 @@ export class Responder {
   private scopePrefix = 0;
   /** Whether dns.lb orders by the client's address, so an ECS answer is scoped to its subnet. */
   private readonly keyedByClient: boolean;
+  private readonly regions: ClientRegions;
   /** The health and panic settings of dns.lb answers, restored after a service's config changed them. */
   private readonly defaultPassing: boolean;
 
@@ -56,6 +58,7 @@ export class Responder {
     this.zone = parts.zone;
     this.keyedByClient = parts.lb.get(parts.config.lb)?.keyedByClient === true;
     this.defaultPassing = parts.config.onlyPassing;
+    this.regions = new ClientRegions(parts.config.clientRegions);
     this.orderOptions = {
       strategy: parts.config.lb,
       limit: 0,
@@ -183,6 +186,9 @@ export class Responder {
     options.passingOnly = policy?.passing ?? this.defaultPassing;
     options.panicThreshold = policy?.panicThreshold;
     options.split = policy?.split;
+    // dns.clientRegions: the client's region, for latency-based (nearest first).
+    const region = this.regions.regionOf(clientKey);
+    options.clientRegion = region;
     const maxAnswers = atMost(this.config.maxAnswers, policy?.limit);
     const capped = kind === KIND.A || kind === KIND.AAAA || kind === KIND.ANY;
     // With aliases in the list the cap applies after the CNAME rule below, so the manager returns everything.
@@ -199,7 +205,8 @@ export class Responder {
     options.sessionKey = undefined;
     const keyedByClient = strategy === this.config.lb ? this.keyedByClient : this.lb.get(strategy)?.keyedByClient;
     // A split picks its side by the client's address too (RFC 7871 §7.2.1: scope to the subnet).
-    if (subnet !== undefined && (keyedByClient === true || policy?.split !== undefined))
+    const byRegion = region !== undefined && strategy === 'latency-based';
+    if (subnet !== undefined && (keyedByClient === true || byRegion || policy?.split !== undefined))
       this.scopePrefix = subnet.sourcePrefix;
 
     const records = set.records;
