@@ -221,7 +221,11 @@ async function loadBalancingTables(): Promise<Section> {
  */
 interface InProcessPhase {
   name: string;
-  /** CPU time (process.cpuUsage) of the costliest order() call and build slice: preemption-free. */
+  /**
+   * CPU time (process.cpuUsage) of the costliest order() call and build slice: preemption-free,
+   * but it counts V8's GC and compiler threads too (Node 20 has no per-thread CPU clock, and
+   * Linux's per-thread schedstat moves in scheduler ticks of 1 to 4 ms).
+   */
   longestOrderCpuMs: number;
   longestSliceCpuMs: number;
   /** The same in wall time, which includes whatever else the machine ran meanwhile. */
@@ -462,8 +466,8 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
     command: 'npx tsx bench/hostile.ts lb',
     notes: [
       'On a machine whose idle event loop already stalls for tens of milliseconds (other processes share the 2 cores), the ' +
-        'server-side maxima are bounded by that noise floor; the in-process rows are CPU time (process.cpuUsage), which the ' +
-        'OS running something else does not inflate, and are the figures the 5 ms goal is checked against. Writes also commit ' +
+        'server-side maxima are bounded by that noise floor; the in-process rows are CPU time (process.cpuUsage, GC and JIT threads included), which the ' +
+        'OS running something else does not inflate, and are the figures the 5 ms goal is checked against; a build slice also ends after lb.buildSliceTime (1 ms) of wall time. Writes also commit ' +
         'to SQLite (synchronous full) on the event loop, which the meta- and weight-churn server phases include.',
       'A cycle is the wall time of its requests as the client saw it. Before the fix (main at 52186bd) the same repros took ' +
         'about 2 s per meta-churn cycle with +80 MB RSS each (117 MB → 1,078 MB in 12 cycles), blocked the loop for 70 s over ' +

@@ -45,6 +45,7 @@ const config: LbConfig = {
   cacheBytes: 33_554_432,
   buildSliceWork: 8192,
   outlierDetection: OUTLIER_DETECTION_DEFAULTS,
+  buildSliceTime: '1ms',
 };
 const REGIONS = ['eu-west', 'eu-central', 'us-east', 'ap-south'];
 

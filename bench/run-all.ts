@@ -16,6 +16,8 @@ import { ROOT } from './lib/processes.js';
 import { step } from './lib/progress.js';
 import { goalTable, renderSection, renderTable, type GoalRow, type Section, type Table } from './lib/report.js';
 import { SOAK_FILE } from './soak.js';
+import { CLUSTER_HEADING } from './cluster.js';
+import { keptSection } from './lib/kept-section.js';
 
 const REPORT_FILE = join(ROOT, 'docs', 'benchmarks.md');
 const MINUTE = 60_000;
@@ -212,6 +214,8 @@ for (const entry of steps) {
   }
 }
 const minutes = ((Date.now() - started) / MINUTE).toFixed(1);
+// bench/cluster.ts writes its own section (it needs an etcd cluster); keep it.
+const cluster = keptSection(REPORT_FILE, CLUSTER_HEADING);
 const soak = existsSync(SOAK_FILE) ? readFileSync(SOAK_FILE, 'utf8').replace(/^## /, '### ') : null;
 
 const report = [
@@ -225,6 +229,7 @@ const report = [
   '## Goals',
   goalSummary(sections),
   ...sections.map((section) => renderSection(section)),
+  ...(cluster === null ? [] : [cluster]),
   '## Soak',
   soak === null
     ? 'Not part of `npm run bench`. Run `BENCH_SOAK_SECONDS=600 npx tsx bench/soak.ts` (`npm run bench:soak`); its result is written to bench/results/soak.md and included here by the next `npm run bench`.'

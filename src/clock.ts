@@ -29,3 +29,12 @@ export const systemClock: Clock = {
   setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/**
+ * Lets the process exit while `handle` is pending (a housekeeping timer must not keep it alive),
+ * when it is one of Node's timers; a virtual clock's timers hold nothing to let go of.
+ */
+export function unrefTimer(handle: TimerHandle): void {
+  const unref = (handle as { unref?: unknown }).unref;
+  if (typeof unref === 'function') (handle as NodeJS.Timeout).unref();
+}

@@ -4,8 +4,8 @@ import { Catalog } from './catalog/catalog.js';
 import { openSqliteStore } from './catalog/sqlite-store.js';
 import type { AnyCatalogStore } from './catalog/store.js';
 import { EtcdStore } from './cluster/etcd-store.js';
-import { registerClusterMetrics } from './cluster/metrics.js';
-import { joinCluster, openEtcdStore } from './cluster/open.js';
+import { registerClusterMetrics, registerLoadSyncMetrics } from './cluster/metrics.js';
+import { joinCluster, openEtcdStore, startLoadSync } from './cluster/open.js';
 import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
@@ -179,6 +179,14 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       );
       // Unwound first: the other nodes stop counting this one before its faces close.
       cleanups.push(() => membership.stop());
+      const loads = await startLoadSync(store, config.store, name, lb, catalog, logger);
+      registerLoadSyncMetrics(metrics.registry, loads);
+      // Reports taken before the stop are still shared: one last flush, then the watch closes.
+      cleanups.push(async () => {
+        lb.onLocalReport = undefined;
+        await loads.flush();
+        await loads.close();
+      });
       const view = store.cluster();
       clusterLine = `, cluster node ${name} of ${view.members.length} (etcd leader ${view.etcdLeader ?? 'unknown'})`;
     }

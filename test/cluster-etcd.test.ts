@@ -265,3 +265,54 @@ t.test('two Konsul servers over one etcd: HTTP write on A, HTTP and DNS answers 
     'a node that stops leaves the member list at once',
   );
 });
+
+t.test('three Konsul servers: a write on A wakes a blocking query on B and is answered over DNS by C', async (t) => {
+  const etcd = await startEtcd(t, 1);
+  const prefix = uniquePrefix();
+  const store = (nodeName: string) => ({
+    type: 'etcd' as const,
+    nodeName,
+    etcd: { endpoints: etcd.endpoints, prefix },
+  });
+  const a = await startTestKonsul(t, { store: store('a') });
+  const b = await startTestKonsul(t, { store: store('b') });
+  const c = await startTestKonsul(t, { store: store('c'), dns: { enabled: true, port: 0 } });
+
+  const before = await b.app.inject({ url: '/catalog/services/api' });
+  const blocking = b.app.inject({
+    url: `/catalog/services/api?index=${Number(before.headers['x-konsul-index'])}&wait=30s`,
+  });
+  const registered = await a.app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload: { id: 'api-1', name: 'api', address: '10.0.3.4', port: 9000 },
+  });
+  t.equal(registered.statusCode, 200);
+  const writeIndex = json<{ index: number }>(registered).index;
+  const woke = await blocking;
+  t.ok(Number(woke.headers['x-konsul-index']) >= writeIndex, 'B answers the blocking query with the write');
+  t.same(
+    json<{ id: string }[]>(woke).map((instance) => instance.id),
+    ['api-1'],
+  );
+
+  // C answers from its own view: it may not have the write yet, so ask it to catch up first.
+  const caughtUp = await c.app.inject({ url: `/catalog/services/api?index=${writeIndex - 1}&wait=30s` });
+  t.equal(caughtUp.statusCode, 200);
+  const { stdout } = await run('dig', [
+    '@127.0.0.1',
+    '-p',
+    String(c.dns!.port),
+    '+time=2',
+    '+tries=1',
+    '+short',
+    'api.service.konsul',
+    'A',
+  ]);
+  t.equal(stdout.trim(), '10.0.3.4', 'C answers over DNS with the instance registered on A');
+  await eventually('all three nodes count each other', () => c.catalog.cluster()?.members.length === 3, 10_000);
+  t.same(
+    c.catalog.cluster()!.members.map((member) => member.name),
+    ['a', 'b', 'c'],
+  );
+});

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { MAX_QUERY_BYTES, sourceKey, TcpFront } from '../src/dns/tcp.js';
+import { ANSWERS_PER_TURN, ANSWERS_WHILE_ACCEPTING } from '../src/dns/tcp-turns.js';
 
 /** A front that answers each message with itself reversed, so replies are easy to check. */
 async function front(
@@ -426,3 +427,173 @@ t.test(
     t.equal(tcp.connectionCount, 2);
   },
 );
+
+t.test('however many connections pipeline queries, one turn of the event loop answers a bounded number', async (t) => {
+  let answered = 0;
+  const { port } = await front(t, {
+    maxConnections: 40,
+    maxConnectionsPerSource: 40,
+    answer: () => {
+      answered++;
+      return Buffer.from([1]);
+    },
+  });
+  // One tick per turn of the event loop (an immediate set in the check phase runs in the next).
+  let mostPerTurn = 0;
+  let atTick = 0;
+  let ticking = true;
+  const tick = (): void => {
+    mostPerTurn = Math.max(mostPerTurn, answered - atTick);
+    atTick = answered;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  t.teardown(() => void (ticking = false));
+  const clients = await Promise.all(Array.from({ length: 30 }, () => open(t, port)));
+  const queries = Buffer.concat(Array.from({ length: 400 }, () => frame([1, 2, 3])));
+  const done = clients.map(
+    (client) =>
+      new Promise<void>((resolve) => {
+        let bytes = 0;
+        client.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes >= 400 * 3) resolve();
+        });
+      }),
+  );
+  for (const client of clients) client.write(queries);
+  await Promise.all(done);
+  t.equal(answered, 30 * 400, 'every query is answered');
+  t.ok(
+    mostPerTurn <= ANSWERS_PER_TURN,
+    `at most ${mostPerTurn} answers in one turn (bound ${ANSWERS_PER_TURN}; 30 connections × 8 = 240 before)`,
+  );
+});
+
+t.test('a new client is answered while connections that never read hold the whole output budget', async (t) => {
+  const reasons: string[] = [];
+  const { tcp, port } = await front(t, {
+    maxConnectionsPerSource: 8,
+    idleTimeoutMs: 60_000,
+    messageTimeoutMs: 300,
+    connectionOutputBytes: 64 * 1024,
+    outputBytes: 128 * 1024,
+    answer: () => Buffer.alloc(16 * 1024, 1),
+    onClose: (reason) => reasons.push(reason),
+  });
+  const flood = await Promise.all(Array.from({ length: 6 }, () => open(t, port)));
+  const queries = Buffer.concat(Array.from({ length: 2000 }, () => frame([1])));
+  for (const client of flood) {
+    client.pause();
+    client.write(queries);
+  }
+  // The kernel's buffers fill, then the budget: nothing moves any more, and the idle timeout is a minute away.
+  await waitFor(() => tcp.queuedOutputBytes >= 128 * 1024);
+  const probe = await open(t, port, '127.0.0.2');
+  const reply = await new Promise<Buffer | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), 5000);
+    probe.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk);
+    });
+    probe.write(frame([5]));
+  });
+  t.equal(reply?.readUInt16BE(0), 16 * 1024, 'the new client is answered');
+  t.ok(reasons.includes('stalled'), `connections that stopped reading made room (${reasons.join(', ')})`);
+  t.ok(tcp.queuedOutputBytes <= 128 * 1024 + 16 * 1024 + 2, 'and the budget still holds');
+});
+
+t.test(
+  'when busy connections of one host take every slot, another host asking for its first takes one of them',
+  async (t) => {
+    const reasons: string[] = [];
+    const { tcp, port } = await front(t, {
+      maxConnections: 4,
+      maxConnectionsPerSource: 4,
+      idleTimeoutMs: 30_000,
+      messageTimeoutMs: 30_000,
+      onClose: (reason) => reasons.push(reason),
+    });
+    const ask = (socket: Socket, bytes: number[]): Promise<Buffer | undefined> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 3000);
+        socket.once('data', (chunk: Buffer) => {
+          clearTimeout(timer);
+          resolve(chunk);
+        });
+        socket.once('close', () => resolve(undefined));
+        socket.write(frame(bytes));
+      });
+    const busy = await Promise.all([1, 2, 3, 4].map(() => open(t, port)));
+    // Each has just asked a query: none is stale, so the stalest-connection rule frees nothing.
+    for (const [n, socket] of busy.entries()) t.ok(await ask(socket, [n]));
+    t.equal(tcp.connectionCount, 4);
+    const other = await open(t, port, '127.0.0.2');
+    t.same([...((await ask(other, [7, 8])) ?? [])], [0, 2, 8, 7], 'the other host is answered');
+    t.same(reasons, ['evicted'], 'one of the busy host’s connections gave way');
+    const again = await open(t, port);
+    t.equal(
+      await closedByServer(again, 2000),
+      'server',
+      'the busy host, still holding the most, cannot take the slot back',
+    );
+    t.same(reasons, ['evicted', 'connection_limit']);
+  },
+);
+
+t.test('a client asking a query goes before connections with pipelined bursts waiting', async (t) => {
+  let floodAnswers = 0;
+  let floodAnswersBeforeProbe = -1;
+  let sendProbe: () => void = () => undefined;
+  const { tcp, port } = await front(t, {
+    maxConnections: 120,
+    maxConnectionsPerSource: 100,
+    answer: (message, source) => {
+      if (source === '127.0.0.2') floodAnswersBeforeProbe = floodAnswers;
+      else if (floodAnswers++ === 0) sendProbe();
+      return Buffer.from([1]);
+    },
+  });
+  const flood = await Promise.all(Array.from({ length: 100 }, () => open(t, port)));
+  const probe = await open(t, port, '127.0.0.2');
+  await waitFor(() => tcp.connectionCount === 101);
+  const answered = new Promise<void>((resolve) => probe.once('data', () => resolve()));
+  // Sent once the flood is being answered: 100 connections have their bursts waiting then.
+  sendProbe = () => probe.write(frame([9]));
+  const burst = Buffer.concat(Array.from({ length: 500 }, () => frame([1, 2, 3])));
+  for (const client of flood) client.write(burst);
+  await answered;
+  const bound = 2 * ANSWERS_PER_TURN;
+  t.ok(
+    floodAnswersBeforeProbe >= 0 && floodAnswersBeforeProbe <= bound,
+    `${floodAnswersBeforeProbe} flood answers went first (at most two turns, ${bound}; 100 connections × 8 behind a first-come queue)`,
+  );
+});
+
+t.test('connections waiting to be accepted are taken in while pipelined queries are answered', async (t) => {
+  let answered = 0;
+  const answeredAtAccept: number[] = [];
+  const { tcp, port } = await front(t, {
+    maxConnections: 100,
+    maxConnectionsPerSource: 100,
+    answer: () => {
+      answered++;
+      return Buffer.from([1]);
+    },
+  });
+  tcp.server.on('connection', () => answeredAtAccept.push(answered));
+  const flood = await Promise.all(Array.from({ length: 20 }, () => open(t, port)));
+  await waitFor(() => tcp.connectionCount === 20);
+  const burst = Buffer.concat(Array.from({ length: 3000 }, () => frame([1, 2, 3])));
+  const firstAnswers = new Promise<void>((resolve) => flood[0].once('data', () => resolve()));
+  for (const client of flood) client.write(burst);
+  await firstAnswers;
+  // 50 handshakes complete in the kernel at once; libuv accepts one connection per turn of the loop.
+  answeredAtAccept.length = 0;
+  await Promise.all(Array.from({ length: 50 }, () => open(t, port)));
+  await waitFor(() => tcp.connectionCount === 70);
+  const during = answeredAtAccept[answeredAtAccept.length - 1] - answeredAtAccept[0];
+  const bound = 49 * 2 * ANSWERS_WHILE_ACCEPTING;
+  t.ok(during < 20 * 3000, 'the flood was still being answered');
+  t.ok(during <= bound, `${during} answers while 50 connections were accepted (at most ${bound}; 49 × 64 before)`);
+});

@@ -9,7 +9,7 @@ import { createStrategyManager } from '../src/lb/manager.js';
 import { buildMaglevTable, MaglevBuild } from '../src/lb/maglev-table.js';
 import { Membership } from '../src/lb/membership.js';
 import { buildRing, pointsPerInstance, RingBuild } from '../src/lb/ring.js';
-import { TASK_OVERSHOOT } from '../src/lb/table-builder.js';
+import { TableBuilder, TASK_OVERSHOOT, TIME_CHECK_UNITS, type BuildTask } from '../src/lb/table-builder.js';
 import type { Candidates } from '../src/lb/types.js';
 import { ids, instances, keys, lbConfig, movement } from './helpers/lb-fixtures.js';
 
@@ -248,4 +248,39 @@ t.test('a ring or a Maglev table built in small slices equals the one built at o
   const table = new MaglevBuild(membership.ids, membership.weights, 4099);
   while (table.result === undefined) table.work(37);
   t.same([...table.result.owners], [...buildMaglevTable(members, membership.weights, 4099).owners]);
+});
+
+t.test('a slice also ends when its time is up, so a slow machine does not make it longer', async (t) => {
+  // A build of 1,000,000 units on a machine where each unit takes a microsecond (time here is
+  // the work done, not the wall clock): a 100,000-unit slice would hold the loop for 100 ms.
+  let spentUnits = 0;
+  const total = 1_000_000;
+  const task = (): BuildTask<string> => {
+    let left = total;
+    return {
+      work(budget: number): number {
+        const used = Math.min(budget, left);
+        left -= used;
+        spentUnits += used;
+        return used;
+      },
+      get result() {
+        return left === 0 ? 'built' : undefined;
+      },
+    };
+  };
+  const builder = new TableBuilder(100_000, 4, { sliceTimeMs: 2, now: () => spentUnits / 1000 });
+  t.teardown(() => builder.close());
+  let built: string | undefined;
+  t.equal(
+    builder.build('k', 'g', total, task, (value) => (built = value)),
+    undefined,
+    'too big to build inline',
+  );
+  await builder.idle();
+  t.equal(built, 'built');
+  const stats = builder.stats();
+  t.ok(stats.largestSlice <= 2000 + TIME_CHECK_UNITS, `largest slice ${stats.largestSlice} units (2 ms worth: 2,000)`);
+  t.equal(stats.timeBoundSlices, stats.slices - 1, 'every slice but the last ended on time');
+  t.ok(stats.slices >= total / (2000 + TIME_CHECK_UNITS), `${stats.slices} slices`);
 });

@@ -1,3 +1,4 @@
+import { systemClock, unrefTimer, type Clock, type TimerHandle } from '../clock.js';
 import { Errors, KonsulError } from '../errors.js';
 import { buildInstance, normalizeRegistration, type CheckDefaults } from './registration.js';
 import {
@@ -41,7 +42,13 @@ export interface CatalogOptions {
   tombstoneTtlMs?: number;
   /** How often a failing store is tried again when nothing else writes; 1 s by default. */
   storageRetryMs?: number;
+  /** Injectable clock, epoch ms (timers stay the process's own). */
   now?: () => number;
+  /**
+   * Injectable clock and timers (the tombstone sweep, the storage retry), for a virtual clock in
+   * tests; takes precedence over `now`.
+   */
+  clock?: Clock;
   /**
    * Replicated stores only: how long a committed write waits for this node's view to show it
    * before the writer gets 503 (the write stays committed). Default 5 s.
@@ -145,6 +152,7 @@ export class Catalog {
   private readonly watchers = new WatchSet();
   private readonly listeners = new Set<(event: CatalogEvent) => void>();
   private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly maxWaiters: number;
   private readonly reportListenerError: (error: unknown) => void;
   private pending: PendingOp[] = [];
@@ -158,9 +166,9 @@ export class Catalog {
   private indexWaiters: { index: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly tombstones = new Tombstones();
   private readonly tombstoneTtlMs: number;
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: TimerHandle | null = null;
   private readonly storageRetryMs: number;
-  private retryTimer: NodeJS.Timeout | null = null;
+  private retryTimer: TimerHandle | null = null;
   private storageFailure: StorageFailure | null = null;
   private failedCommits = 0;
   /** Check results applied in memory but refused by the store, latest per check, in index order. */
@@ -170,7 +178,8 @@ export class Catalog {
     private readonly store: AnyCatalogStore,
     private readonly options: CatalogOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? (options.now === undefined ? systemClock : { ...systemClock, now: options.now });
+    this.now = this.clock.now;
     this.maxWaiters = options.maxWaiters ?? 20_000;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 15 * 60_000;
     this.storageRetryMs = options.storageRetryMs ?? 1000;
@@ -205,12 +214,22 @@ export class Catalog {
       const loadedAt = catalog.now();
       for (const name of catalog.services.emptyNames()) catalog.tombstones.mark(name, loadedAt);
     }
-    // Reaping is cheap and not urgent: a sweep every 30 s (or every ttl, if shorter) is plenty.
-    catalog.sweepTimer = setInterval(
-      () => void catalog.reapTombstones().catch(() => undefined),
-      Math.min(catalog.tombstoneTtlMs, 30_000),
-    ).unref();
+    catalog.armSweep();
     return catalog;
+  }
+
+  /** Reaping is cheap and not urgent: a sweep every 30 s (or every ttl, if shorter) is plenty. */
+  private armSweep(): void {
+    // Armed again before the reap, as setInterval would: the schedule does not drift with it.
+    this.sweepTimer = this.clock.setTimeout(
+      () => {
+        if (this.closed) return;
+        this.armSweep();
+        void this.reapTombstones().catch(() => undefined);
+      },
+      Math.min(this.tombstoneTtlMs, 30_000),
+    );
+    unrefTimer(this.sweepTimer);
   }
 
   get location(): string {
@@ -574,8 +593,8 @@ export class Catalog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (this.sweepTimer !== null) this.clock.clearTimeout(this.sweepTimer);
+    if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     this.releaseWaiters();
     // With check results still unstored, flush() makes one last attempt to store them.
     while (this.flushing !== null || this.pending.length > 0) await (this.flushing ?? this.flush());
@@ -726,16 +745,17 @@ export class Catalog {
     }
     // Nothing else may write for a while (steady checks record nothing), so try again on a timer.
     if (this.retryTimer === null && !this.closed) {
-      this.retryTimer = setTimeout(() => {
+      this.retryTimer = this.clock.setTimeout(() => {
         this.retryTimer = null;
         void this.flush();
-      }, this.storageRetryMs).unref();
+      }, this.storageRetryMs);
+      unrefTimer(this.retryTimer);
     }
   }
 
   private storageRecovered(): void {
     this.storageFailure = null;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.options.onStorageHealth?.(null);
   }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EtcdStore } from './etcd-store.js';
+import type { LoadSync } from './load-sync.js';
 
 /** Cluster-mode metrics: what this node can do and how far behind etcd it is. */
 export function registerClusterMetrics(registry: Registry, store: EtcdStore): void {
@@ -74,4 +75,36 @@ export function registerClusterMetrics(registry: Registry, store: EtcdStore): vo
     requests.inc({ kind, result: ok ? 'ok' : 'error' });
     latency.observe({ kind }, seconds);
   };
+}
+
+/** How load reports are shared between the nodes (src/cluster/load-sync.ts). */
+export function registerLoadSyncMetrics(registry: Registry, loads: LoadSync): void {
+  new Gauge({
+    name: 'konsul_cluster_load_pending',
+    help: 'Instances whose latest load report waits for the next flush to etcd',
+    registers: [registry],
+    collect() {
+      this.set(loads.pendingCount);
+    },
+  });
+  new Counter({
+    name: 'konsul_cluster_load_flushes_total',
+    help: 'etcd transactions writing load reports, by result (ok, error)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ result: 'ok' }, loads.flushes);
+      this.inc({ result: 'error' }, loads.failedFlushes);
+    },
+  });
+  new Counter({
+    name: 'konsul_cluster_load_reports_dropped_total',
+    help: 'Load reports applied on this node but not shared because store.etcd.loadMaxPending instances already waited',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(loads.dropped);
+    },
+  });
 }

@@ -5,6 +5,9 @@ import { Membership } from './membership.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../duration.js';
 import { EtcdStore } from './etcd-store.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { StrategyManager } from '../lb/manager.js';
+import { LoadSync } from './load-sync.js';
 
 /** The etcd store for a config's `store` section (store.type = etcd). */
 export function openEtcdStore(store: Config['store'], logger: Logger): EtcdStore {
@@ -35,4 +38,36 @@ export async function joinCluster(
   await membership.start();
   await store.refreshCluster();
   return { name, membership };
+}
+
+/**
+ * Shares this node's load reports with the other nodes and takes theirs (see load-sync.ts):
+ * reports the HTTP route takes go to the queue; loads etcd holds replace this node's.
+ */
+export async function startLoadSync(
+  store: EtcdStore,
+  config: Config['store'],
+  nodeName: string,
+  lb: StrategyManager,
+  catalog: Catalog,
+  logger: Logger,
+): Promise<LoadSync> {
+  const loads = new LoadSync({
+    client: store.client,
+    prefix: config.etcd.prefix,
+    nodeName,
+    flushIntervalMs: parseDuration(config.etcd.loadFlushInterval)!,
+    maxPending: config.etcd.loadMaxPending,
+    maxOpsPerTxn: store.maxOpsPerCommit,
+    requestTimeoutMs: parseDuration(config.etcd.requestTimeout)!,
+    logger: logger.child({ component: 'load-sync' }),
+    apply: (id, load) => lb.replaceLoad(id, load, catalog.instance(id)?.name),
+    known: (id) => catalog.instance(id) !== undefined,
+  });
+  lb.onLocalReport = (id, load) => loads.reported(id, load);
+  catalog.subscribe((event) => {
+    if (event.kind === 'deregistered') loads.forget(event.instance.id);
+  });
+  await loads.start();
+  return loads;
 }

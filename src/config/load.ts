@@ -110,6 +110,7 @@ function validate(candidate: Record<string, unknown>): Config {
     ['store.etcd.requestTimeout', config.store.etcd.requestTimeout],
     ['store.etcd.probeInterval', config.store.etcd.probeInterval],
     ['store.etcd.memberTtl', config.store.etcd.memberTtl],
+    ['store.etcd.loadFlushInterval', config.store.etcd.loadFlushInterval],
     ['dns.tcp.idleTimeout', config.dns.tcp.idleTimeout],
     ['dns.tcp.messageTimeout', config.dns.tcp.messageTimeout],
     ['health.minInterval', config.health.minInterval],

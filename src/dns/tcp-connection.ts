@@ -14,18 +14,23 @@
  * Memory. Replies queued beyond `connectionOutputBytes` stop the reading of more queries until
  * the kernel has taken them (RFC 7766 §6.2.2 flow control), and the shared OutputBudget does the
  * same across connections. What is held is at most one read of queries and the bounded replies;
- * closing lets go of both.
+ * closing lets go of both, at once.
+ *
+ * CPU. Queries are answered in AnswerTurns' turns, a few per connection at a time, never from
+ * the socket's own callbacks: however many connections pipeline, one turn of the event loop
+ * answers a bounded number of queries.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { OutputBudget, OutputWaiter } from './tcp-output.js';
+import type { AnswerTurns, TurnTaker } from './tcp-turns.js';
 
 /** Largest TCP query accepted (RFC 7766 allows 65,535; no query Konsul answers comes close). */
 export const MAX_QUERY_BYTES = 4096;
 
 /** Why Konsul itself ended a connection; the label of konsul_dns_tcp_closed_total. */
 export type TcpCloseReason =
-  'idle' | 'message_timeout' | 'oversize' | 'source_limit' | 'connection_limit' | 'evicted' | 'shutdown';
+  'idle' | 'message_timeout' | 'oversize' | 'source_limit' | 'connection_limit' | 'evicted' | 'stalled' | 'shutdown';
 
 export interface ConnectionLimits {
   idleTimeoutMs: number;
@@ -36,31 +41,30 @@ export interface ConnectionLimits {
 export interface ConnectionHost {
   readonly limits: ConnectionLimits;
   readonly budget: OutputBudget;
+  readonly turns: AnswerTurns;
   answer(message: Buffer, source: string): Buffer | null;
   /** Told after each complete query, so the host can tell busy connections from stale ones. */
   served(connection: TcpConnection): void;
+  /** Told when the connection's queued answers stop moving (`stuck`) or move again (not). */
+  stuck(connection: TcpConnection, stuck: boolean): void;
+  /** The shared budget is full: closes connections whose answers have not moved for a while, until it is not. */
+  shedStalled(now: number): boolean;
   /** Called once when the connection has closed, however it closed; `reason` is set when Konsul closed it. */
   closed(connection: TcpConnection, reason: TcpCloseReason | undefined): void;
 }
 
 const EMPTY = Buffer.alloc(0);
-/**
- * Queries answered in one go before the connection lets the event loop run others: a single
- * read can hold 1,600 pipelined queries, and answering them all at once would keep every other
- * client (and the timers) waiting.
- */
-const ANSWERS_PER_TURN = 8;
 
-export class TcpConnection implements OutputWaiter {
+export class TcpConnection implements OutputWaiter, TurnTaker {
   private pending: Buffer = EMPTY;
   private peerEnded = false;
-  /** Reading stopped until queued replies reach the kernel. */
+  /** Reading stopped until queued replies reach the kernel, or the shared budget has room. */
   private held = false;
-  /** Reading stopped until this connection's next turn (a setImmediate away). */
-  private yielded = false;
-  private resumeScheduled = false;
+  /** Waiting in AnswerTurns with whole queries to answer (reading stopped meanwhile). */
+  private waitingTurn = false;
   private finished = false;
   private closeReason: TcpCloseReason | undefined;
+  private everAnswered = false;
   /** Reply bytes this connection has charged to the budget, and each write's share in write order. */
   private charged = 0;
   private readonly writes: number[] = [];
@@ -68,6 +72,8 @@ export class TcpConnection implements OutputWaiter {
 
   /** When the last complete query arrived, or the connection was accepted if none has. */
   lastQueryAt: number;
+  /** While held with replies queued: when they last moved (reading stopped, or the kernel took some). */
+  progressAt = 0;
 
   private deadlineAt = 0;
   private deadlineReason: TcpCloseReason = 'idle';
@@ -93,28 +99,35 @@ export class TcpConnection implements OutputWaiter {
     socket.on('close', () => this.release());
   }
 
-  /** Ends the connection now, dropping whatever is queued either way. */
+  /** Reply bytes queued for this connection in Konsul (not yet taken by the kernel). */
+  get queuedBytes(): number {
+    return this.charged;
+  }
+
+  /** Whether any of its queries has been answered yet. */
+  get answeredAny(): boolean {
+    return this.everAnswered;
+  }
+
+  /** Ends the connection now, dropping whatever is queued either way; its slot and bytes are free at once. */
   close(reason: TcpCloseReason): void {
     this.closeReason ??= reason;
     this.socket.destroy();
+    this.release();
   }
 
-  resumeReading(): void {
-    if (this.finished || !this.held) return;
-    this.held = false;
-    this.carryOn();
-  }
-
-  private carryOn(): void {
-    if (this.finished || this.held || this.yielded) return;
-    this.process(performance.now());
+  /** Its turn (AnswerTurns), or room in the shared budget it was waiting for. */
+  takeTurn(most: number): number {
+    this.waitingTurn = false;
+    if (this.finished) return 0;
+    if (this.held) {
+      if (this.socket.writableLength > this.host.limits.connectionOutputBytes) return 0;
+      this.unhold();
+    }
+    const answered = this.process(performance.now(), most);
     this.finishIfDone();
+    return answered;
   }
-
-  private readonly nextTurn = (): void => {
-    this.yielded = false;
-    this.carryOn();
-  };
 
   private received(chunk: Buffer): void {
     const now = performance.now();
@@ -125,11 +138,26 @@ export class TcpConnection implements OutputWaiter {
     } else {
       this.pending = Buffer.concat([this.pending, chunk]);
     }
-    // A read that was under way when reading stopped: it waits with the rest.
-    if (!this.held && !this.yielded) this.process(now);
+    const pending = this.pending;
+    if (pending.length < 2) return;
+    const length = pending.readUInt16BE(0);
+    // A query is one question and at most one OPT record: far below this. A larger declared
+    // length can only be an attack (a 64 KiB message trickled in, re-buffered per segment).
+    if (length > MAX_QUERY_BYTES) {
+      this.pending = EMPTY;
+      this.close('oversize');
+      return;
+    }
+    if (pending.length < 2 + length || this.held || this.waitingTurn) return;
+    // A whole query: the client has done its part, so waiting for the turn is not held against
+    // it. Reading stops until the queries read so far are answered, so reads cannot pile up.
+    this.setDeadline(now + this.host.limits.idleTimeoutMs, 'idle');
+    this.socket.pause();
+    this.waitingTurn = true;
+    this.host.turns.ready(this, pending.length);
   }
 
-  private process(now: number): void {
+  private process(now: number, most: number): number {
     const { socket, host } = this;
     const limits = host.limits;
     let pending = this.pending;
@@ -139,24 +167,30 @@ export class TcpConnection implements OutputWaiter {
     socket.cork();
     while (pending.length >= 2) {
       const length = pending.readUInt16BE(0);
-      // A query is one question and at most one OPT record: far below this. A larger declared
-      // length can only be an attack (a 64 KiB message trickled in, re-buffered per segment).
       if (length > MAX_QUERY_BYTES) {
+        socket.uncork();
         this.pending = EMPTY;
         this.close('oversize');
-        return;
+        return answered;
       }
       if (pending.length < 2 + length) break;
-      if (socket.writableLength > limits.connectionOutputBytes || host.budget.full) {
+      // Only a connection with nothing of its own queued may close others to make room: one
+      // whose answers wait on its own client is in no position to ask for more.
+      if (
+        socket.writableLength > limits.connectionOutputBytes ||
+        (host.budget.full && (this.charged > 0 || !host.shedStalled(now)))
+      ) {
         this.hold(now);
         break;
       }
-      if (answered++ === ANSWERS_PER_TURN) {
-        this.yielded = true;
-        socket.pause();
-        setImmediate(this.nextTurn);
+      if (answered === most) {
+        // The rest waits for this connection's next turn; the client is not to blame for that wait.
+        this.setDeadline(now + limits.idleTimeoutMs, 'idle');
+        this.waitingTurn = true;
+        host.turns.again(this);
         break;
       }
+      answered++;
       const message = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
       consumed = true;
@@ -166,6 +200,7 @@ export class TcpConnection implements OutputWaiter {
         pending.length === 0 ? 'idle' : 'message_timeout',
       );
       this.lastQueryAt = now;
+      this.everAnswered = true;
       host.served(this);
       const reply = host.answer(message, this.source);
       if (reply !== null) this.send(reply);
@@ -174,11 +209,12 @@ export class TcpConnection implements OutputWaiter {
     // A partial message waiting for more bytes is copied into a buffer of its own, so the large
     // read buffer it came from can be freed. (Not when stopping with whole queries left: they
     // are most of that buffer anyway, and copying them each turn would cost quadratic time.)
-    const waitingForBytes = !this.held && !this.yielded;
+    const waitingForBytes = !this.held && !this.waitingTurn;
     this.pending = consumed && pending.length > 0 && waitingForBytes ? Buffer.from(pending) : pending;
     // Read more only once every whole query read so far is answered: reading on while queries
     // wait would pile read after read into `pending`.
-    if (waitingForBytes) socket.resume();
+    if (waitingForBytes && !this.finished) socket.resume();
+    return answered;
   }
 
   private send(reply: Buffer): void {
@@ -200,19 +236,17 @@ export class TcpConnection implements OutputWaiter {
       this.writesHead = 0;
     }
     this.charged -= bytes;
-    this.host.budget.release(bytes);
-    // Not from here: write callbacks run as microtasks, and a write answered from one would
-    // call back as another, starving timers and every other socket while the kernel keeps
-    // taking bytes. The next turn of the event loop is soon enough.
-    if (this.held && !this.resumeScheduled) {
-      this.resumeScheduled = true;
-      setImmediate(this.resumeIfRoom);
+    if (this.held) {
+      // Its answers moved: not stalled, whatever else it waits for.
+      this.progressAt = performance.now();
+      this.host.stuck(this, this.charged > 0);
+      // Under its own bound again, it waits for room in the budget like the rest, and answers in
+      // a turn: never from here, since write callbacks run as microtasks and answering from them
+      // would starve timers and every other socket while the kernel keeps taking bytes.
+      if (this.socket.writableLength <= this.host.limits.connectionOutputBytes) this.host.budget.wait(this);
     }
-  };
-
-  private readonly resumeIfRoom = (): void => {
-    this.resumeScheduled = false;
-    if (this.held && !this.finished) this.resumeWhenRoom();
+    // Wakes the turns when there is room and a connection waits for it.
+    this.host.budget.release(bytes);
   };
 
   private hold(now: number): void {
@@ -221,23 +255,21 @@ export class TcpConnection implements OutputWaiter {
     this.socket.pause();
     // Waiting on a client that does not read is not progress: the idle clock runs from here.
     this.setDeadline(now + this.host.limits.idleTimeoutMs, 'idle');
-    this.resumeWhenRoom();
+    this.progressAt = now;
+    this.host.stuck(this, this.charged > 0);
+    // Over its own bound it waits for its write callbacks; under it, for room in the budget.
+    if (this.socket.writableLength <= this.host.limits.connectionOutputBytes) this.host.budget.wait(this);
   }
 
-  /**
-   * Over its own bound the connection waits for its write callbacks (which call this again);
-   * under it but over the shared one it waits its turn in the budget, which lets connections
-   * read again oldest first.
-   */
-  private resumeWhenRoom(): void {
-    if (this.socket.writableLength > this.host.limits.connectionOutputBytes) return;
-    if (this.host.budget.full) this.host.budget.wait(this);
-    else this.resumeReading();
+  private unhold(): void {
+    this.held = false;
+    this.host.budget.forget(this);
+    this.host.stuck(this, false);
   }
 
   private finishIfDone(): void {
     // Once the peer has half-closed no more bytes come: a partial message left over is dropped.
-    if (this.peerEnded && !this.held && !this.yielded && !this.socket.destroyed) {
+    if (this.peerEnded && !this.held && !this.waitingTurn && !this.socket.destroyed) {
       this.pending = EMPTY;
       this.socket.end();
     }
@@ -273,7 +305,9 @@ export class TcpConnection implements OutputWaiter {
     this.timer = undefined;
     this.pending = EMPTY;
     this.host.budget.forget(this);
-    // Replies still queued died with the socket; their bytes no longer count.
+    this.host.turns.forget(this);
+    this.host.stuck(this, false);
+    // Replies still queued die with the socket; their bytes no longer count.
     this.host.budget.release(this.charged);
     this.charged = 0;
     this.writes.length = 0;

@@ -1,7 +1,9 @@
 /**
  * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): the listening side. It caps connections in total and
- * per source, shares one bound on queued replies between them, and hands each connection to a
- * TcpConnection, which frames, answers and times it.
+ * per source, shares one bound on queued replies and one schedule of answering turns
+ * (AnswerTurns) between them, and hands each connection to a TcpConnection, which frames,
+ * answers and times it. It never stops accepting: when every slot is taken, a connection gives
+ * way to the newcomer (see evictFor).
  *
  * Written on node:net rather than dns2's TCP server because that one runs dns2's unbounded
  * Packet.parse on every message and cannot be told to answer from raw bytes.
@@ -11,19 +13,25 @@ import { performance } from 'node:perf_hooks';
 import { peerOctets } from './address.js';
 import { TcpConnection, type ConnectionHost, type ConnectionLimits, type TcpCloseReason } from './tcp-connection.js';
 import { OutputBudget } from './tcp-output.js';
+import { AnswerTurns } from './tcp-turns.js';
 
 export { MAX_QUERY_BYTES, type TcpCloseReason } from './tcp-connection.js';
 
 export interface TcpFrontOptions extends ConnectionLimits {
   /**
    * Connections held at once. When all are taken, a new one replaces the connection that has
-   * gone longest without a complete query, if that is at least messageTimeoutMs; otherwise the
-   * new one is closed.
+   * gone longest without a complete query, if that is at least messageTimeoutMs, or else the
+   * stalest connection of the source holding the most, if that source holds at least two more
+   * than the newcomer's; otherwise the new one is closed.
    */
   maxConnections: number;
   /** Connections held at once from one IPv4 address or one IPv6 /64; more are closed on accept. */
   maxConnectionsPerSource: number;
-  /** Reply bytes queued in Konsul across all connections before they stop reading queries. */
+  /**
+   * Reply bytes queued in Konsul across all connections before they stop reading queries. When
+   * it is reached, connections whose queued replies have not moved for messageTimeoutMs (their
+   * clients do not read) are closed to make room.
+   */
   outputBytes: number;
   /** The reply to one message, or null to send nothing. Must not throw. */
   answer(message: Buffer, source: string): Buffer | null;
@@ -35,9 +43,14 @@ export class TcpFront implements ConnectionHost {
   readonly server: Server;
   readonly limits: ConnectionLimits;
   readonly budget: OutputBudget;
+  readonly turns: AnswerTurns;
   /** Open connections, least recently queried first (a Set keeps insertion order). */
   private readonly connections = new Set<TcpConnection>();
-  private readonly perSource = new Map<string, number>();
+  /** The same by source key, each least recently queried first. */
+  private readonly perSource = new Map<string, Set<TcpConnection>>();
+  /** Held connections with replies queued, those whose replies moved longest ago first. */
+  private readonly stalled = new Set<TcpConnection>();
+  private shedTimer: NodeJS.Timeout | undefined;
   private onEmpty: (() => void) | undefined;
 
   constructor(private readonly options: TcpFrontOptions) {
@@ -47,6 +60,7 @@ export class TcpFront implements ConnectionHost {
       connectionOutputBytes: options.connectionOutputBytes,
     };
     this.budget = new OutputBudget(options.outputBytes);
+    this.turns = new AnswerTurns(this.budget);
     // allowHalfOpen: a client may send its query and half-close at once; it still gets the reply.
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
   }
@@ -64,7 +78,11 @@ export class TcpFront implements ConnectionHost {
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.server.once('error', onError);
-      this.server.listen({ port, host, exclusive: true }, () => {
+      // Node's default backlog (511) overflowed when 4,096 clients connected at once, and the
+      // kernel then drops handshakes, which clients retry only after a second or more. Room for a
+      // full set of newcomers at once (the kernel caps it at net.core.somaxconn).
+      const backlog = Math.max(511, this.options.maxConnections);
+      this.server.listen({ port, host, exclusive: true, backlog }, () => {
         this.server.off('error', onError);
         resolve();
       });
@@ -77,6 +95,9 @@ export class TcpFront implements ConnectionHost {
       this.onEmpty = resolve;
       if (this.connections.size === 0) resolve();
     });
+    this.turns.close();
+    if (this.shedTimer !== undefined) clearTimeout(this.shedTimer);
+    this.shedTimer = undefined;
     for (const connection of this.connections) connection.close('shutdown');
     await Promise.all([new Promise<void>((resolve) => this.server.close(() => resolve())), released]);
   }
@@ -86,15 +107,55 @@ export class TcpFront implements ConnectionHost {
   }
 
   served(connection: TcpConnection): void {
-    // Move to the back: the front of the set is then the connection to give up first.
+    // Move to the back: the front of each set is then the connection to give up first.
     if (this.connections.delete(connection)) this.connections.add(connection);
+    const siblings = this.perSource.get(connection.sourceKey);
+    if (siblings?.delete(connection) === true) siblings.add(connection);
   }
+
+  stuck(connection: TcpConnection, stuck: boolean): void {
+    this.stalled.delete(connection);
+    if (stuck) this.stalled.add(connection);
+  }
+
+  /**
+   * RFC 7766 §6.2.3 lets a server under pressure close connections. The shared budget is full:
+   * connections whose queued replies have not moved for a message timeout (their clients do not
+   * read) are closed, those stalled longest first, until it is not. Without this the budget
+   * stayed full for as long as they did, and every other connection, a new client's included,
+   * waited behind them.
+   */
+  shedStalled(now: number): boolean {
+    for (const connection of this.stalled) {
+      if (!this.budget.full) break;
+      if (now - connection.progressAt < this.limits.messageTimeoutMs) {
+        // Not stalled long enough yet: look again when it will have been, as someone waits for room.
+        this.armShed(connection.progressAt + this.limits.messageTimeoutMs - now);
+        break;
+      }
+      connection.close('stalled');
+    }
+    return !this.budget.full;
+  }
+
+  private armShed(delayMs: number): void {
+    if (this.shedTimer !== undefined) return;
+    this.shedTimer = setTimeout(this.shedAgain, Math.max(1, Math.ceil(delayMs)));
+    this.shedTimer.unref();
+  }
+
+  private readonly shedAgain = (): void => {
+    this.shedTimer = undefined;
+    // Room made here reaches the waiting connections through the budget (OutputBudget.onRoom).
+    if (this.budget.full && this.budget.waiting > 0) this.shedStalled(performance.now());
+  };
 
   closed(connection: TcpConnection, reason: TcpCloseReason | undefined): void {
     this.connections.delete(connection);
-    const left = (this.perSource.get(connection.sourceKey) ?? 1) - 1;
-    if (left > 0) this.perSource.set(connection.sourceKey, left);
-    else this.perSource.delete(connection.sourceKey);
+    this.stalled.delete(connection);
+    const siblings = this.perSource.get(connection.sourceKey);
+    siblings?.delete(connection);
+    if (siblings?.size === 0) this.perSource.delete(connection.sourceKey);
     if (reason !== undefined && reason !== 'shutdown') this.options.onClose?.(reason);
     if (this.connections.size === 0) this.onEmpty?.();
   }
@@ -102,7 +163,7 @@ export class TcpFront implements ConnectionHost {
   private accept(socket: Socket): void {
     const source = socket.remoteAddress ?? '';
     const key = sourceKey(source);
-    const held = this.perSource.get(key) ?? 0;
+    const held = this.perSource.get(key)?.size ?? 0;
     if (held >= this.options.maxConnectionsPerSource) {
       // One host must not be able to take every slot; a host that needs more connections than
       // this is better served by pipelining over the ones it has (RFC 7766 §6.2.1.1).
@@ -111,29 +172,46 @@ export class TcpFront implements ConnectionHost {
       this.options.onClose?.('source_limit');
       return;
     }
-    if (this.connections.size >= this.options.maxConnections && !this.evictStalest()) {
+    if (this.connections.size >= this.options.maxConnections && !this.evictFor(held)) {
       socket.on('error', () => undefined);
       socket.destroy();
       this.options.onClose?.('connection_limit');
       return;
     }
-    this.perSource.set(key, held + 1);
-    this.connections.add(new TcpConnection(socket, source, key, this));
+    this.turns.accepted();
+    const connection = new TcpConnection(socket, source, key, this);
+    this.connections.add(connection);
+    const siblings = this.perSource.get(key);
+    if (siblings === undefined) this.perSource.set(key, new Set([connection]));
+    else siblings.add(connection);
   }
 
   /**
-   * RFC 7766 §6.2.3 lets a server under pressure close idle connections. When every slot is
-   * taken, the one that has gone longest without a complete query gives way to the newcomer,
-   * provided it has had a message timeout to send one: slots held by connections that send
-   * nothing, or trickle, go to clients with a query to ask, and a fresh client keeps its slot
-   * long enough to ask it.
+   * RFC 7766 §6.2.3 lets a busy server close idle connections. When every slot is taken:
+   * - the connection that has gone longest without a complete query gives way to the newcomer,
+   *   provided it has had a message timeout to send one: slots held by connections that send
+   *   nothing, or trickle, go to clients with a query to ask, and a fresh client keeps its slot
+   *   long enough to ask it;
+   * - failing that (every connection is busy, as when thousands pipeline queries), the source
+   *   holding the most connections gives up its stalest, if it holds at least two more than the
+   *   newcomer's source (`held`): a few hosts flooding from every slot cannot lock out a host
+   *   that asks for its first, while two sources already sharing evenly do not trade slots.
    */
-  private evictStalest(): boolean {
+  private evictFor(held: number): boolean {
     const stalest = this.connections.values().next().value;
-    if (stalest === undefined || performance.now() - stalest.lastQueryAt < this.limits.messageTimeoutMs) return false;
-    // Out of the set now, so the next newcomer in this same tick looks at the next one.
-    this.connections.delete(stalest);
-    stalest.close('evicted');
+    if (stalest === undefined) return false;
+    let victim: TcpConnection | undefined;
+    if (performance.now() - stalest.lastQueryAt >= this.limits.messageTimeoutMs) {
+      victim = stalest;
+    } else {
+      let largest: Set<TcpConnection> | undefined;
+      for (const siblings of this.perSource.values()) {
+        if (siblings.size > (largest?.size ?? 0)) largest = siblings;
+      }
+      if (largest !== undefined && largest.size >= held + 2) victim = largest.values().next().value;
+    }
+    if (victim === undefined) return false;
+    victim.close('evicted');
     return true;
   }
 }

@@ -47,6 +47,17 @@ export class LoadTracker {
   }
 
   /**
+   * Replaces an instance's load with figures another node computed (cluster mode): its gauge
+   * and its latency average as they stood there, not one more sample to average in.
+   */
+  replace(instanceId: string, connections: number, latencyMs: number | null): LoadRecord {
+    const record = this.record(instanceId);
+    record.connections = connections;
+    record.latencyMs = latencyMs ?? Number.NaN;
+    return record;
+  }
+
+  /**
    * The live record of an instance, created empty when absent so that strategies can
    * hold it in their cached per-list arrays and see later reports without a lookup.
    */

@@ -58,6 +58,12 @@ export interface LbCacheStats {
   builder: BuilderStats;
 }
 
+/** An instance's load as the API shows it and cluster nodes share it. */
+export interface SharedLoad {
+  connections: number;
+  latencyMs: number | null;
+}
+
 export class StrategyManager {
   private readonly strategies = new Map<string, Strategy>();
   private readonly indexes = new Map<Strategy, number>();
@@ -88,7 +94,9 @@ export class StrategyManager {
       if (entry instanceof TableEntry) this.tables.evicted(entry);
     });
     this.rotations = new RotationCounters(config.cacheSize);
-    this.builder = new TableBuilder(config.buildSliceWork, MAX_PENDING_BUILDS);
+    this.builder = new TableBuilder(config.buildSliceWork, MAX_PENDING_BUILDS, {
+      sliceTimeMs: parseDuration(config.buildSliceTime)!,
+    });
     this.tables = new TableStore(this.cache, this.builder, config);
     this.tracker = new LoadTracker(config.latencyEwmaAlpha);
     this.context = new QueryContext(config, options.random ?? Math.random, this.tables, this.tracker);
@@ -192,9 +200,23 @@ export class StrategyManager {
     const record = this.tracker.report(instanceId, load, service);
     if (load.connections !== undefined)
       this.observer?.connections?.(record.service ?? service ?? 'unknown', instanceId, record.connections);
+    this.onLocalReport?.(instanceId, this.loadOf(instanceId));
   }
 
-  loadOf(instanceId: string): { connections: number; latencyMs: number | null } {
+  /**
+   * Told of each report this node receives, with the instance's load after it (cluster mode
+   * shares it with the other nodes). One listener; setting another replaces it.
+   */
+  onLocalReport: ((instanceId: string, load: SharedLoad) => void) | undefined = undefined;
+
+  /** Takes an instance's load as another node reported it (cluster mode); not passed to onLocalReport. */
+  replaceLoad(instanceId: string, load: SharedLoad, service?: string): void {
+    const record = this.tracker.replace(instanceId, load.connections, load.latencyMs);
+    if (service !== undefined) record.service = service;
+    this.observer?.connections?.(record.service ?? 'unknown', instanceId, record.connections);
+  }
+
+  loadOf(instanceId: string): SharedLoad {
     const record = this.tracker.peek(instanceId);
     if (record === undefined) return { connections: 0, latencyMs: null };
     return { connections: record.connections, latencyMs: Number.isNaN(record.latencyMs) ? null : record.latencyMs };

@@ -4,8 +4,11 @@
  * A build is a BuildTask: an explicit state machine whose work(budget) runs until about
  * `budget` units are spent (a unit is one Maglev slot probe or a quarter of a ring point
  * hashed, 25–100 ns here) and can be resumed. A slice runs builds until `sliceWork`
- * units are spent, then hands the event loop back
- * (setImmediate: after pending I/O, so DNS and HTTP answers interleave with a build).
+ * units are spent or `sliceTimeMs` has passed, whichever comes first, then hands the event
+ * loop back (setImmediate: after pending I/O, so DNS and HTTP answers interleave with a
+ * build). The work bound makes a slice cheap on a quiet machine; the time bound, checked every
+ * TIME_CHECK_UNITS, keeps it short on a loaded one, where the same units took 3 to 7 ms of CPU
+ * (a slower core, other processes' caches, GC landing mid-slice).
  * A build of at most INLINE_SLICES slices is run inline instead (well under a millisecond
  * for the ring of a ten-instance service), so small services never see a table-less moment.
  *
@@ -13,6 +16,8 @@
  * group (table kind + service) is replaced by a newer one, since the catalog has moved
  * on. A started build always finishes, so alternating requests cannot starve each other.
  */
+import { performance } from 'node:perf_hooks';
+
 /**
  * How far a task may run past its budget: its smallest indivisible step (a ring's bucket
  * prefix sum, a chunk of the Maglev owner copy) costs at most this many units.
@@ -20,6 +25,15 @@
 export const TASK_OVERSHOOT = 1024;
 /** Builds estimated at up to this many slices of work run inline, on the query that needs them. */
 export const INLINE_SLICES = 2;
+/** Work units between two looks at the time within a slice (with TASK_OVERSHOOT, about 50–200 µs). */
+export const TIME_CHECK_UNITS = 1024;
+
+export interface TableBuilderOptions {
+  /** Wall time after which a slice ends even short of sliceWork units; Infinity for none. */
+  sliceTimeMs: number;
+  /** Monotonic milliseconds; performance.now by default (tests pass their own). */
+  now?: () => number;
+}
 
 export interface BuildTask<T> {
   /** Works until about `budget` units are spent or the table is done; returns the units spent. */
@@ -43,11 +57,16 @@ export interface BuilderStats {
   slices: number;
   /** Most units one slice spent: at most sliceWork + TASK_OVERSHOOT. */
   largestSlice: number;
+  /** Slices ended by the time bound before sliceWork units were spent. */
+  timeBoundSlices: number;
   /** Builds not queued because maxPending were already waiting. */
   refused: number;
   /** Wall time of the longest slice, in milliseconds (time the OS ran something else included). */
   longestSliceMs: number;
-  /** CPU time of the longest slice, in milliseconds (process.cpuUsage: what the slice itself cost). */
+  /**
+   * CPU time of the costliest slice, in milliseconds (process.cpuUsage: what the slice cost,
+   * plus whatever V8's GC and compiler threads did meanwhile; Node 20 has no per-thread clock).
+   */
   longestSliceCpuMs: number;
 }
 
@@ -59,14 +78,21 @@ export class TableBuilder {
   private closed = false;
   slices = 0;
   largestSlice = 0;
+  timeBoundSlices = 0;
   refused = 0;
   longestSliceMs = 0;
   longestSliceCpuMs = 0;
+  readonly sliceTimeMs: number;
+  private readonly now: () => number;
 
   constructor(
     readonly sliceWork: number,
     readonly maxPending: number,
-  ) {}
+    options: TableBuilderOptions = { sliceTimeMs: Number.POSITIVE_INFINITY },
+  ) {
+    this.sliceTimeMs = options.sliceTimeMs;
+    this.now = options.now ?? (() => performance.now());
+  }
 
   /** True while a build for `key` is queued or running. */
   has(key: string): boolean {
@@ -114,6 +140,7 @@ export class TableBuilder {
       pending: this.jobs.size,
       slices: this.slices,
       largestSlice: this.largestSlice,
+      timeBoundSlices: this.timeBoundSlices,
       refused: this.refused,
       longestSliceMs: this.longestSliceMs,
       longestSliceCpuMs: this.longestSliceCpuMs,
@@ -136,16 +163,21 @@ export class TableBuilder {
   }
 
   private slice(): void {
-    const started = performance.now();
+    const started = this.now();
     const cpu = process.cpuUsage();
     this.scheduled = undefined;
     this.slices++;
     let spent = 0;
+    let timeUp = false;
     while (spent < this.sliceWork) {
+      if (this.now() - started >= this.sliceTimeMs) {
+        timeUp = true;
+        break;
+      }
       const job = this.jobs.values().next().value;
       if (job === undefined) break;
       job.task ??= job.start();
-      const used = job.task.work(this.sliceWork - spent);
+      const used = job.task.work(Math.min(this.sliceWork - spent, TIME_CHECK_UNITS));
       spent += used;
       const result = job.task.result;
       if (result !== undefined) {
@@ -155,8 +187,9 @@ export class TableBuilder {
         break;
       }
     }
+    if (timeUp) this.timeBoundSlices++;
     if (spent > this.largestSlice) this.largestSlice = spent;
-    const took = performance.now() - started;
+    const took = this.now() - started;
     if (took > this.longestSliceMs) this.longestSliceMs = took;
     const used = process.cpuUsage(cpu);
     const cpuMs = (used.user + used.system) / 1000;

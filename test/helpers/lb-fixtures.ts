@@ -30,6 +30,7 @@ export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
     // and lb-tables.test.ts, which set it explicitly.
     buildSliceWork: 100_000_000,
     outlierDetection: OUTLIER_DETECTION_DEFAULTS,
+    buildSliceTime: '1h',
     ...overrides,
   };
 }
