@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       minTimeout: '100ms',
       maxChecksPerInstance: 16,
       outputBytes: 4096,
+      outputSyncInterval: '5m',
     },
     registry,
     logger: pino({ level: 'warn' }),

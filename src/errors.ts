@@ -121,6 +121,11 @@ export const Errors = {
     503,
     (detail: string) => `The catalog could not be written: ${detail}`,
   ),
+  notCheckOwner: define(
+    'not_check_owner',
+    409,
+    (checkId: string) => `This node no longer owns check "${checkId}": its cluster membership changed`,
+  ),
   notReady: define('not_ready', 503, (reason: string) => `Konsul is not ready: ${reason}`),
   shuttingDown: define('shutting_down', 503, () => 'Konsul is shutting down'),
   internal: define('internal_error', 500, () => 'Internal server error'),

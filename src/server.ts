@@ -5,7 +5,7 @@ import { openSqliteStore } from './catalog/sqlite-store.js';
 import type { AnyCatalogStore } from './catalog/store.js';
 import { EtcdStore } from './cluster/etcd-store.js';
 import { registerClusterMetrics, registerLoadSyncMetrics } from './cluster/metrics.js';
-import { joinCluster, openEtcdStore, startLoadSync } from './cluster/open.js';
+import { clusterNode, joinCluster, openEtcdStore, startLoadSync } from './cluster/open.js';
 import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
@@ -96,12 +96,16 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     // Pending ring/table builds run on setImmediate: stop them with the rest.
     cleanups.push(async () => lb.close());
 
+    // In a cluster each check is run by one live node (health/ownership.ts); none until it joins.
+    const node = store instanceof EtcdStore ? clusterNode(store, config.store, logger) : null;
+    if (node !== null) cleanups.push(() => node.ledger.close());
     const health = new HealthManager({
       catalog,
       config: config.health,
       registry: metrics.registry,
       logger,
       ...(options.now === undefined ? {} : { now: options.now }),
+      ...(node === null ? {} : { cluster: node.checks }),
     });
     if (config.health.enabled) health.start();
     cleanups.push(() => health.stop());
@@ -170,16 +174,14 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       cleanups.push(() => started.close());
     }
     let clusterLine = '';
-    if (store instanceof EtcdStore) {
-      const { name, membership } = await joinCluster(
-        store,
-        config.store,
-        { http: `${config.http.host}:${httpPort}`, dns: dns === null ? null : `${dns.host}:${dns.port}` },
-        logger,
-      );
-      // Unwound first: the other nodes stop counting this one before its faces close.
-      cleanups.push(() => membership.stop());
-      const loads = await startLoadSync(store, config.store, name, lb, catalog, logger);
+    if (store instanceof EtcdStore && node !== null) {
+      // Unwound first: the other nodes stop counting this one (and take its checks) before its faces close.
+      cleanups.push(() => node.membership.stop());
+      await joinCluster(store, node, {
+        http: `${config.http.host}:${httpPort}`,
+        dns: dns === null ? null : `${dns.host}:${dns.port}`,
+      });
+      const loads = await startLoadSync(store, config.store, node.name, lb, catalog, logger);
       registerLoadSyncMetrics(metrics.registry, loads);
       // Reports taken before the stop are still shared: one last flush, then the watch closes.
       cleanups.push(async () => {
@@ -188,7 +190,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
         await loads.close();
       });
       const view = store.cluster();
-      clusterLine = `, cluster node ${name} of ${view.members.length} (etcd leader ${view.etcdLeader ?? 'unknown'})`;
+      clusterLine = `, cluster node ${node.name} of ${view.members.length} (etcd leader ${view.etcdLeader ?? 'unknown'})`;
     }
     listening = true;
     logger.info(

@@ -11,6 +11,7 @@ import {
   type ReplicatedStore,
   type StoreContact,
   type WriteExpectation,
+  type WriteFence,
 } from './store.js';
 import { ServiceTable } from './service-table.js';
 import { Tombstones } from './tombstones.js';
@@ -106,6 +107,14 @@ export interface WriteResult {
   index: number;
 }
 
+/** How a health check's own write is made (the HTTP faces pass none of this). */
+export interface CheckWriteOptions {
+  /** Shared stores only: the write commits only while this node is still the member it joined as. */
+  fence?: WriteFence | undefined;
+  /** Write a new note even with the status unchanged (a cluster shares notes only through the store). */
+  writeOutput?: boolean | undefined;
+}
+
 /** A mutation computed against the staged state; `write` is absent for in-memory-only changes. */
 interface Outcome<R> {
   id: string;
@@ -116,6 +125,10 @@ interface Outcome<R> {
   /** A service's config set (entry) or removed (null); no instance is touched then. */
   config?: { name: string; entry: ServiceConfigEntry | null };
   write?: CatalogWrite;
+  /** A check's own write: refused, not retried, once its writer lost its membership. */
+  fence?: WriteFence | undefined;
+  /** The check a fenced write is for, to name in the refusal. */
+  checkId?: string;
   event: CatalogEvent;
   /** The value the writer gets, given the index the write committed at (the store's, when replicated). */
   result: (committedIndex: number) => R;
@@ -421,7 +434,8 @@ export class Catalog {
     });
   }
 
-  deregister(id: string): Promise<WriteResult> {
+  /** Removes an instance; `fence` (deregisterCriticalAfter in a cluster) as in CheckWriteOptions. */
+  deregister(id: string, fence?: WriteFence): Promise<WriteResult> {
     return this.enqueue((stage) => {
       const previous = stage.instance(id);
       if (previous === undefined) throw Errors.instanceNotFound(id);
@@ -431,6 +445,8 @@ export class Catalog {
         id,
         instance: null,
         previous,
+        fence,
+        checkId: previous.checks[0]?.id ?? id,
         write: { kind: 'delete', index, id, name: previous.name },
         event: { kind: 'deregistered', index, instance: previous },
         result: (committed) => ({ id, index: committed }),
@@ -500,10 +516,15 @@ export class Catalog {
   /**
    * Records a check result. A status change is a write (new index, wakes blocking queries,
    * survives restart); a new note with the same status only updates the live view, so noisy
-   * output does not wake every watcher. An unchanged result does nothing. Resolves to the index
-   * written, or null when nothing was written.
+   * output does not wake every watcher (unless `options.writeOutput`). An unchanged result does
+   * nothing. Resolves to the index written, or null when nothing was written.
    */
-  updateCheck(checkId: string, status: HealthStatus, note: string): Promise<number | null> {
+  updateCheck(
+    checkId: string,
+    status: HealthStatus,
+    note: string,
+    options: CheckWriteOptions = {},
+  ): Promise<number | null> {
     return this.enqueue<number | null>((stage) => {
       const owner = stage.checkOwner(checkId);
       const previous = owner === undefined ? undefined : stage.instance(owner);
@@ -511,7 +532,7 @@ export class Catalog {
       if (previous === undefined || current === undefined) throw Errors.checkNotFound(checkId);
       if (current.status === status && current.note === note) return null;
       const statusChanged = current.status !== status;
-      const index = statusChanged ? stage.nextIndex() : null;
+      const index = statusChanged || options.writeOutput === true ? stage.nextIndex() : null;
       const check: Check = {
         ...current,
         status,
@@ -530,6 +551,8 @@ export class Catalog {
         id: instance.id,
         instance,
         previous,
+        fence: options.fence,
+        checkId,
         ...(index === null
           ? {}
           : {
@@ -846,6 +869,12 @@ export class Catalog {
             : { name: outcome.config.name, config: outcome.config.entry?.config ?? null },
         ),
       );
+      if (!commit.committed && commit.fenced === true && chunk.length === 1) {
+        // Computing it again cannot help: this node is no longer the member that owned the check.
+        const { op, outcome } = chunk[0];
+        op.reject(Errors.notCheckOwner(outcome.checkId ?? outcome.id));
+        return [];
+      }
       await this.reach(commit.index);
       if (!commit.committed) return [...chunk];
       for (const { op, outcome } of chunk) op.resolve(outcome.result(commit.index));
@@ -1028,7 +1057,8 @@ function keysTouched(outcome: Outcome<unknown>): string[] {
 /** etcd operations a write costs: a compare and a put or delete per key. */
 function opsOf(outcome: Outcome<unknown>): number {
   if (outcome.config !== undefined) return 1;
-  return 2 * (1 + (outcome.previous?.checks.length ?? 0) + (outcome.instance?.checks.length ?? 0));
+  const fence = outcome.fence === undefined ? 0 : 1;
+  return 2 * (1 + (outcome.previous?.checks.length ?? 0) + (outcome.instance?.checks.length ?? 0)) + fence;
 }
 
 function expectationOf(outcome: Outcome<unknown>): WriteExpectation {
@@ -1038,6 +1068,7 @@ function expectationOf(outcome: Outcome<unknown>): WriteExpectation {
     instanceIndex: outcome.previous?.modifyIndex ?? 0,
     claimedCheckIds: [...after].filter((id) => !before.has(id)),
     releasedCheckIds: [...before].filter((id) => !after.has(id)),
+    ...(outcome.fence === undefined ? {} : { fence: outcome.fence }),
   };
 }
 

@@ -125,9 +125,23 @@ export interface WriteExpectation {
   claimedCheckIds: readonly string[];
   /** Check ids the instance held that the write gives up. */
   releasedCheckIds: readonly string[];
+  /** Set on a health check's own writes: they commit only while the writer is still that member. */
+  fence?: WriteFence;
 }
 
-export type ConditionalCommit = { committed: true; index: number } | { committed: false; index: number };
+/**
+ * A writer's membership, as a fencing token: the write commits only while the member's key
+ * still exists with this create revision. A node whose lease ran out (its key was deleted, or
+ * it rejoined under a new key) can then not overwrite what the check's new owner wrote.
+ */
+export interface WriteFence {
+  member: string;
+  createRevision: number;
+}
+
+/** Refused writes say whether a fence refused them (the writer is no longer that member). */
+export type ConditionalCommit =
+  { committed: true; index: number } | { committed: false; index: number; fenced?: boolean };
 
 export type ReplicaChange =
   | { kind: 'put'; instance: Instance }

@@ -13,8 +13,9 @@ import {
  * naming the instance that holds it, so a transaction can refuse a check id another instance took.
  * Indexes are not stored: an instance's createIndex and modifyIndex are its key's create and
  * modify revisions, which is what makes "index = etcd revision" hold for every reader.
- * A service's operator config sits at `<prefix>config/<name>`; "config/" sorts just before
- * "instances/", so one watch over [config/, end of instances/) sees both in revision order.
+ * A service's operator config sits at `<prefix>instances-config/<name>`, which sorts just before
+ * "instances/" ('-' < '/') and after every other prefix (heartbeats/ stays off the watch), so one
+ * watch over [instances-config/, end of instances/) sees configs and instances in revision order.
  */
 export const CODEC_VERSION = 1;
 
@@ -101,12 +102,15 @@ export class EtcdKeys {
   readonly checks: string;
   readonly members: string;
   readonly configs: string;
+  /** `<prefix>heartbeats/<checkId>`: a TTL check's last heartbeat time (epoch ms), off the catalog's watch. */
+  readonly heartbeats: string;
 
   constructor(readonly prefix: string) {
-    this.configs = `${prefix}config/`;
+    this.configs = `${prefix}instances-config/`;
     this.instances = `${prefix}instances/`;
     this.checks = `${prefix}checks/`;
     this.members = `${prefix}members/`;
+    this.heartbeats = `${prefix}heartbeats/`;
   }
 
   instance(id: string): Buffer {
@@ -123,6 +127,10 @@ export class EtcdKeys {
 
   member(name: string): Buffer {
     return Buffer.from(this.members + name);
+  }
+
+  heartbeat(checkId: string): Buffer {
+    return Buffer.from(this.heartbeats + checkId);
   }
 }
 

@@ -118,6 +118,7 @@ export class EtcdStore implements ReplicatedStore {
   async commitIf(writes: readonly (ReplicatedWrite | ReplicatedConfigWrite)[]): Promise<ConditionalCommit> {
     const compare: ICompare[] = [];
     const success: IRequestOp[] = [];
+    const fences = new Map<string, number>();
     for (const write of writes) {
       if (isConfigWrite(write)) {
         const key = this.keys.config(write.name);
@@ -129,6 +130,7 @@ export class EtcdStore implements ReplicatedStore {
         continue;
       }
       const { id, instance, expected } = write;
+      if (expected.fence !== undefined) fences.set(expected.fence.member, expected.fence.createRevision);
       const instanceKey = this.keys.instance(id);
       compare.push({ key: instanceKey, target: 'Mod', result: 'Equal', mod_revision: expected.instanceIndex });
       // A check id is free when its key does not exist (a missing key's create revision is 0).
@@ -145,10 +147,24 @@ export class EtcdStore implements ReplicatedStore {
       for (const checkId of expected.releasedCheckIds)
         success.push({ request_delete_range: { key: this.keys.check(checkId) } });
     }
+    // A fenced write commits only while its writer's membership key is the one it joined with.
+    for (const [member, createRevision] of fences)
+      compare.push({
+        key: this.keys.member(member),
+        target: 'Create',
+        result: 'Equal',
+        create_revision: createRevision,
+      });
+    // On refusal the failure branch reads every compared key back: their revisions say what beat
+    // the write (the store's revision may be far ahead of it, moved by keys the catalog's watch
+    // does not carry, such as heartbeats), and the member keys tell a lost membership from a race.
+    const failure: IRequestOp[] = compare.map(({ key }) => ({ request_range: { key: key! } }));
     const response = await this.call('txn', () =>
-      this.client.kv.txn({ compare, success }, { deadline: this.deadline() }),
+      this.client.kv.txn({ compare, success, failure }, { deadline: this.deadline() }),
     );
-    return { committed: response.succeeded, index: Number(response.header.revision) };
+    const index = Number(response.header.revision);
+    if (response.succeeded) return { committed: true, index };
+    return refusal(compare, response.responses, index);
   }
 
   async close(): Promise<void> {
@@ -428,6 +444,33 @@ export class EtcdStore implements ReplicatedStore {
       clearTimeout(timer);
     }
   }
+}
+
+type RangeAnswer = { response_range?: { kvs?: IKeyValue[] } };
+
+/**
+ * What a refused commitIf tells its writer: the revision its view must reach before computing
+ * the write again (the newest of the compared keys; the store's own when a key the write expected
+ * was deleted, at a revision a range cannot tell), and whether a fence refused it.
+ */
+function refusal(
+  compare: readonly ICompare[],
+  answers: readonly RangeAnswer[],
+  storeRevision: number,
+): ConditionalCommit {
+  let index = 0;
+  let fenced = false;
+  for (const [position, condition] of compare.entries()) {
+    // etcd3 leaves an empty kvs undefined: a missing key reads as revision 0.
+    const kv = (answers[position] as RangeAnswer | undefined)?.response_range?.kvs?.[0];
+    if (condition.target === 'Create' && condition.create_revision !== 0) {
+      if (Number(kv?.create_revision ?? 0) !== Number(condition.create_revision)) fenced = true;
+      continue;
+    }
+    if (kv === undefined && Number(condition.mod_revision ?? 0) !== 0) index = storeRevision;
+    index = Math.max(index, Number(kv?.mod_revision ?? 0));
+  }
+  return { committed: false, index, ...(fenced ? { fenced } : {}) };
 }
 
 /** A watch may lag the store by up to the progress interval (5 s in our etcd flags) before it is suspect. */

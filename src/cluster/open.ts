@@ -4,7 +4,9 @@ import { VERSION } from '../version.js';
 import { Membership } from './membership.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../duration.js';
+import type { CheckCluster } from '../health/cluster.js';
 import { EtcdStore } from './etcd-store.js';
+import { HeartbeatLedger } from './heartbeat-ledger.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { StrategyManager } from '../lb/manager.js';
 import { LoadSync } from './load-sync.js';
@@ -20,24 +22,51 @@ export function openEtcdStore(store: Config['store'], logger: Logger): EtcdStore
   });
 }
 
-/** Joins the cluster as `nodeName` (empty: the host name), advertising this node's faces. */
-export async function joinCluster(
-  store: EtcdStore,
-  config: Config['store'],
-  faces: { http: string; dns: string | null },
-  logger: Logger,
-): Promise<{ name: string; membership: Membership }> {
+/** This node as a cluster member: its membership (joined later) and what its health checks share. */
+export interface ClusterNode {
+  name: string;
+  membership: Membership;
+  ledger: HeartbeatLedger;
+  checks: CheckCluster;
+}
+
+/** The node named `nodeName` (empty: the host name); it owns no check until joinCluster. */
+export function clusterNode(store: EtcdStore, config: Config['store'], logger: Logger): ClusterNode {
   const name = config.nodeName === '' ? hostname() : config.nodeName;
   const membership = new Membership(
     store.client,
     store.keys,
-    { name, http: faces.http, dns: faces.dns, version: VERSION, startedAt: Date.now() },
+    name,
     Math.max(Math.ceil(parseDuration(config.etcd.memberTtl)! / 1000), 2),
     logger.child({ component: 'membership' }),
   );
-  await membership.start();
+  const ledger = new HeartbeatLedger({
+    client: store.client,
+    keys: store.keys,
+    node: name,
+    requestTimeoutMs: parseDuration(config.etcd.requestTimeout)!,
+    logger,
+  });
+  const checks: CheckCluster = {
+    self: name,
+    members: () => membership.members(),
+    onMembersChange: (listener) => membership.onChange(listener),
+    fence: () => membership.fence(),
+    recordHeartbeat: (checkId, at, ttlMs) => ledger.record(checkId, at, ttlMs),
+    lastHeartbeat: (checkId) => ledger.lastHeartbeat(checkId),
+    forgetHeartbeat: (checkId, owner) => ledger.forget(checkId, owner),
+  };
+  return { name, membership, ledger, checks };
+}
+
+/** Joins the cluster, advertising this node's faces. */
+export async function joinCluster(
+  store: EtcdStore,
+  node: ClusterNode,
+  faces: { http: string; dns: string | null },
+): Promise<void> {
+  await node.membership.start({ http: faces.http, dns: faces.dns, version: VERSION, startedAt: Date.now() });
   await store.refreshCluster();
-  return { name, membership };
 }
 
 /**

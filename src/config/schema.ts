@@ -170,6 +170,7 @@ export const ConfigSchema = Type.Object(
         minTimeout: Duration,
         maxChecksPerInstance: Type.Integer({ minimum: 1, maximum: 1024 }),
         outputBytes: Type.Integer({ minimum: 0, maximum: 1_048_576 }),
+        outputSyncInterval: Duration,
       },
       { additionalProperties: false },
     ),

@@ -59,6 +59,8 @@ export class HttpProber {
   constructor(
     private readonly outputBytes: number,
     private readonly timers: Timers = systemClock,
+    /** In a cluster, sent as X-Konsul-Node so a target's access log tells which node probed it. */
+    private readonly node: string | null = null,
   ) {}
 
   /**
@@ -75,6 +77,8 @@ export class HttpProber {
       () =>
         (target.secure ? https : http).request(target.url, {
           ...target.options,
+          // The check's own headers still win.
+          ...(this.node === null ? {} : { headers: { 'x-konsul-node': this.node, ...target.options.headers } }),
           agent: target.secure ? this.httpsAgent : this.httpAgent,
         }),
       (request, settle) => {

@@ -42,6 +42,20 @@ export class TtlTracker {
     return true;
   }
 
+  /** Whether the check's deadline is armed (it has not fired since its last heartbeat). */
+  isArmed(checkId: string): boolean {
+    return this.deadlines.has(checkId);
+  }
+
+  /**
+   * Moves a tracked check's deadline to epoch ms `at`, earlier or later: in a cluster the owner
+   * learns of heartbeats other nodes took, and a node taking a check over learns of the last one.
+   */
+  armAt(checkId: string, at: number): void {
+    if (!this.ttls.has(checkId)) return;
+    this.deadlines.set(checkId, at, () => this.onExpire(checkId));
+  }
+
   forget(checkId: string): void {
     this.ttls.delete(checkId);
     this.deadlines.cancel(checkId);

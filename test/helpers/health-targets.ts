@@ -191,6 +191,7 @@ export function healthConfig(overrides: Partial<Config['health']> = {}): Config[
     minTimeout: '10ms',
     maxChecksPerInstance: 16,
     outputBytes: 4096,
+    outputSyncInterval: '5m',
     ...overrides,
   };
 }
