@@ -12,6 +12,7 @@ import { buildMaglevTable } from '../src/lb/maglev-table.js';
 import { createStrategyManager } from '../src/lb/manager.js';
 import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { buildRing } from '../src/lb/ring.js';
+import { OUTLIER_DETECTION_DEFAULTS } from '../src/lb/outliers.js';
 import type { Candidates, LbConfig, OrderOptions } from '../src/lb/types.js';
 import { effectiveWeights } from '../src/lb/weights.js';
 
@@ -43,6 +44,7 @@ const config: LbConfig = {
   cacheSize: 1024,
   cacheBytes: 33_554_432,
   buildSliceWork: 8192,
+  outlierDetection: OUTLIER_DETECTION_DEFAULTS,
   buildSliceTime: '1ms',
 };
 const REGIONS = ['eu-west', 'eu-central', 'us-east', 'ap-south'];

@@ -52,6 +52,11 @@ export const Errors = {
     429,
     (limit: number) => `The server is already sampling ${limit} distributions for the UI; retry in a moment`,
   ),
+  serviceConfigNotFound: define(
+    'service_config_not_found',
+    404,
+    (name: string) => `Service "${name}" has no config; PUT one first`,
+  ),
   checkNotFound: define('check_not_found', 404, (checkId: string) => `No check with id "${checkId}"`),
   notTtlCheck: define(
     'not_ttl_check',

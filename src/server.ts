@@ -93,7 +93,9 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
     const lb = createStrategyManager(config.lb, {
       observer: lbMetrics,
       ...(options.random === undefined ? {} : { random: options.random }),
+      ...(options.now === undefined ? {} : { now: options.now }),
     });
+    lbMetrics.ejectedInstances(() => lb.outliers.ejectedCounts());
     catalog.subscribe((event) => {
       if (event.kind === 'deregistered') lb.forgetInstance(event.instance.id);
       else if (event.kind === 'services-forgotten') lbMetrics.forgetServices(event.names);

@@ -200,6 +200,67 @@ for (const kind of kinds) {
       t.ok(next.index > index);
     });
 
+    t.test('a service config is a write that moves the service index and survives reopening', async (t) => {
+      const open = kind.location(t);
+      const first = await open();
+      await first.register(web(1, { id: 'a' }));
+      const before = first.serviceIndex('web');
+      let woke = false;
+      const waiting = first.waitForChange('web', before, 30_000).then(() => (woke = true));
+      const set = await first.configureService('WEB', { lb: 'ring-hash', limit: 2, passing: true, panicThreshold: 40 });
+      await waiting;
+      t.ok(woke, 'a blocking query on the service wakes');
+      t.equal(set.name, 'web');
+      t.ok(set.index > before);
+      t.equal(first.serviceIndex('web'), set.index);
+      t.same(first.serviceConfig('web'), {
+        name: 'web',
+        config: { lb: 'ring-hash', limit: 2, passing: true, panicThreshold: 40 },
+        modifyIndex: set.index,
+      });
+      t.equal(first.query({ name: 'web' }).instances.length, 1, 'the instances are untouched');
+      // A config for a service with no instance yet is kept, and its index is the service's.
+      const lone = await first.configureService('api', { limit: 1 });
+      t.equal(first.serviceIndex('api'), lone.index);
+      await first.close();
+      const second = await open();
+      t.same(second.serviceConfig('web')?.config, { lb: 'ring-hash', limit: 2, passing: true, panicThreshold: 40 });
+      t.same(second.serviceConfig('api')?.config, { limit: 1 });
+      t.ok(second.serviceIndex('web') >= set.index, 'the service index does not go back');
+      const removed = await second.configureService('web', null);
+      t.ok(removed.index > set.index);
+      t.equal(second.serviceConfig('web'), undefined);
+      t.equal((await rejection(second.configureService('web', null))).code, 'service_config_not_found');
+      t.same(
+        second.serviceConfigs().map((entry) => entry.name),
+        ['api'],
+      );
+    });
+
+    t.test('maintenance is a write kept across re-registration and reopening, until taken out', async (t) => {
+      const open = kind.location(t);
+      const first = await open();
+      await first.register(web(1, { id: 'a' }));
+      const before = first.serviceIndex('web');
+      const on = await first.setMaintenance('a', 'deploy');
+      t.ok(on.index > before);
+      t.equal(on.maintenance?.reason, 'deploy');
+      t.equal(first.serviceIndex('web'), on.index, 'watchers of the service see it');
+      t.equal(first.instance('a')!.maintenance?.reason, 'deploy');
+      const again = await first.setMaintenance('a', 'deploy');
+      t.equal(again.index, on.index, 'the same reason again writes nothing');
+      await first.register(web(1, { id: 'a', tags: ['v2'] }));
+      t.equal(first.instance('a')!.maintenance?.reason, 'deploy', 're-registration keeps it');
+      t.equal((await rejection(first.setMaintenance('nope', 'x'))).code, 'instance_not_found');
+      await first.close();
+      const second = await open();
+      t.same(second.instance('a')!.maintenance, on.maintenance, 'it survives reopening');
+      const off = await second.setMaintenance('a', null);
+      t.equal(off.maintenance, null);
+      t.equal(second.instance('a')!.maintenance, undefined);
+      t.notOk('maintenance' in second.instance('a')!, 'no maintenance key is left behind');
+    });
+
     t.test('concurrent writes to one id on one node all land, the last one queued wins', async (t) => {
       const catalog = await kind.location(t)();
       const results = await Promise.all(

@@ -26,6 +26,8 @@ function recordingObserver() {
     panic: (...args) => void calls.push({ hook: 'panic', args }),
     connections: (...args) => void calls.push({ hook: 'connections', args }),
     instanceRemoved: (...args) => void calls.push({ hook: 'instanceRemoved', args }),
+    split: (...args) => void calls.push({ hook: 'split', args }),
+    ejected: (...args) => void calls.push({ hook: 'ejected', args }),
   };
   return { observer, calls };
 }

@@ -23,7 +23,10 @@ import {
   type Exclusion,
   type HealthStatus,
   type Instance,
+  type Maintenance,
   type Registration,
+  type ServiceConfig,
+  type ServiceConfigEntry,
   type ServiceSummary,
   type ServiceView,
 } from './types.js';
@@ -77,7 +80,8 @@ export type CatalogEvent =
   | { kind: 'registered'; index: number; instance: Instance; previous: Instance | undefined }
   | { kind: 'deregistered'; index: number; instance: Instance }
   | { kind: 'check-updated'; index: number | null; instance: Instance; check: Check; previousStatus: HealthStatus }
-  | { kind: 'services-forgotten'; index: number; names: readonly string[] };
+  | { kind: 'services-forgotten'; index: number; names: readonly string[] }
+  | { kind: 'service-configured'; index: number; name: string; config: ServiceConfig | null };
 
 export interface QueryFilter {
   name?: string | undefined;
@@ -118,6 +122,8 @@ interface Outcome<R> {
   previous: Instance | undefined;
   /** Services to drop from the table (tombstones reaped); no instance is touched then. */
   forgotten?: readonly string[];
+  /** A service's config set (entry) or removed (null); no instance is touched then. */
+  config?: { name: string; entry: ServiceConfigEntry | null };
   write?: CatalogWrite;
   /** A check's own write: refused, not retried, once its writer lost its membership. */
   fence?: WriteFence | undefined;
@@ -154,6 +160,7 @@ interface PendingOp {
 export class Catalog {
   private readonly byId = new Map<string, Instance>();
   private readonly checkOwners = new Map<string, string>();
+  private readonly configs = new Map<string, ServiceConfigEntry>();
   private readonly services = new ServiceTable();
   private readonly watchers = new WatchSet();
   private readonly listeners = new Set<(event: CatalogEvent) => void>();
@@ -201,7 +208,7 @@ export class Catalog {
     const catalog = new Catalog(store, options);
     if (isReplicated(store)) {
       await store.follow({
-        reset: (index, instances) => catalog.resetReplica(index, instances),
+        reset: (index, instances, configs) => catalog.resetReplica(index, instances, configs),
         apply: (index, changes) => catalog.applyReplica(index, changes, index),
         progress: (index) => catalog.advance(index),
       });
@@ -215,6 +222,7 @@ export class Catalog {
         for (const check of instance.checks) catalog.checkOwners.set(check.id, instance.id);
       }
       catalog.services.load(snapshot.instances, snapshot.serviceIndexes);
+      for (const entry of snapshot.serviceConfigs) catalog.configs.set(entry.name, entry);
       // When they emptied is not stored: their grace period starts again at start-up.
       const loadedAt = catalog.now();
       for (const name of catalog.services.emptyNames()) catalog.tombstones.mark(name, loadedAt);
@@ -315,6 +323,24 @@ export class Catalog {
   serviceIndex(name: string | undefined): number {
     if (name === undefined) return Math.max(this.currentIndex, 1);
     return Math.max(this.services.get(name.toLowerCase())?.index ?? this.currentIndex, 1);
+  }
+
+  /** The service's operator config, or undefined when none is set. */
+  serviceConfig(name: string): ServiceConfigEntry | undefined {
+    return this.configs.get(name.toLowerCase());
+  }
+
+  /** Every service config, by name. */
+  serviceConfigs(): ServiceConfigEntry[] {
+    return [...this.configs.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** How many instances are held in maintenance, per service (for metrics). */
+  maintenanceCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const instance of this.byId.values())
+      if (instance.maintenance !== undefined) counts.set(instance.name, (counts.get(instance.name) ?? 0) + 1);
+    return counts;
   }
 
   /** Services that have at least one instance, by name. */
@@ -426,6 +452,65 @@ export class Catalog {
         result: (committed) => ({ id, index: committed }),
       };
     });
+  }
+
+  /**
+   * Sets (config) or removes (null) a service's operator config. A write with its own index
+   * that also moves the service's index, so blocking queries and DNS answers see it. Removing
+   * a config that is not there is 404 and writes nothing.
+   */
+  configureService(name: string, config: ServiceConfig | null): Promise<{ name: string; index: number }> {
+    const service = name.toLowerCase();
+    return this.enqueue((stage) => {
+      if (config === null && stage.config(service) === undefined) throw Errors.serviceConfigNotFound(service);
+      const index = stage.nextIndex();
+      const entry = config === null ? null : { name: service, config, modifyIndex: index };
+      stage.putConfig(service, entry);
+      return {
+        id: `config:${service}`,
+        instance: null,
+        previous: undefined,
+        config: { name: service, entry },
+        write: { kind: 'service-config', index, name: service, config },
+        event: { kind: 'service-configured', index, name: service, config },
+        result: (committed) => ({ name: service, index: committed }),
+      };
+    });
+  }
+
+  /**
+   * Puts an instance in maintenance (with why) or takes it out (null). A write like a
+   * registration: it survives restarts and moves the service's index. Setting what is already
+   * set (the same reason) changes nothing and resolves to the instance's current index.
+   */
+  async setMaintenance(id: string, reason: string | null): Promise<WriteResult & { maintenance: Maintenance | null }> {
+    const written = await this.enqueue<(WriteResult & { maintenance: Maintenance | null }) | null>((stage) => {
+      const previous = stage.instance(id);
+      if (previous === undefined) throw Errors.instanceNotFound(id);
+      const unchanged = reason === null ? previous.maintenance === undefined : previous.maintenance?.reason === reason;
+      if (unchanged) return null;
+      const index = stage.nextIndex();
+      const { maintenance: _dropped, ...rest } = previous;
+      const maintenance: Maintenance | null = reason === null ? null : { reason, since: this.now() };
+      const instance: Instance = {
+        ...rest,
+        ...(maintenance === null ? {} : { maintenance }),
+        modifyIndex: index,
+      };
+      stage.put(instance, previous);
+      return {
+        id,
+        instance,
+        previous,
+        write: { kind: 'upsert', index, instance },
+        event: { kind: 'registered', index, instance, previous },
+        result: (committed) => ({ id, index: committed, maintenance }),
+      };
+    });
+    if (written !== null) return written;
+    const current = this.byId.get(id);
+    if (current === undefined) throw Errors.instanceNotFound(id);
+    return { id, index: current.modifyIndex, maintenance: current.maintenance ?? null };
   }
 
   /**
@@ -601,7 +686,7 @@ export class Catalog {
 
   /** Runs each queued mutation against one stage laid over the live view; rejects those that throw. */
   private stageAll(batch: readonly PendingOp[]): { op: PendingOp; outcome: Outcome<unknown> }[] {
-    const stage = new Stage(this.byId, this.checkOwners, this.currentIndex);
+    const stage = new Stage(this.byId, this.checkOwners, this.configs, this.currentIndex);
     const accepted: { op: PendingOp; outcome: Outcome<unknown> }[] = [];
     for (const op of batch) {
       try {
@@ -627,6 +712,10 @@ export class Catalog {
           this.tombstones.clear(name);
           touched.add(name);
         }
+      } else if (outcome.config !== undefined) {
+        this.applyConfig(outcome.config.name, outcome.config.entry);
+        changes.touch(outcome.config.name, outcome.write!.index);
+        touched.add(outcome.config.name);
       } else {
         this.apply(outcome.id, outcome.previous, outcome.instance);
         changes.replace(outcome.previous, outcome.instance, outcome.write?.index ?? null);
@@ -714,7 +803,7 @@ export class Catalog {
       for (const op of round) {
         let outcome: Outcome<unknown> | null;
         try {
-          outcome = op.mutate(new Stage(this.byId, this.checkOwners, this.currentIndex));
+          outcome = op.mutate(new Stage(this.byId, this.checkOwners, this.configs, this.currentIndex));
         } catch (error) {
           op.reject(error);
           continue;
@@ -774,7 +863,11 @@ export class Catalog {
   private async commitChunk(store: ReplicatedStore, chunk: readonly Accepted[]): Promise<Accepted[]> {
     try {
       const commit = await store.commitIf(
-        chunk.map(({ outcome }) => ({ id: outcome.id, instance: outcome.instance, expected: expectationOf(outcome) })),
+        chunk.map(({ outcome }) =>
+          outcome.config === undefined
+            ? { id: outcome.id, instance: outcome.instance, expected: expectationOf(outcome) }
+            : { name: outcome.config.name, config: outcome.config.entry?.config ?? null },
+        ),
       );
       if (!commit.committed && commit.fenced === true && chunk.length === 1) {
         // Computing it again cannot help: this node is no longer the member that owned the check.
@@ -842,6 +935,13 @@ export class Catalog {
     const touched = new Set<string>();
     const events: CatalogEvent[] = [];
     for (const change of changes) {
+      if (change.kind === 'config') {
+        this.applyConfig(change.name, change.config);
+        batch.touch(change.name, serviceIndex);
+        touched.add(change.name);
+        events.push({ kind: 'service-configured', index, name: change.name, config: change.config?.config ?? null });
+        continue;
+      }
       const id = change.kind === 'put' ? change.instance.id : change.id;
       const previous = this.byId.get(id);
       if (change.kind === 'delete' && previous === undefined) continue;
@@ -888,7 +988,7 @@ export class Catalog {
   }
 
   /** A fresh listing: the first one loads the view, a later one (after a broken watch) is applied as a diff. */
-  private resetReplica(index: number, instances: readonly Instance[]): void {
+  private resetReplica(index: number, instances: readonly Instance[], configs: readonly ServiceConfigEntry[]): void {
     if (this.byId.size === 0 && this.currentIndex === 0) {
       for (const instance of instances) {
         this.byId.set(instance.id, instance);
@@ -896,6 +996,13 @@ export class Catalog {
       }
       // No per-service rows in a shared store: each service starts at its newest instance's index.
       this.services.load(instances, new Map());
+      // ... or at its config's, when that is newer.
+      const batch = this.services.batch();
+      for (const entry of configs) {
+        this.configs.set(entry.name, entry);
+        batch.touch(entry.name, entry.modifyIndex);
+      }
+      batch.commit();
       this.allSorted = null;
       this.advance(Math.max(index, 1));
       return;
@@ -909,8 +1016,21 @@ export class Catalog {
         changes.push({ kind: 'put', instance });
     }
     for (const id of this.byId.keys()) if (!listed.has(id)) changes.push({ kind: 'delete', id });
+    const listedConfigs = new Set<string>();
+    for (const entry of configs) {
+      listedConfigs.add(entry.name);
+      if (this.configs.get(entry.name)?.modifyIndex !== entry.modifyIndex)
+        changes.push({ kind: 'config', name: entry.name, config: entry });
+    }
+    for (const name of this.configs.keys())
+      if (!listedConfigs.has(name)) changes.push({ kind: 'config', name, config: null });
     const at = Math.max(index, this.currentIndex);
     this.applyReplica(at, changes, at);
+  }
+
+  private applyConfig(name: string, entry: ServiceConfigEntry | null): void {
+    if (entry === null) this.configs.delete(name);
+    else this.configs.set(name, entry);
   }
 
   /** Updates the by-id and check-owner maps; the service lists are rebuilt once per batch. */
@@ -927,6 +1047,7 @@ export class Catalog {
 
 /** The keys a write touches in a shared store: its instance and every check id it holds or held. */
 function keysTouched(outcome: Outcome<unknown>): string[] {
+  if (outcome.config !== undefined) return [`config:${outcome.config.name}`];
   const keys = [`instance:${outcome.id}`];
   for (const check of outcome.previous?.checks ?? []) keys.push(`check:${check.id}`);
   for (const check of outcome.instance?.checks ?? []) keys.push(`check:${check.id}`);
@@ -935,6 +1056,7 @@ function keysTouched(outcome: Outcome<unknown>): string[] {
 
 /** etcd operations a write costs: a compare and a put or delete per key. */
 function opsOf(outcome: Outcome<unknown>): number {
+  if (outcome.config !== undefined) return 1;
   const fence = outcome.fence === undefined ? 0 : 1;
   return 2 * (1 + (outcome.previous?.checks.length ?? 0) + (outcome.instance?.checks.length ?? 0)) + fence;
 }
@@ -958,12 +1080,23 @@ function expectationOf(outcome: Outcome<unknown>): WriteExpectation {
 class Stage {
   private readonly instances = new Map<string, Instance | null>();
   private readonly owners = new Map<string, string | null>();
+  private readonly configs = new Map<string, ServiceConfigEntry | null>();
 
   constructor(
     private readonly liveInstances: ReadonlyMap<string, Instance>,
     private readonly liveOwners: ReadonlyMap<string, string>,
+    private readonly liveConfigs: ReadonlyMap<string, ServiceConfigEntry>,
     private index: number,
   ) {}
+
+  config(name: string): ServiceConfigEntry | undefined {
+    const staged = this.configs.get(name);
+    return staged === undefined ? this.liveConfigs.get(name) : (staged ?? undefined);
+  }
+
+  putConfig(name: string, entry: ServiceConfigEntry | null): void {
+    this.configs.set(name, entry);
+  }
 
   nextIndex(): number {
     return ++this.index;

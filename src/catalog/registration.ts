@@ -12,7 +12,10 @@ export interface CheckDefaults {
 }
 
 /** A registration with its defaults filled in and its cross-field rules checked. */
-export type NormalizedRegistration = Omit<Instance, 'status' | 'checks' | 'createIndex' | 'modifyIndex'> & {
+export type NormalizedRegistration = Omit<
+  Instance,
+  'status' | 'checks' | 'createIndex' | 'modifyIndex' | 'maintenance'
+> & {
   checks: { definition: CheckDefinition; status?: HealthStatus }[];
 };
 
@@ -213,6 +216,8 @@ export function buildInstance(
     weight: registration.weight,
     region: registration.region,
     zone: registration.zone,
+    // Maintenance is the operator's, not the registrant's: a deploy that registers again stays out.
+    ...(previous?.maintenance === undefined ? {} : { maintenance: previous.maintenance }),
     status: worst(checks),
     checks,
     createIndex: previous?.createIndex ?? index,

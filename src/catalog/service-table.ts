@@ -96,10 +96,22 @@ class ServiceBatch {
     if (next !== null) this.entry(next.name, index).add.set(next.id, next);
   }
 
+  /**
+   * Moves a service's index without changing its instances (its config changed); a service
+   * with no view yet gets an empty one, so reads and blocking queries of it report the index.
+   */
+  touch(name: string, index: number): void {
+    this.entry(name, Math.max(index, this.views.get(name)?.index ?? 0));
+  }
+
   commit(): void {
     for (const [name, entry] of this.pending) {
       const view = this.views.get(name);
-      const instances = applyChanges(view?.instances ?? [], entry.drop, entry.add);
+      // Only the index moved: readers keep the same array (and whatever they cached on it).
+      const instances =
+        view !== undefined && entry.drop.size === 0 && entry.add.size === 0
+          ? view.instances
+          : applyChanges(view?.instances ?? [], entry.drop, entry.add);
       const index = entry.index ?? view?.index ?? highestModifyIndex(instances);
       this.views.set(name, { name, index, instances: Object.freeze(instances) });
     }

@@ -6,7 +6,16 @@ import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { MigrationError, migrate, readMigrations } from './migrate.js';
 import { describeStorageFailure } from './sqlite-failure.js';
 import type { CatalogSnapshot, CatalogStore, CatalogWrite } from './store.js';
-import { worstStatus, type Check, type CheckDefinition, type HealthStatus, type Instance } from './types.js';
+import {
+  worstStatus,
+  type Check,
+  type CheckDefinition,
+  type HealthStatus,
+  type Instance,
+  type Maintenance,
+  type ServiceConfig,
+  type ServiceConfigEntry,
+} from './types.js';
 
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
@@ -26,6 +35,8 @@ interface InstanceRow {
   weight: number;
   region: string | null;
   zone: string | null;
+  /** JSON Maintenance, or NULL. */
+  maintenance: string | null;
   create_index: number;
   modify_index: number;
 }
@@ -89,7 +100,7 @@ export class SqliteStore implements CatalogStore {
   }
 
   async load(): Promise<CatalogSnapshot> {
-    const { selectIndex, selectServices, selectInstances, selectChecks } = this.statements;
+    const { selectIndex, selectServices, selectInstances, selectChecks, selectConfigs } = this.statements;
     const index = (selectIndex.get() as { value: number }).value;
     const serviceIndexes = new Map<string, number>();
     for (const row of selectServices.all() as { name: string; modify_index: number }[])
@@ -119,13 +130,21 @@ export class SqliteStore implements CatalogStore {
         weight: row.weight,
         region: row.region,
         zone: row.zone,
+        ...(row.maintenance === null ? {} : { maintenance: JSON.parse(row.maintenance) as Maintenance }),
         status: worstStatus(checks),
         checks,
         createIndex: row.create_index,
         modifyIndex: row.modify_index,
       };
     });
-    return { index, instances, serviceIndexes };
+    const serviceConfigs = (selectConfigs.all() as { name: string; config: string; modify_index: number }[]).map(
+      (row): ServiceConfigEntry => ({
+        name: row.name,
+        config: JSON.parse(row.config) as ServiceConfig,
+        modifyIndex: row.modify_index,
+      }),
+    );
+    return { index, instances, serviceIndexes, serviceConfigs };
   }
 
   async commit(writes: readonly CatalogWrite[]): Promise<void> {
@@ -164,6 +183,7 @@ export class SqliteStore implements CatalogStore {
           i.weight,
           i.region,
           i.zone,
+          i.maintenance === undefined ? null : JSON.stringify(i.maintenance),
           i.createIndex,
           i.modifyIndex,
         );
@@ -185,6 +205,11 @@ export class SqliteStore implements CatalogStore {
       }
       case 'delete':
         s.deleteInstance.run(write.id);
+        s.setServiceIndex.run(write.name, write.index);
+        return;
+      case 'service-config':
+        if (write.config === null) s.deleteConfig.run(write.name);
+        else s.upsertConfig.run(write.name, JSON.stringify(write.config), write.index);
         s.setServiceIndex.run(write.name, write.index);
         return;
       case 'forget-services':
@@ -222,11 +247,11 @@ function prepareStatements(db: SqliteDatabase) {
       'SELECT id, instance_id, definition, status, note, status_changed_at FROM checks ORDER BY instance_id, position',
     ),
     upsertInstance:
-      s(`INSERT INTO instances (id, name, address, port, tags, meta, weight, region, zone, create_index, modify_index)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      s(`INSERT INTO instances (id, name, address, port, tags, meta, weight, region, zone, maintenance, create_index, modify_index)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET name = excluded.name, address = excluded.address, port = excluded.port,
         tags = excluded.tags, meta = excluded.meta, weight = excluded.weight, region = excluded.region,
-        zone = excluded.zone, modify_index = excluded.modify_index`),
+        zone = excluded.zone, maintenance = excluded.maintenance, modify_index = excluded.modify_index`),
     deleteInstance: s('DELETE FROM instances WHERE id = ?'),
     deleteChecks: s('DELETE FROM checks WHERE instance_id = ?'),
     insertCheck: s(
@@ -234,6 +259,11 @@ function prepareStatements(db: SqliteDatabase) {
     ),
     updateCheckStatus: s('UPDATE checks SET status = ?, note = ?, status_changed_at = ? WHERE id = ?'),
     setInstanceIndex: s('UPDATE instances SET modify_index = ? WHERE id = ?'),
+    selectConfigs: s('SELECT name, config, modify_index FROM service_configs ORDER BY name'),
+    upsertConfig: s(
+      'INSERT INTO service_configs (name, config, modify_index) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET config = excluded.config, modify_index = excluded.modify_index',
+    ),
+    deleteConfig: s('DELETE FROM service_configs WHERE name = ?'),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { HealthStatus, Instance } from './types.js';
+import type { HealthStatus, Instance, ServiceConfig, ServiceConfigEntry } from './types.js';
 
 /**
  * The durable side of the catalog on one node. The Catalog keeps the live view in memory, gives
@@ -28,6 +28,8 @@ export interface CatalogSnapshot {
   instances: Instance[];
   /** Per-service modify index, including services whose last instance has left. */
   serviceIndexes: Map<string, number>;
+  /** Every service's operator config (PUT /catalog/services/:name/config). */
+  serviceConfigs: ServiceConfigEntry[];
 }
 
 export type CatalogWrite =
@@ -38,6 +40,8 @@ export type CatalogWrite =
       /** Set when the instance moved from another service. */ previousName?: string;
     }
   | { kind: 'delete'; index: number; id: string; name: string }
+  /** A service's operator config set (or removed: null); moves the service's index. */
+  | { kind: 'service-config'; index: number; name: string; config: ServiceConfig | null }
   /** Services whose last instance left a grace period ago: their index is no longer kept. */
   | { kind: 'forget-services'; index: number; names: readonly string[] }
   | {
@@ -72,7 +76,7 @@ export interface ReplicatedStore {
    * with `committed: false` and the store's revision at the refusal (the view must reach it
    * before a write is computed again). The writes touch distinct keys.
    */
-  commitIf(writes: readonly ReplicatedWrite[]): Promise<ConditionalCommit>;
+  commitIf(writes: readonly (ReplicatedWrite | ReplicatedConfigWrite)[]): Promise<ConditionalCommit>;
   /** Most etcd operations (keys put or deleted, compares) one commitIf may carry. */
   readonly maxOpsPerCommit: number;
   /** How current this node is with the store, for KnownLeader / LastContact, readiness and metrics. */
@@ -98,6 +102,19 @@ export interface ReplicatedWrite {
   id: string;
   instance: Instance | null;
   expected: WriteExpectation;
+}
+
+/**
+ * A service's operator config (null: removed). Unconditional: the last writer wins, as with
+ * Consul's config entries; it never depends on what another write changed.
+ */
+export interface ReplicatedConfigWrite {
+  name: string;
+  config: ServiceConfig | null;
+}
+
+export function isConfigWrite(write: ReplicatedWrite | ReplicatedConfigWrite): write is ReplicatedConfigWrite {
+  return 'config' in write;
 }
 
 /** What a conditional write was computed from. */
@@ -126,12 +143,16 @@ export interface WriteFence {
 export type ConditionalCommit =
   { committed: true; index: number } | { committed: false; index: number; fenced?: boolean };
 
-export type ReplicaChange = { kind: 'put'; instance: Instance } | { kind: 'delete'; id: string };
+export type ReplicaChange =
+  | { kind: 'put'; instance: Instance }
+  | { kind: 'delete'; id: string }
+  /** A service's config set, or removed (null). */
+  | { kind: 'config'; name: string; config: ServiceConfigEntry | null };
 
 /** How a replicated store keeps a node's view current. */
 export interface ReplicaFeed {
   /** Replaces the whole view with a listing taken at `index`. */
-  reset(index: number, instances: readonly Instance[]): void;
+  reset(index: number, instances: readonly Instance[], configs: readonly ServiceConfigEntry[]): void;
   /** Changes committed at `index`, in order; indexes only grow. */
   apply(index: number, changes: readonly ReplicaChange[]): void;
   /** Nothing below `index` is left to deliver (a progress notification). */

@@ -42,10 +42,42 @@ export interface Instance {
   weight: number;
   region: string | null;
   zone: string | null;
+  /**
+   * Set while an operator holds the instance out of answers (Consul's service maintenance);
+   * absent otherwise. Kept across re-registration and restarts.
+   */
+  maintenance?: Maintenance;
   /** Worst of the instance's checks; passing when it has none. */
   status: HealthStatus;
   checks: Check[];
   createIndex: number;
+  modifyIndex: number;
+}
+
+/** Why and since when (epoch ms) an instance is held out of answers. */
+export interface Maintenance {
+  reason: string;
+  since: number;
+}
+
+/**
+ * A service's operator defaults, named like the query parameters they stand in for. A query
+ * without `lb` (and every DNS answer) uses them; a query's own parameters override them.
+ */
+export interface ServiceConfig {
+  lb?: string;
+  limit?: number;
+  passing?: boolean;
+  /** Percent of healthy instances below which answers ignore health (panic mode). */
+  panicThreshold?: number;
+  /** Canary split: the first positions of answers go to each tagged subset in proportion to its weight. */
+  split?: { tag: string; weight: number }[];
+}
+
+/** A service's config as the catalog holds it, with the index of the write that set it. */
+export interface ServiceConfigEntry {
+  name: string;
+  config: ServiceConfig;
   modifyIndex: number;
 }
 
@@ -81,10 +113,10 @@ export interface ServiceView {
 
 /**
  * Why a service query left an instance out of its answer: `tag` and `meta` from the catalog's
- * filter, `critical` and `warning` from the strategy manager's health filter. Each is recorded
+ * filter, `maintenance`, `critical` and `warning` from the strategy manager's health filter. Each is recorded
  * by the code that made the decision, while making it (catalog.query, lb/health-filter.ts).
  */
-export type ExclusionReason = 'tag' | 'meta' | 'critical' | 'warning';
+export type ExclusionReason = 'tag' | 'meta' | 'critical' | 'warning' | 'maintenance' | 'ejected';
 
 export interface Exclusion {
   id: string;

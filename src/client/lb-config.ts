@@ -32,4 +32,15 @@ export const CLIENT_LB_CONFIG: LbConfig = {
   cacheBytes: 8_388_608,
   buildSliceWork: 100_000_000,
   buildSliceTime: '1ms',
+  // The server's defaults; the client ejects by its own outcomes (outlier-ejection.ts), not through these.
+  outlierDetection: {
+    consecutiveFailures: 5,
+    interval: '10s',
+    baseEjectionTime: '30s',
+    maxEjectionTime: '5m',
+    maxEjectionPercent: 10,
+    successRateMinimumHosts: 5,
+    successRateRequestVolume: 100,
+    successRateStdevFactor: 1.9,
+  },
 };

@@ -9,17 +9,19 @@ import {
 } from 'etcd3';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
-import type { Instance } from '../catalog/types.js';
-import type {
-  ConditionalCommit,
-  ReplicaChange,
-  ReplicaFeed,
-  ReplicatedStore,
-  ReplicatedWrite,
-  StoreContact,
-  ClusterView,
+import type { Instance, ServiceConfigEntry } from '../catalog/types.js';
+import {
+  isConfigWrite,
+  type ConditionalCommit,
+  type ReplicaChange,
+  type ReplicaFeed,
+  type ReplicatedConfigWrite,
+  type ReplicatedStore,
+  type ReplicatedWrite,
+  type StoreContact,
+  type ClusterView,
 } from '../catalog/store.js';
-import { decodeInstance, encodeInstance, EtcdKeys, prefixEnd } from './etcd-codec.js';
+import { decodeConfig, decodeInstance, encodeConfig, encodeInstance, EtcdKeys, prefixEnd } from './etcd-codec.js';
 import { EtcdStats } from './etcd-stats.js';
 import { decodeMember } from './membership.js';
 
@@ -113,11 +115,21 @@ export class EtcdStore implements ReplicatedStore {
     this.probeTimer.unref();
   }
 
-  async commitIf(writes: readonly ReplicatedWrite[]): Promise<ConditionalCommit> {
+  async commitIf(writes: readonly (ReplicatedWrite | ReplicatedConfigWrite)[]): Promise<ConditionalCommit> {
     const compare: ICompare[] = [];
     const success: IRequestOp[] = [];
     const fences = new Map<string, number>();
-    for (const { id, instance, expected } of writes) {
+    for (const write of writes) {
+      if (isConfigWrite(write)) {
+        const key = this.keys.config(write.name);
+        success.push(
+          write.config === null
+            ? { request_delete_range: { key } }
+            : { request_put: { key, value: encodeConfig(write.name, write.config) } },
+        );
+        continue;
+      }
+      const { id, instance, expected } = write;
       if (expected.fence !== undefined) fences.set(expected.fence.member, expected.fence.createRevision);
       const instanceKey = this.keys.instance(id);
       compare.push({ key: instanceKey, target: 'Mod', result: 'Equal', mod_revision: expected.instanceIndex });
@@ -173,11 +185,12 @@ export class EtcdStore implements ReplicatedStore {
     for (let attempt = 0; generation === this.generation; attempt++) {
       try {
         const { revision, instances } = await this.list();
+        const configs = await this.listConfigs(revision);
         // A close() or a newer re-list may have come while the listing was on its way.
         if (generation !== this.generation) return;
         this.fedRevision = Math.max(this.fedRevision, revision);
         this.behindSince = null;
-        this.feed!.reset(revision, instances);
+        this.feed!.reset(revision, instances, configs);
         await this.watchFrom(revision + 1, generation);
         return;
       } catch (error) {
@@ -215,6 +228,17 @@ export class EtcdStore implements ReplicatedStore {
     return { revision, instances };
   }
 
+  /** Every service config at `revision` (the instances listing's): few and small, one range. */
+  private async listConfigs(revision: number): Promise<ServiceConfigEntry[]> {
+    const response = await this.call('range', () =>
+      this.client.kv.range(
+        { key: Buffer.from(this.keys.configs), range_end: prefixEnd(this.keys.configs), revision },
+        { deadline: this.deadline() },
+      ),
+    );
+    return response.kvs.flatMap((kv) => this.decodeConfigKey(kv) ?? []);
+  }
+
   /**
    * One watch stream of our own rather than etcd3's Watcher: that one resumes a broken watch
    * from the last response header's revision, which can run ahead of the events delivered, and
@@ -245,7 +269,8 @@ export class EtcdStore implements ReplicatedStore {
     stream.on('end', () => broken('stream ended'));
     stream.write({
       create_request: {
-        key: Buffer.from(this.keys.instances),
+        // Configs and instances in one range (see etcd-codec.ts), so their changes arrive in revision order.
+        key: Buffer.from(this.keys.configs),
         range_end: prefixEnd(this.keys.instances),
         start_revision: startRevision,
         // Progress notifications tell a quiet watch it is still current, and let the view's
@@ -287,7 +312,19 @@ export class EtcdStore implements ReplicatedStore {
         batch = [];
       }
       batchRevision = revision;
-      const id = event.kv.key.toString('utf8').slice(this.keys.instances.length);
+      const key = event.kv.key.toString('utf8');
+      if (key.startsWith(this.keys.configs)) {
+        const name = key.slice(this.keys.configs.length);
+        if (event.type === 'Delete') batch.push({ kind: 'config', name, config: null });
+        else {
+          const entry = this.decodeConfigKey(event.kv);
+          if (entry !== null) batch.push({ kind: 'config', name, config: entry });
+        }
+        continue;
+      }
+      // Anything else in the range is no key of ours (nothing sorts between the two today).
+      if (!key.startsWith(this.keys.instances)) continue;
+      const id = key.slice(this.keys.instances.length);
       if (event.type === 'Delete') {
         batch.push({ kind: 'delete', id });
       } else {
@@ -363,6 +400,15 @@ export class EtcdStore implements ReplicatedStore {
   private decode(kv: IKeyValue): Instance | null {
     try {
       return decodeInstance(kv.value, Number(kv.create_revision), Number(kv.mod_revision));
+    } catch (error) {
+      this.logger.error({ err: error, key: kv.key.toString('utf8') }, 'skipping an etcd key Konsul cannot read');
+      return null;
+    }
+  }
+
+  private decodeConfigKey(kv: IKeyValue): ServiceConfigEntry | null {
+    try {
+      return decodeConfig(kv.value, Number(kv.mod_revision));
     } catch (error) {
       this.logger.error({ err: error, key: kv.key.toString('utf8') }, 'skipping an etcd key Konsul cannot read');
       return null;

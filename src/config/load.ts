@@ -129,6 +129,11 @@ function validate(candidate: Record<string, unknown>): Config {
   if (parseDuration(config.blocking.defaultWait)! > parseDuration(config.blocking.maxWait)!) {
     throw new ConfigError('invalid config: blocking.defaultWait must not exceed blocking.maxWait');
   }
+  config.dns.clientRegions.forEach(({ cidr }, index) => {
+    const network = parseNetwork(cidr);
+    if (typeof network === 'string')
+      throw new ConfigError(`invalid config: dns.clientRegions[${index}].cidr ${network}`);
+  });
   config.dns.allowFrom.forEach((text, index) => {
     const network = parseNetwork(text);
     if (typeof network === 'string') throw new ConfigError(`invalid config: dns.allowFrom[${index}] ${network}`);

@@ -42,6 +42,16 @@ export const ConfigSchema = Type.Object(
         maxConcurrent: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
         udpAnswerLimit: Type.Integer({ minimum: 512, maximum: 4096 }),
         allowFrom: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1024 }),
+        clientRegions: Type.Array(
+          Type.Object(
+            {
+              cidr: Type.String({ minLength: 1, maxLength: 64 }),
+              region: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }),
+            },
+            { additionalProperties: false },
+          ),
+          { maxItems: 4096 },
+        ),
         tcp: Type.Object(
           {
             idleTimeout: Duration,
@@ -132,6 +142,19 @@ export const ConfigSchema = Type.Object(
         cacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
         cacheBytes: Type.Integer({ minimum: 65_536, maximum: 17_179_869_184 }),
         buildSliceWork: Type.Integer({ minimum: 256, maximum: 100_000_000 }),
+        outlierDetection: Type.Object(
+          {
+            consecutiveFailures: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+            interval: Duration,
+            baseEjectionTime: Duration,
+            maxEjectionTime: Duration,
+            maxEjectionPercent: Type.Number({ minimum: 0, maximum: 100 }),
+            successRateMinimumHosts: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+            successRateRequestVolume: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+            successRateStdevFactor: Type.Number({ minimum: 0, maximum: 100 }),
+          },
+          { additionalProperties: false },
+        ),
         buildSliceTime: Duration,
       },
       { additionalProperties: false },

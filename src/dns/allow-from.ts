@@ -48,7 +48,8 @@ function mask(octets: Buffer, prefix: number): void {
   }
 }
 
-function contains(network: Network, octets: Buffer): boolean {
+/** Whether `octets` (4 or 16) fall in `network`. */
+export function containsAddress(network: Network, octets: Buffer): boolean {
   if (network.octets.length !== octets.length) return false;
   const whole = network.prefix >> 3;
   for (let i = 0; i < whole; i++) if (network.octets[i] !== octets[i]) return false;
@@ -85,7 +86,7 @@ export class SourceFilter {
     const known = this.verdicts.get(peer);
     if (known !== undefined) return known;
     const octets = peerOctets(peer);
-    const verdict = octets !== undefined && this.networks.some((network) => contains(network, octets));
+    const verdict = octets !== undefined && this.networks.some((network) => containsAddress(network, octets));
     if (this.verdicts.size >= REMEMBERED_PEERS) this.verdicts.clear();
     this.verdicts.set(peer, verdict);
     return verdict;

@@ -8,7 +8,7 @@
  * (address, port, weight, health) can change without one.
  */
 import type { Catalog } from '../catalog/catalog.js';
-import type { Instance } from '../catalog/types.js';
+import type { Instance, ServiceConfig } from '../catalog/types.js';
 import type { Candidates } from '../lb/types.js';
 import { addressLabel, addressOctets } from './address.js';
 import { addressRecord, cnameRecord, encodeRecord, QUESTION_NAME, srvRecord } from './records.js';
@@ -66,6 +66,8 @@ export class ServiceAnswers {
     /** Every instance of the service: the membership its ring or Maglev table is built over. */
     readonly members: readonly Instance[],
     private readonly builder: RecordBuilder,
+    /** The service's operator config at this index (a config change moves the index). */
+    readonly config: ServiceConfig | undefined = undefined,
   ) {}
 
   set(kind: AnswerKind): AnswerSet {
@@ -127,7 +129,8 @@ export class AnswerCache implements RecordBuilder {
       if (cached !== undefined) this.entries.delete(cacheKey);
       return undefined;
     }
-    const answers = new ServiceAnswers(view.name, tag, view.index, instances, view.instances, this);
+    const config = this.catalog.serviceConfig(view.name)?.config;
+    const answers = new ServiceAnswers(view.name, tag, view.index, instances, view.instances, this, config);
     if (cached !== undefined) this.entries.delete(cacheKey);
     else if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(cacheKey, answers);

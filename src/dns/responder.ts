@@ -3,12 +3,14 @@
  * nothing is awaited, so no query is ever left pending and nothing can reject unhandled
  * (dns2 3.0.0 leaves a rejected async handler unhandled, which ends a Node 20 process).
  */
+import type { ServiceConfig } from '../catalog/types.js';
 import type { Config } from '../config/schema.js';
 import type { StrategyManager } from '../lb/manager.js';
 import type { OrderOptions } from '../lb/types.js';
 import { answerKind, KIND, type AnswerCache, type AnswerSet } from './answer-cache.js';
 import { encodeOpt, type Edns } from './edns.js';
 import type { Query } from './guard.js';
+import { ClientRegions } from './client-regions.js';
 import type { NameRouter } from './names.js';
 import { addressRecord, QUESTION_NAME } from './records.js';
 import { layOut, ResponseSections } from './truncate.js';
@@ -44,6 +46,9 @@ export class Responder {
   private scopePrefix = 0;
   /** Whether dns.lb orders by the client's address, so an ECS answer is scoped to its subnet. */
   private readonly keyedByClient: boolean;
+  private readonly regions: ClientRegions;
+  /** The health and panic settings of dns.lb answers, restored after a service's config changed them. */
+  private readonly defaultPassing: boolean;
 
   constructor(parts: ResponderParts) {
     this.config = parts.config;
@@ -52,6 +57,8 @@ export class Responder {
     this.answers = parts.answers;
     this.zone = parts.zone;
     this.keyedByClient = parts.lb.get(parts.config.lb)?.keyedByClient === true;
+    this.defaultPassing = parts.config.onlyPassing;
+    this.regions = new ClientRegions(parts.config.clientRegions);
     this.orderOptions = {
       strategy: parts.config.lb,
       limit: 0,
@@ -153,27 +160,54 @@ export class Responder {
         // The name exists but holds no records of this type: NODATA (RFC 2308 §2.2).
         if (kind === undefined) return RCODE.NOERROR;
         const set = service.set(kind);
-        if (set.candidates.instances.length > 0) this.fillService(set, kind, query.edns, source);
+        if (set.candidates.instances.length > 0) this.fillService(set, kind, query.edns, source, service.config);
         return RCODE.NOERROR;
       }
     }
   }
 
-  private fillService(set: AnswerSet, kind: number, edns: Edns | null, source: string): void {
+  private fillService(
+    set: AnswerSet,
+    kind: number,
+    edns: Edns | null,
+    source: string,
+    policy: ServiceConfig | undefined,
+  ): void {
     const subnet = edns?.clientSubnet;
     // RFC 7871 §7.1.2: the subnet stands for the client; the resolver's own address is only a fallback.
     const clientKey = subnet?.address ?? source;
     const options = this.orderOptions;
     options.clientIp = clientKey;
     options.sessionKey = clientKey;
-    const maxAnswers = this.config.maxAnswers;
+    // The service's config sets what dns.* would; a strategy disabled since it was stored falls
+    // back to dns.lb rather than failing every answer of the service.
+    const strategy = policy?.lb !== undefined && this.lb.usable(policy.lb) ? policy.lb : this.config.lb;
+    options.strategy = strategy;
+    options.passingOnly = policy?.passing ?? this.defaultPassing;
+    options.panicThreshold = policy?.panicThreshold;
+    options.split = policy?.split;
+    // dns.clientRegions: the client's region, for latency-based (nearest first).
+    const region = this.regions.regionOf(clientKey);
+    options.clientRegion = region;
+    const maxAnswers = atMost(this.config.maxAnswers, policy?.limit);
     const capped = kind === KIND.A || kind === KIND.AAAA || kind === KIND.ANY;
     // With aliases in the list the cap applies after the CNAME rule below, so the manager returns everything.
-    options.limit = kind === KIND.CNAME ? 1 : capped && set.aliases.size === 0 ? maxAnswers : 0;
+    options.limit =
+      kind === KIND.CNAME
+        ? 1
+        : capped && set.aliases.size === 0
+          ? maxAnswers
+          : kind === KIND.SRV
+            ? (policy?.limit ?? 0)
+            : 0;
     const ordered = this.lb.order(set.candidates, options).instances;
     options.clientIp = undefined;
     options.sessionKey = undefined;
-    if (subnet !== undefined && this.keyedByClient) this.scopePrefix = subnet.sourcePrefix;
+    const keyedByClient = strategy === this.config.lb ? this.keyedByClient : this.lb.get(strategy)?.keyedByClient;
+    // A split picks its side by the client's address too (RFC 7871 §7.2.1: scope to the subnet).
+    const byRegion = region !== undefined && strategy === 'latency-based';
+    if (subnet !== undefined && (keyedByClient === true || byRegion || policy?.split !== undefined))
+      this.scopePrefix = subnet.sourcePrefix;
 
     const records = set.records;
     const answers = this.sections.answers;
@@ -208,6 +242,12 @@ export class Responder {
     }
     if (answers.length === 0 && firstAlias !== undefined) answers.push(firstAlias);
   }
+}
+
+/** The smaller of two answer caps, where 0 or undefined means no cap. */
+function atMost(cap: number, limit: number | undefined): number {
+  if (limit === undefined || limit === 0) return cap;
+  return cap === 0 ? limit : Math.min(cap, limit);
 }
 
 function matchesFamily(qtype: number, octets: number): boolean {

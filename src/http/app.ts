@@ -19,6 +19,9 @@ import { createWriteRateLimit } from './rate-limit.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { checkRoutes } from './routes/checks.js';
 import { consulRoutes } from './routes/consul.js';
+import { maintenanceRoutes } from './routes/maintenance.js';
+import { outcomeRoutes } from './routes/outcomes.js';
+import { serviceConfigRoutes } from './routes/service-config.js';
 import { shortRoutes } from './routes/short-routes.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/probes.js';
@@ -162,6 +165,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(catalogRoutes, { catalog, lb, blocking });
   await app.register(checkRoutes, { catalog, health, blocking });
+  await app.register(maintenanceRoutes, { catalog });
+  await app.register(outcomeRoutes, { catalog, lb });
+  await app.register(serviceConfigRoutes, { catalog, lb, blocking });
   await app.register(shortRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
   await app.register(consulRoutes, { catalog, lb, health, blocking });
   if (deps.ui !== undefined) {

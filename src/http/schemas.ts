@@ -143,9 +143,16 @@ export const CheckSchema = Type.Object({
   deregisterCriticalAfter: Type.Optional(Type.String()),
 });
 
+/** Why and since when an instance is held out of answers. */
+export const MaintenanceSchema = Type.Object({
+  reason: Type.String(),
+  since: Type.Integer({ description: 'epoch milliseconds' }),
+});
+
 /** One instance in full: what a query lists plus its checks and indexes. */
 export const InstanceDetailSchema = Type.Object({
   ...InstanceSchema.properties,
+  maintenance: Type.Optional(MaintenanceSchema),
   checks: Type.Array(CheckSchema),
   createIndex: Type.Integer(),
   modifyIndex: Type.Integer(),
@@ -182,7 +189,7 @@ export const ExplainedAnswerSchema = Type.Object({
   excluded: Type.Array(
     Type.Object({
       id: Type.String(),
-      reason: Type.String({ description: 'tag, meta, critical or warning' }),
+      reason: Type.String({ description: 'tag, meta, maintenance, critical or warning' }),
       instance: InstanceSchema,
     }),
   ),

@@ -54,7 +54,8 @@ export function answerServiceQuery(
   if (query['client-ip'] !== undefined && isIP(query['client-ip']) === 0)
     throw Errors.invalidClientIp(query['client-ip']);
   // Validate the load-balancing options before holding a blocking query, so a bad one fails fast.
-  deps.lb.check(query.lb, query.limit, query['session-key']);
+  const policy = name === undefined ? undefined : deps.catalog.serviceConfig(name)?.config;
+  deps.lb.check(query.lb ?? policy?.lb, query.limit ?? policy?.limit, query['session-key']);
   if (!isBlocking(query)) return orderedAnswer(deps, reply, name, query, meta, clientIp);
   return waitIfBlocking(request, deps.catalog, name, query, deps.blocking).then(() =>
     orderedAnswer(deps, reply, name, query, meta, clientIp),
@@ -104,22 +105,27 @@ function orderedAnswer(
   // Explain: the catalog's filter and the manager's health filter each record what they leave out.
   const excluded: Exclusion[] | undefined = query.explain === true ? [] : undefined;
   const result = deps.catalog.query({ name, tags: query.tag, meta }, excluded);
+  // The service's config stands in for parameters the query leaves out (read after any wait).
+  const policy = name === undefined ? undefined : deps.catalog.serviceConfig(name)?.config;
   const ordered = deps.lb.order(
     // Members: hash tables are built over the whole service and shared by every filter of it.
     { key: result.key, service: result.service, instances: result.instances, members: result.members },
     {
-      strategy: query.lb,
-      limit: query.limit,
+      strategy: query.lb ?? policy?.lb,
+      limit: query.limit ?? policy?.limit,
       clientIp,
       sessionKey: query['session-key'],
       clientRegion: query['client-region'],
       healthFilter: query['health-filter'] ?? true,
-      passingOnly: query.passing ?? false,
+      passingOnly: query.passing ?? policy?.passing ?? false,
+      panicThreshold: policy?.panicThreshold,
+      split: policy?.split,
       excluded,
     },
   );
   void reply.header('x-konsul-index', String(result.index)).header('x-konsul-strategy', ordered.strategy);
   if (ordered.panic) void reply.header('x-konsul-panic', 'true');
+  if (ordered.side !== undefined) void reply.header('x-konsul-split', ordered.side);
   const answer: ServiceAnswer = {
     index: result.index,
     instances: ordered.instances,

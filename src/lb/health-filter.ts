@@ -3,6 +3,10 @@
  * panic mode: when too few candidates are healthy, routing to the few survivors
  * would overload them, so every candidate is returned instead
  * (Envoy: "Panic threshold", healthy_panic_threshold).
+ *
+ * Instances an operator put in maintenance are left out before anything else, whatever the
+ * health mode, and do not count towards the panic threshold: like Envoy's excluded hosts, they
+ * are not part of the set at all, so a drain can never bring them back through panic mode.
  */
 import type { Exclusion, Instance } from '../catalog/types.js';
 
@@ -20,6 +24,8 @@ export interface HealthSelection {
   readonly instances: readonly Instance[];
   readonly filtered: number;
   readonly panic: boolean;
+  /** How many instances were left out for maintenance. */
+  readonly held: number;
 }
 
 /**
@@ -32,19 +38,27 @@ export function selectHealthy(
   panicThreshold: number,
   excluded?: Exclusion[],
 ): HealthSelection {
-  if (mode === 0) return { instances, filtered: 0, panic: false };
-  let healthy = 0;
-  for (const instance of instances) if (healthExclusion(instance, mode) === null) healthy++;
-  const total = instances.length;
-  if (healthy === total) return { instances, filtered: 0, panic: false };
-  if (panicThreshold > 0 && (healthy / total) * 100 < panicThreshold) return { instances, filtered: 0, panic: true };
-  const kept: Instance[] = [];
+  let held = 0;
   for (const instance of instances) {
+    if (instance.maintenance === undefined) continue;
+    held++;
+    excluded?.push({ id: instance.id, reason: 'maintenance', instance });
+  }
+  const inService = held === 0 ? instances : instances.filter((instance) => instance.maintenance === undefined);
+  if (mode === 0) return { instances: inService, filtered: 0, panic: false, held };
+  let healthy = 0;
+  for (const instance of inService) if (healthExclusion(instance, mode) === null) healthy++;
+  const total = inService.length;
+  if (healthy === total) return { instances: inService, filtered: 0, panic: false, held };
+  if (panicThreshold > 0 && (healthy / total) * 100 < panicThreshold)
+    return { instances: inService, filtered: 0, panic: true, held };
+  const kept: Instance[] = [];
+  for (const instance of inService) {
     const reason = healthExclusion(instance, mode);
     if (reason === null) kept.push(instance);
     else excluded?.push({ id: instance.id, reason, instance });
   }
-  return { instances: kept, filtered: total - healthy, panic: false };
+  return { instances: kept, filtered: total - healthy, panic: false, held };
 }
 
 /** The status that keeps an instance out under `mode`, or null when it is healthy enough. */

@@ -33,6 +33,8 @@ export interface ListVariant {
   selection: HealthSelection;
   /** The candidate array the selection was taken from; a new array means a write happened. */
   source: readonly Instance[];
+  /** The panic threshold the selection was taken with (a service's config may change it). */
+  threshold: number;
   readonly slots: Map<StateSlot<unknown>, unknown>;
   /** Load records aligned with selection.instances, resolved on first use. */
   loads: readonly LoadView[] | undefined;
@@ -70,6 +72,7 @@ export class ListEntry implements LruEntry {
       variant = {
         selection: selectHealthy(all, mode, panicThreshold),
         source: all,
+        threshold: panicThreshold,
         slots: new Map(),
         loads: undefined,
         loadsGeneration: -1,
@@ -77,7 +80,7 @@ export class ListEntry implements LruEntry {
         viewOf: undefined,
       };
       this.variants[mode] = variant;
-    } else if (variant.source !== all) {
+    } else if (variant.source !== all || variant.threshold !== panicThreshold) {
       const selection = selectHealthy(all, mode, panicThreshold);
       if (!sameInstances(variant.selection.instances, selection.instances)) {
         variant.slots.clear();
@@ -86,6 +89,7 @@ export class ListEntry implements LruEntry {
       // Answers must carry the current objects; positions may have moved, so the view goes.
       variant.selection = selection;
       variant.source = all;
+      variant.threshold = panicThreshold;
       variant.view = undefined;
       variant.viewOf = undefined;
     }

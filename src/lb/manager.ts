@@ -4,13 +4,15 @@
  * strategy. It is the only place in Konsul that orders instances; the HTTP and DNS
  * faces both call order().
  */
-import type { Instance } from '../catalog/types.js';
+import type { Exclusion, Instance } from '../catalog/types.js';
 import { parseDuration } from '../duration.js';
 import { Errors } from '../errors.js';
 import { QueryContext } from './context.js';
 import { ByteLru } from './byte-lru.js';
 import { healthMode, selectHealthy } from './health-filter.js';
 import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
+import { chooseSide, splitOrder } from './split.js';
+import { OutlierDetector, type OutlierConfig } from './outliers.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
 import { LatencyBasedStrategy } from './strategies/latency-based.js';
@@ -30,6 +32,8 @@ export interface StrategyManagerOptions {
   /** Uniform in [0, 1); default Math.random. Pass createSeededRandom(seed) for reproducible orders. */
   random?: () => number;
   observer?: LbObserver;
+  /** The clock of outlier ejection; default Date.now. */
+  now?: () => number;
 }
 
 const NO_OPTIONS: OrderOptions = {};
@@ -73,6 +77,10 @@ export class StrategyManager {
   private readonly tracker: LoadTracker;
   private readonly context: QueryContext;
   /** The last candidates key and its entry: repeated queries for one list skip rotationKey(). */
+  /** Ejection from reported outcomes (outliers.ts). */
+  readonly outliers: OutlierDetector;
+  /** Candidate arrays without their ejected instances, per array, valid for one detector generation. */
+  private readonly withoutEjected = new WeakMap<readonly Instance[], { generation: number; kept: Instance[] }>();
   private lastKey = '';
   private lastEntry: ListEntry | undefined = undefined;
 
@@ -92,6 +100,9 @@ export class StrategyManager {
     this.tables = new TableStore(this.cache, this.builder, config);
     this.tracker = new LoadTracker(config.latencyEwmaAlpha);
     this.context = new QueryContext(config, options.random ?? Math.random, this.tables, this.tracker);
+    this.outliers = new OutlierDetector(outlierConfig(config), options.now ?? Date.now, {
+      ejected: (service, id, reason) => this.observer?.ejected?.(service, id, reason),
+    });
   }
 
   register(strategy: Strategy): void {
@@ -125,6 +136,11 @@ export class StrategyManager {
     if (strategy === undefined) throw Errors.unknownStrategy(name, this.names());
     if (!this.enabledNames.has(name)) throw Errors.strategyDisabled(name, this.enabled());
     return strategy;
+  }
+
+  /** Whether `name` is registered and enabled: a query may use it without an error. */
+  usable(name: string): boolean {
+    return this.strategies.has(name) && this.enabledNames.has(name);
   }
 
   /**
@@ -210,6 +226,7 @@ export class StrategyManager {
   forgetInstance(instanceId: string): void {
     const service = this.tracker.peek(instanceId)?.service;
     this.tracker.forget(instanceId);
+    this.outliers.forget(instanceId);
     if (service !== undefined) this.observer?.instanceRemoved?.(service, instanceId);
   }
 
@@ -252,15 +269,16 @@ export class StrategyManager {
     context.clientRegion = options.clientRegion;
     strategy.validate?.(context);
 
-    const all = candidates.instances;
+    const all = this.inAnswers(candidates, options.excluded);
     const mode = healthMode(options.healthFilter, options.passingOnly);
     const entry = this.listEntry(candidates.key);
     const previous = entry.variants[mode];
     const previousSource = previous?.source;
-    const variant = entry.variant(mode, all, this.config.panicThreshold);
+    const panicThreshold = options.panicThreshold ?? this.config.panicThreshold;
+    const variant = entry.variant(mode, all, panicThreshold);
     // The cached variant holds the survivors only; an explain query runs the same filter over the
     // same candidate array again to hear its reasons (same input, same decision), off the hot path.
-    if (options.excluded !== undefined) selectHealthy(all, mode, this.config.panicThreshold, options.excluded);
+    if (options.excluded !== undefined) selectHealthy(all, mode, panicThreshold, options.excluded);
     if (variant !== previous || variant.source !== previousSource) context.grew = true;
     const { instances, filtered, panic } = variant.selection;
     const observer = this.observer;
@@ -272,7 +290,9 @@ export class StrategyManager {
       this.measure(entry);
       return { instances: [], strategy: strategy.name, panic, filtered };
     }
-    context.limit = limit === 0 || limit > n ? n : limit;
+    const split = options.split;
+    // A split regroups a full order, then cuts it to the limit.
+    context.limit = split !== undefined || limit === 0 || limit > n ? n : limit;
     context.entry = entry;
     context.variant = variant;
     context.instances = instances;
@@ -288,7 +308,31 @@ export class StrategyManager {
       context.members = [];
       this.measure(entry);
     }
-    return { instances: ordered, strategy: strategy.name, panic, filtered };
+    if (split === undefined || split.length === 0)
+      return { instances: ordered, strategy: strategy.name, panic, filtered };
+    const chosen = chooseSide(split, options.sessionKey, context.random);
+    const side = split[chosen].tag;
+    observer?.split?.(candidates.service, side);
+    return { instances: splitOrder(ordered, split, chosen, limit), strategy: strategy.name, panic, filtered, side };
+  }
+
+  /**
+   * The candidates without the instances ejected now. The filtered array is kept per candidate
+   * array and detector generation, so the list cache sees the same array (and keeps what it
+   * built) until an ejection or a return changes it.
+   */
+  private inAnswers(candidates: Candidates, excluded: Exclusion[] | undefined): readonly Instance[] {
+    const all = candidates.instances;
+    if (!this.outliers.hasEjections(candidates.service)) return all;
+    const outliers = this.outliers;
+    if (excluded !== undefined)
+      for (const instance of all)
+        if (outliers.isEjected(instance.id)) excluded.push({ id: instance.id, reason: 'ejected', instance });
+    const cached = this.withoutEjected.get(all);
+    if (cached !== undefined && cached.generation === outliers.generation) return cached.kept;
+    const kept = all.filter((instance) => !outliers.isEjected(instance.id));
+    this.withoutEjected.set(all, { generation: outliers.generation, kept });
+    return kept;
   }
 
   /** The list entry for a candidates key, ignoring its `@<index>` part; created when absent. */
@@ -315,6 +359,20 @@ export class StrategyManager {
     this.context.grew = false;
     this.cache.charge(entry, entry.measure());
   }
+}
+
+function outlierConfig(config: LbConfig): OutlierConfig {
+  const outliers = config.outlierDetection;
+  return {
+    consecutiveFailures: outliers.consecutiveFailures,
+    intervalMs: parseDuration(outliers.interval)!,
+    baseEjectionMs: parseDuration(outliers.baseEjectionTime)!,
+    maxEjectionMs: parseDuration(outliers.maxEjectionTime)!,
+    maxEjectionPercent: outliers.maxEjectionPercent,
+    successRateMinimumHosts: outliers.successRateMinimumHosts,
+    successRateRequestVolume: outliers.successRateRequestVolume,
+    successRateStdevFactor: outliers.successRateStdevFactor,
+  };
 }
 
 function checkLimit(limit: number | undefined): number {

@@ -6,6 +6,7 @@
 import type { Exclusion, Instance } from '../catalog/types.js';
 import type { Config } from '../config/schema.js';
 import type { Membership } from './membership.js';
+import type { SplitSide } from './split.js';
 import type { BuildTask } from './table-builder.js';
 
 export type LbConfig = Config['lb'];
@@ -47,6 +48,10 @@ export interface OrderOptions {
   healthFilter?: boolean | undefined;
   /** Default false: when true also drop warning instances (applies even when healthFilter is false). */
   passingOnly?: boolean | undefined;
+  /** A canary split (see split.ts): the first positions go to one tagged subset in proportion. */
+  split?: readonly SplitSide[] | undefined;
+  /** Percent healthy below which panic mode answers with every candidate; default config.panicThreshold. */
+  panicThreshold?: number | undefined;
   /**
    * An `explain` query: order() appends here every candidate the health filter left out, with
    * its reason, recorded by the filter itself. Instances past `limit` are not excluded, only not answered.
@@ -63,6 +68,8 @@ export interface OrderResult {
   panic: boolean;
   /** How many instances the health filter removed (0 in panic). */
   filtered: number;
+  /** With a split: the tag of the side the first positions went to. */
+  side?: string;
 }
 
 /** Implemented by the metrics module (prom-client); every hook is optional. */
@@ -70,6 +77,10 @@ export interface LbObserver {
   selection?(service: string, strategy: string, result: 'ok' | 'empty' | 'error', seconds: number): void;
   healthFiltered?(service: string, count: number): void;
   panic?(service: string): void;
+  /** Outlier detection ejected an instance from answers. */
+  ejected?(service: string, instanceId: string, reason: 'consecutive-failures' | 'success-rate'): void;
+  /** An answer of a split service went to `side` (a tag from the service's config). */
+  split?(service: string, side: string): void;
   connections?(service: string, instanceId: string, connections: number): void;
   /** The instance left the catalog: drop whatever the observer keeps for it. */
   instanceRemoved?(service: string, instanceId: string): void;

@@ -10,6 +10,8 @@ const OTHER_SERVICE = '(unknown)';
 export interface LbMetrics extends LbObserver {
   /** Drops every series labelled with one of these services (the catalog forgot them). */
   forgetServices(services: readonly string[]): void;
+  /** Where the gauge of ejected instances reads from (the manager is made after the observer). */
+  ejectedInstances(counts: () => ReadonlyMap<string, number>): void;
 }
 
 /**
@@ -51,6 +53,29 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
     labelNames: ['service'],
     registers: [registry],
   });
+  const splits = new Counter({
+    name: 'konsul_lb_split_answers_total',
+    help: 'Answers of split services, by the side (tag) their first positions went to',
+    labelNames: ['service', 'side'],
+    registers: [registry],
+  });
+  const ejections = new Counter({
+    name: 'konsul_lb_ejections_total',
+    help: 'Instances ejected from answers by outlier detection, by service and rule',
+    labelNames: ['service', 'reason'],
+    registers: [registry],
+  });
+  let ejectedCounts: () => ReadonlyMap<string, number> = () => new Map();
+  new Gauge({
+    name: 'konsul_lb_ejected_instances',
+    help: 'Instances out of answers by outlier detection now, per service',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [service, count] of ejectedCounts()) this.set({ service }, count);
+    },
+  });
   const label = (service: string) => (isKnown(service) ? service : OTHER_SERVICE);
   return {
     selection(service, strategy, result, seconds) {
@@ -63,6 +88,16 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
     panic(service) {
       panics.inc({ service: label(service) });
     },
+    ejected(service, _instance, reason) {
+      ejections.inc({ service: label(service), reason });
+    },
+    ejectedInstances(counts) {
+      ejectedCounts = counts;
+    },
+    split(service, side) {
+      // Sides are tags from the service's config, at most 16 per service: a bounded label set.
+      splits.inc({ service: label(service), side });
+    },
     connections(service, instance, count) {
       connections.set({ service, instance }, count);
     },
@@ -74,6 +109,8 @@ export function createLbObserver(registry: Registry, isKnown: KnownService): LbM
       for (const service of services) {
         healthFiltered.remove({ service });
         panics.remove({ service });
+        splits.remove({ service });
+        for (const reason of ['consecutive-failures', 'success-rate']) ejections.remove({ service, reason });
       }
     },
   };

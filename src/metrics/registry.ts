@@ -59,6 +59,17 @@ export function createMetrics(catalog: Catalog): Metrics {
     },
   });
   new Gauge({
+    name: 'konsul_catalog_instances_in_maintenance',
+    help: 'Instances an operator holds out of answers (maintenance mode), per service',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      // Reset first: a service whose last instance left maintenance must not keep its old value.
+      this.reset();
+      for (const [service, count] of catalog.maintenanceCounts()) this.set({ service }, count);
+    },
+  });
+  new Gauge({
     name: 'konsul_catalog_tombstones',
     help: 'Services with no instance whose index is kept until catalog.tombstoneTtl passes',
     registers: [registry],

@@ -1,5 +1,6 @@
 /** Instance fixtures and a default lb config for the load-balancing tests. */
 import type { HealthStatus, Instance } from '../../src/catalog/types.js';
+import { OUTLIER_DETECTION_DEFAULTS } from '../../src/lb/outliers.js';
 import type { Candidates, LbConfig } from '../../src/lb/types.js';
 
 export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
@@ -28,6 +29,7 @@ export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
     // Sliced builds (the production default, 8192) are specified in lb-table-builder.test.ts
     // and lb-tables.test.ts, which set it explicitly.
     buildSliceWork: 100_000_000,
+    outlierDetection: OUTLIER_DETECTION_DEFAULTS,
     buildSliceTime: '1h',
     ...overrides,
   };

@@ -28,6 +28,30 @@ t.test('one etcd, several nodes', async (t) => {
     t.same(b.instance('a1'), a.instance('a1'));
   });
 
+  t.test('a service config and a maintenance set on A reach B and wake its blocking queries', async (t) => {
+    const prefix = uniquePrefix();
+    const a = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    const b = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    await a.register(web(1, { id: 'a1' }));
+    await eventually('B sees the instance', () => b.instance('a1') !== undefined);
+    const index = b.serviceIndex('web');
+    const woken = b.waitForChange('web', index, 30_000);
+    const configured = await a.configureService('web', { lb: 'maglev', limit: 1 });
+    await woken;
+    t.same(b.serviceConfig('web'), { name: 'web', config: { lb: 'maglev', limit: 1 }, modifyIndex: configured.index });
+    t.ok(b.serviceIndex('web') >= configured.index);
+    const held = await a.setMaintenance('a1', 'deploy');
+    await eventually('B sees the maintenance', () => b.instance('a1')?.maintenance !== undefined);
+    t.same(b.instance('a1')!.maintenance, held.maintenance);
+    await a.configureService('web', null);
+    await eventually('B sees the config removed', () => b.serviceConfig('web') === undefined);
+    // A node that starts later lists what is there.
+    await a.configureService('api', { passing: true });
+    const c = await openEtcdCatalog(t, etcd.endpoints, prefix);
+    t.same(c.serviceConfig('api')?.config, { passing: true });
+    t.equal(c.serviceConfig('web'), undefined);
+  });
+
   t.test('a blocking query carrying an index B has not seen yet waits instead of answering lower', async (t) => {
     const prefix = uniquePrefix();
     const a = await openEtcdCatalog(t, etcd.endpoints, prefix);

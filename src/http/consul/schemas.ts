@@ -13,6 +13,7 @@ import {
   InstanceId,
   Meta,
   Port,
+  PrintableOrEmpty,
   ServiceName,
   Tags,
   TcpCheckTarget,
@@ -212,6 +213,14 @@ const ReadQuery = {
 };
 
 export const ConsulWriteQuery = Type.Object({ ...CommonQuery, 'replace-existing-checks': Type.Optional(Flag) }, Open);
+export const ConsulMaintenanceQuery = Type.Object(
+  {
+    ...CommonQuery,
+    enable: Type.Optional(Flag),
+    reason: Type.Optional(PrintableOrEmpty(512)),
+  },
+  Open,
+);
 export const ConsulCheckQuery = Type.Object(
   { ...CommonQuery, note: Type.Optional(Type.String({ maxLength: 1_048_576 })) },
   Open,

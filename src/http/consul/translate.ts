@@ -1,3 +1,4 @@
+import { MAINTENANCE_CHECK_NAME, maintenanceCheckId } from '../../catalog/maintenance.js';
 import type { Check, CheckInput, Instance, Registration } from '../../catalog/types.js';
 import { ConsulHttpError } from './errors.js';
 import type { ConsulNode } from './node.js';
@@ -319,6 +320,35 @@ export function serviceEntry(instance: Instance, node: ConsulNode): ConsulServic
   return {
     Node: consulNodeEntry(node),
     Service: nodeService(instance),
-    Checks: [...instance.checks.map((check) => healthCheck(check, instance, node)), nodeHealthCheck(node)],
+    Checks: [...instanceChecks(instance, node), nodeHealthCheck(node)],
+  };
+}
+
+/** An instance's checks as Consul lists them: its own, then the maintenance check while it is held out. */
+export function instanceChecks(instance: Instance, node: ConsulNode): ConsulHealthCheck[] {
+  const checks = instance.checks.map((check) => healthCheck(check, instance, node));
+  if (instance.maintenance !== undefined) checks.push(maintenanceCheck(instance, node));
+  return checks;
+}
+
+/** Consul's critical `_service_maintenance:<id>` check (agent.go EnableServiceMaintenance). */
+export function maintenanceCheck(instance: Instance, node: ConsulNode): ConsulHealthCheck {
+  return {
+    Node: node.name,
+    CheckID: maintenanceCheckId(instance.id),
+    Name: MAINTENANCE_CHECK_NAME,
+    Status: 'critical',
+    Notes: instance.maintenance?.reason ?? '',
+    Output: '',
+    ServiceID: instance.id,
+    ServiceName: instance.name,
+    ServiceTags: instance.tags,
+    Type: 'maintenance',
+    Interval: '',
+    Timeout: '',
+    ExposedPort: 0,
+    Definition: {},
+    CreateIndex: instance.modifyIndex,
+    ModifyIndex: instance.modifyIndex,
   };
 }

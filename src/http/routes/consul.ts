@@ -8,6 +8,7 @@ import { Errors, KonsulError } from '../../errors.js';
 import type { HealthManager } from '../../health/manager.js';
 import type { StrategyManager } from '../../lb/manager.js';
 import { VERSION } from '../../version.js';
+import { DEFAULT_MAINTENANCE_REASON } from '../../catalog/maintenance.js';
 import { waitIfBlocking, type BlockingSettings } from '../blocking.js';
 import { answerServiceQuery } from '../service-query.js';
 import { ConsulHttpError, consulErrorHandler } from '../consul/errors.js';
@@ -24,6 +25,8 @@ import {
   ConsulCheckIdParams,
   ConsulCheckQuery,
   ConsulCheckUpdateBody,
+  ConsulMaintenanceQuery,
+  BOOL_PATTERN,
   ConsulReadQuery,
   ConsulRegistrationBody,
   ConsulServiceIdParams,
@@ -39,7 +42,7 @@ import {
 import {
   agentService,
   catalogService,
-  healthCheck,
+  instanceChecks,
   nodeHealthCheck,
   registrationFromConsul,
   serviceEntry,
@@ -172,6 +175,27 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
     },
   );
   answerOtherMethods(app, '/agent/service/:id', ['GET']);
+
+  app.put(
+    '/agent/service/maintenance/:id',
+    { schema: { querystring: ConsulMaintenanceQuery, params: ConsulServiceIdParams } },
+    async (request, reply) => {
+      checkQueryOptions(request.query, node);
+      // Consul's wording (agent_endpoint.go AgentServiceMaintenance).
+      const raw = request.query.enable;
+      if (raw === undefined || raw === '') throw ConsulHttpError.badRequest('Missing value for enable');
+      if (!new RegExp(BOOL_PATTERN).test(raw)) throw ConsulHttpError.badRequest(`Invalid value for enable: "${raw}"`);
+      const reason = request.query.reason;
+      await catalog
+        .setMaintenance(
+          request.params.id,
+          parseBool(raw) ? (reason === undefined || reason === '' ? DEFAULT_MAINTENANCE_REASON : reason) : null,
+        )
+        .catch(rethrow(Errors.instanceNotFound.code, () => ConsulHttpError.unknownService(request.params.id)));
+      return reply.send();
+    },
+  );
+  answerOtherMethods(app, '/agent/service/maintenance/:id', ['PUT']);
 
   // ---- agent: TTL checks -------------------------------------------------------------------
 
@@ -333,7 +357,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
       const result = catalog.query({ name });
       setQueryMeta(reply, result.index, catalog.contact());
       if (excludesKonsulNode(request.query)) return [];
-      return result.instances.flatMap((instance) => instance.checks.map((check) => healthCheck(check, instance, node)));
+      return result.instances.flatMap((instance) => instanceChecks(instance, node));
     },
   );
   answerOtherMethods(app, '/health/checks/:service', ['GET']);
@@ -356,9 +380,7 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
       await waitIfBlocking(request, catalog, undefined, request.query, blocking);
       setQueryMeta(reply, catalog.serviceIndex(undefined), catalog.contact());
       if (excludesKonsulNode(request.query)) return [];
-      const checks = sortedInstances(catalog).flatMap((instance) =>
-        instance.checks.map((check) => healthCheck(check, instance, node)),
-      );
+      const checks = sortedInstances(catalog).flatMap((instance) => instanceChecks(instance, node));
       checks.push(nodeHealthCheck(node));
       return state === 'any' ? checks : checks.filter((check) => check.Status === state);
     },
@@ -401,7 +423,10 @@ async function serviceInstances(
   } else {
     await waitIfBlocking(request, deps.catalog, name, query, deps.blocking);
     const result = deps.catalog.query({ name, ...(query.tag === undefined ? {} : { tags: query.tag }) });
-    instances = passing ? result.instances.filter((instance) => instance.status === 'passing') : [...result.instances];
+    // An instance in maintenance carries a critical check (see instanceChecks), so ?passing drops it.
+    instances = passing
+      ? result.instances.filter((instance) => instance.status === 'passing' && instance.maintenance === undefined)
+      : [...result.instances];
     index = result.index;
   }
   setQueryMeta(reply, index, deps.catalog.contact());
