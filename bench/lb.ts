@@ -13,6 +13,7 @@ import { createStrategyManager } from '../src/lb/manager.js';
 import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { buildRing } from '../src/lb/ring.js';
 import { OUTLIER_DETECTION_DEFAULTS } from '../src/lb/outliers.js';
+import { SLOW_START_DEFAULTS } from '../src/lb/slow-start.js';
 import type { Candidates, LbConfig, OrderOptions } from '../src/lb/types.js';
 import { effectiveWeights } from '../src/lb/weights.js';
 
@@ -45,6 +46,7 @@ const config: LbConfig = {
   cacheBytes: 33_554_432,
   buildSliceWork: 8192,
   outlierDetection: OUTLIER_DETECTION_DEFAULTS,
+  slowStart: SLOW_START_DEFAULTS,
   buildSliceTime: '1ms',
 };
 const REGIONS = ['eu-west', 'eu-central', 'us-east', 'ap-south'];

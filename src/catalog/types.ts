@@ -72,6 +72,8 @@ export interface ServiceConfig {
   panicThreshold?: number;
   /** Canary split: the first positions of answers go to each tagged subset in proportion to its weight. */
   split?: { tag: string; weight: number }[];
+  /** Slow-start window (`30s`) for instances that joined or turned passing; overrides lb.slowStart.window. */
+  slowStart?: string;
 }
 
 /** A service's config as the catalog holds it, with the index of the write that set it. */

@@ -43,4 +43,6 @@ export const CLIENT_LB_CONFIG: LbConfig = {
     successRateRequestVolume: 100,
     successRateStdevFactor: 1.9,
   },
+  // The server's defaults: the client's own answers do not ramp (slow start is a catalog answer feature).
+  slowStart: { window: '0s', aggression: 1, minWeightPercent: 10 },
 };

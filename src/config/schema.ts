@@ -156,6 +156,14 @@ export const ConfigSchema = Type.Object(
           { additionalProperties: false },
         ),
         buildSliceTime: Duration,
+        slowStart: Type.Object(
+          {
+            window: Duration,
+            aggression: Type.Number({ minimum: 0.1, maximum: 10 }),
+            minWeightPercent: Type.Number({ minimum: 0, maximum: 100 }),
+          },
+          { additionalProperties: false },
+        ),
       },
       { additionalProperties: false },
     ),

@@ -186,6 +186,7 @@ export class Responder {
     options.passingOnly = policy?.passing ?? this.defaultPassing;
     options.panicThreshold = policy?.panicThreshold;
     options.split = policy?.split;
+    options.slowStart = policy?.slowStart;
     // dns.clientRegions: the client's region, for latency-based (nearest first).
     const region = this.regions.regionOf(clientKey);
     options.clientRegion = region;

@@ -120,6 +120,7 @@ function orderedAnswer(
       passingOnly: query.passing ?? policy?.passing ?? false,
       panicThreshold: policy?.panicThreshold,
       split: policy?.split,
+      slowStart: policy?.slowStart,
       excluded,
     },
   );

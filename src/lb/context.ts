@@ -8,6 +8,7 @@ import type { LoadTracker } from './load-tracker.js';
 import { membershipOf, type Membership } from './membership.js';
 import { RendezvousOrder } from './rendezvous.js';
 import type { TableStore } from './table-store.js';
+import { WEIGHTS, type Weights } from './weights.js';
 import type { LbConfig, LoadView, StateSlot, StrategyContext, TableSlot, TableView } from './types.js';
 
 interface MutableTableView {
@@ -29,6 +30,8 @@ export class QueryContext implements StrategyContext {
   members: readonly Instance[] = [];
   /** Registration index of the strategy being run: selects its rotation counter. */
   strategyIndex = 0;
+  /** Weights ramped by slow start for this answer; undefined when nothing is ramping. */
+  rampedWeights: Weights | undefined = undefined;
   /** Set when this query built something on the list entry: the manager re-measures it. */
   grew = false;
   /** Structures built on list entries since start. */
@@ -51,6 +54,10 @@ export class QueryContext implements StrategyContext {
     // Doubles count exactly to 2^53; wrap long before that.
     values[index] = value >= 0x1fffffffffffff ? 0 : value + 1;
     return value;
+  }
+
+  weights(): Weights {
+    return this.rampedWeights ?? this.state(WEIGHTS);
   }
 
   state<T>(slot: StateSlot<T>): T {

@@ -13,6 +13,8 @@ import { healthMode, selectHealthy } from './health-filter.js';
 import { ListEntry, RotationCounters, rotationKey } from './list-cache.js';
 import { chooseSide, splitOrder } from './split.js';
 import { OutlierDetector, type OutlierConfig } from './outliers.js';
+import { SlowStartTracker, type RampStarts, type SlowStartConfig } from './slow-start.js';
+import { WEIGHTS } from './weights.js';
 import { LoadTracker, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
 import { LatencyBasedStrategy } from './strategies/latency-based.js';
@@ -26,13 +28,13 @@ import { WeightedRandomStrategy } from './strategies/weighted-random.js';
 import { WeightedRoundRobinStrategy } from './strategies/weighted-round-robin.js';
 import { TableBuilder, type BuilderStats } from './table-builder.js';
 import { TableEntry, TableStore, type CacheMember } from './table-store.js';
-import type { Candidates, LbConfig, LbObserver, OrderOptions, OrderResult, Strategy } from './types.js';
+import type { Candidates, LbConfig, LbObserver, OrderOptions, OrderResult, StateSlot, Strategy } from './types.js';
 
 export interface StrategyManagerOptions {
   /** Uniform in [0, 1); default Math.random. Pass createSeededRandom(seed) for reproducible orders. */
   random?: () => number;
   observer?: LbObserver;
-  /** The clock of outlier ejection; default Date.now. */
+  /** The clock of outlier ejection and slow start; default Date.now. */
   now?: () => number;
 }
 
@@ -81,6 +83,13 @@ export class StrategyManager {
   readonly outliers: OutlierDetector;
   /** Candidate arrays without their ejected instances, per array, valid for one detector generation. */
   private readonly withoutEjected = new WeakMap<readonly Instance[], { generation: number; kept: Instance[] }>();
+  /** When instances started their slow-start ramp (slow-start.ts). */
+  private readonly slowStart: SlowStartTracker;
+  /** Ramp starts per list variant: rebuilt when the health-filtered instances change. */
+  private readonly rampSlot: StateSlot<RampStarts>;
+  /** The last slow-start window parsed (a service's policy) and its config: parsing once per distinct value. */
+  private rampWindow: string;
+  private rampConfig: SlowStartConfig;
   private lastKey = '';
   private lastEntry: ListEntry | undefined = undefined;
 
@@ -103,6 +112,14 @@ export class StrategyManager {
     this.outliers = new OutlierDetector(outlierConfig(config), options.now ?? Date.now, {
       ejected: (service, id, reason) => this.observer?.ejected?.(service, id, reason),
     });
+    this.slowStart = new SlowStartTracker(options.now ?? Date.now);
+    this.rampSlot = { name: 'slow-start', build: (instances) => this.slowStart.starts(instances) };
+    this.rampWindow = config.slowStart.window;
+    this.rampConfig = {
+      windowMs: parseDuration(config.slowStart.window)!,
+      aggression: config.slowStart.aggression,
+      minWeightPercent: config.slowStart.minWeightPercent,
+    };
   }
 
   register(strategy: Strategy): void {
@@ -227,6 +244,7 @@ export class StrategyManager {
     const service = this.tracker.peek(instanceId)?.service;
     this.tracker.forget(instanceId);
     this.outliers.forget(instanceId);
+    this.slowStart.forget(instanceId);
     if (service !== undefined) this.observer?.instanceRemoved?.(service, instanceId);
   }
 
@@ -300,8 +318,10 @@ export class StrategyManager {
     context.strategyIndex = this.indexes.get(strategy)!;
     let ordered: Instance[];
     try {
+      if (strategy.weighted === true) context.rampedWeights = this.rampedWeights(options.slowStart);
       ordered = strategy.order(instances, context);
     } finally {
+      context.rampedWeights = undefined;
       context.entry = undefined;
       context.variant = undefined;
       context.instances = [];
@@ -333,6 +353,26 @@ export class StrategyManager {
     const kept = all.filter((instance) => !outliers.isEjected(instance.id));
     this.withoutEjected.set(all, { generation: outliers.generation, kept });
     return kept;
+  }
+
+  /**
+   * This answer's weights ramped by slow start, or undefined when the window is off or every
+   * instance of the list is past it (one comparison per query once a list has settled).
+   */
+  private rampedWeights(window: string | undefined) {
+    const config = this.slowStartConfig(window ?? this.config.slowStart.window);
+    if (config.windowMs <= 0) return undefined;
+    const context = this.context;
+    return this.slowStart.ramped(context.state(WEIGHTS), context.state(this.rampSlot), config);
+  }
+
+  private slowStartConfig(window: string): SlowStartConfig {
+    if (window !== this.rampWindow) {
+      // Policies are validated when stored; a bad value here came from elsewhere and turns the ramp off.
+      this.rampConfig = { ...this.rampConfig, windowMs: parseDuration(window) ?? 0 };
+      this.rampWindow = window;
+    }
+    return this.rampConfig;
   }
 
   /** The list entry for a candidates key, ignoring its `@<index>` part; created when absent. */

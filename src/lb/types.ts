@@ -3,6 +3,7 @@
  * and the strategies. Strategies order; the manager validates, filters by health,
  * caches per-membership structures and dispatches.
  */
+import type { Weights } from './weights.js';
 import type { Exclusion, Instance } from '../catalog/types.js';
 import type { Config } from '../config/schema.js';
 import type { Membership } from './membership.js';
@@ -52,6 +53,8 @@ export interface OrderOptions {
   split?: readonly SplitSide[] | undefined;
   /** Percent healthy below which panic mode answers with every candidate; default config.panicThreshold. */
   panicThreshold?: number | undefined;
+  /** Slow-start window (a duration, `30s`) for instances that joined or turned passing; default config.slowStart.window. */
+  slowStart?: string | undefined;
   /**
    * An `explain` query: order() appends here every candidate the health filter left out, with
    * its reason, recorded by the filter itself. Instances past `limit` are not excluded, only not answered.
@@ -144,6 +147,8 @@ export interface StrategyContext {
   readonly config: Readonly<LbConfig>;
   /** Uniform in [0, 1); seeded when the manager was given a `random`. */
   readonly random: () => number;
+  /** The list's effective weights for this answer: the cached ones, or ramped by slow start. */
+  weights(): Weights;
   /** Returns the rotation counter of this service and filter, then increments it. */
   nextRotation(): number;
   /** The structure for `slot`, built once per candidate list and health filter. */
@@ -171,6 +176,8 @@ export interface Strategy {
    * face then scopes its answer to the client's subnet (RFC 7871 §7.2.1).
    */
   readonly keyedByClient?: boolean;
+  /** True when the order reads ctx.weights(): slow start (slow-start.ts) then ramps new instances' weights. */
+  readonly weighted?: boolean;
   /**
    * Rejects options the strategy cannot work without (throw an Errors.* KonsulError).
    * Called before the candidate list is looked at, so an empty service still reports the error.

@@ -1,6 +1,7 @@
 /** Instance fixtures and a default lb config for the load-balancing tests. */
 import type { HealthStatus, Instance } from '../../src/catalog/types.js';
 import { OUTLIER_DETECTION_DEFAULTS } from '../../src/lb/outliers.js';
+import { SLOW_START_DEFAULTS } from '../../src/lb/slow-start.js';
 import type { Candidates, LbConfig } from '../../src/lb/types.js';
 
 export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
@@ -30,6 +31,7 @@ export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
     // and lb-tables.test.ts, which set it explicitly.
     buildSliceWork: 100_000_000,
     outlierDetection: OUTLIER_DETECTION_DEFAULTS,
+    slowStart: SLOW_START_DEFAULTS,
     buildSliceTime: '1h',
     ...overrides,
   };

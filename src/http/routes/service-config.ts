@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import type { ServiceConfig } from '../../catalog/types.js';
+import { parseDuration } from '../../duration.js';
 import { Errors } from '../../errors.js';
 import { waitIfBlocking } from '../blocking.js';
 import { emptyBodyIsNoBody } from '../empty-body.js';
@@ -24,6 +25,7 @@ export const ServiceConfigSchema = Type.Object(
         { minItems: 1, maxItems: 16 },
       ),
     ),
+    slowStart: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
   },
   { additionalProperties: false },
 );
@@ -45,6 +47,7 @@ export const serviceConfigRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (
       // A strategy that does not exist or is disabled would fail every query of the service.
       if (body.lb !== undefined) lb.resolve(body.lb);
       if (body.split !== undefined) checkSplit(body.split);
+      if (body.slowStart !== undefined) checkSlowStart(body.slowStart);
       return catalog.configureService(request.params.name, configOf(body));
     },
   );
@@ -79,6 +82,7 @@ function configOf(body: ServiceConfigBody): ServiceConfig {
     ...(body.passing === undefined ? {} : { passing: body.passing }),
     ...(body.panicThreshold === undefined ? {} : { panicThreshold: body.panicThreshold }),
     ...(body.split === undefined ? {} : { split: body.split.map(({ tag, weight }) => ({ tag, weight })) }),
+    ...(body.slowStart === undefined ? {} : { slowStart: body.slowStart }),
   };
 }
 
@@ -91,4 +95,9 @@ function checkSplit(split: readonly { tag: string; weight: number }[]): void {
   }
   if (split.every(({ weight }) => weight === 0))
     throw Errors.validationFailed('body.split: at least one side needs a weight above 0');
+}
+
+/** A duration the manager can parse; a bad one would silently turn the ramp off. */
+function checkSlowStart(window: string): void {
+  if (parseDuration(window) === undefined) throw Errors.invalidDuration('body.slowStart', window);
 }

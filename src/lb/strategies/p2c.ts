@@ -10,15 +10,15 @@
 import type { Instance } from '../../catalog/types.js';
 import { UniqueSampler } from '../sampling.js';
 import type { LoadView, Strategy, StrategyContext } from '../types.js';
-import { WEIGHTS } from '../weights.js';
 
 export class PowerOfTwoChoicesStrategy implements Strategy {
   readonly name = 'p2c';
+  readonly weighted = true;
   private readonly sampler = new UniqueSampler();
 
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
     const loads = ctx.loads();
-    const values = ctx.state(WEIGHTS).values;
+    const values = ctx.weights().values;
     const random = ctx.random;
     const limit = ctx.limit;
     const sampler = this.sampler;

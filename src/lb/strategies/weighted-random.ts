@@ -36,12 +36,14 @@ const CUMULATIVE: StateSlot<Cumulative> = {
 
 export class WeightedRandomStrategy implements Strategy {
   readonly name = 'weighted-random';
+  readonly weighted = true;
   private readonly ranker = new Ranker();
   private readonly drawn = new Uint32Array(DRAW_LIMIT);
 
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
-    const weights = ctx.state(WEIGHTS);
-    if (ctx.limit <= DRAW_LIMIT && ctx.limit <= weights.positive)
+    const weights = ctx.weights();
+    // The cumulative array is cached for the stored weights; ramped ones (slow start) race instead.
+    if (ctx.limit <= DRAW_LIMIT && ctx.limit <= weights.positive && weights === ctx.state(WEIGHTS))
       return this.draw(instances, ctx, weights.values, weights.total);
     return this.race(instances, ctx, weights.values);
   }

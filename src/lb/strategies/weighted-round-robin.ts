@@ -14,7 +14,6 @@
 import type { Instance } from '../../catalog/types.js';
 import { Ranker } from '../ranking.js';
 import type { StateSlot, Strategy, StrategyContext } from '../types.js';
-import { WEIGHTS } from '../weights.js';
 
 interface SmoothState {
   readonly current: Float64Array;
@@ -27,10 +26,11 @@ const SMOOTH_STATE: StateSlot<SmoothState> = {
 
 export class WeightedRoundRobinStrategy implements Strategy {
   readonly name = 'weighted-round-robin';
+  readonly weighted = true;
   private readonly ranker = new Ranker();
 
   order(instances: readonly Instance[], ctx: StrategyContext): Instance[] {
-    const { values, total } = ctx.state(WEIGHTS);
+    const { values, total } = ctx.weights();
     const current = ctx.state(SMOOTH_STATE).current;
     const n = instances.length;
     let best = -1;
