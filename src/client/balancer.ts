@@ -23,6 +23,7 @@ import { ClientErrors, KonsulClientError } from './errors.js';
 import { InstanceState, statsOf, type InstanceStats } from './instance-state.js';
 import type { LoadReporter } from './load-reporter.js';
 import type { ClientObserver } from './observer.js';
+import type { OutcomeReporter, OutcomeReportStats } from './outcome-reporter.js';
 import type { ResolvedBalancerOptions } from './options.js';
 import { OutlierEjection } from './outlier-ejection.js';
 import { RetryBudget } from './retry-budget.js';
@@ -50,6 +51,8 @@ export interface BalancerStats {
   /** Instances ejected, in total. */
   ejections: number;
   catalog: CatalogStats;
+  /** Outcome reports to Konsul (option reportOutcomes); absent when they are off. */
+  outcomeReports?: OutcomeReportStats;
   /** The instances the balancer picks from (tag filter applied), with their counters. */
   instances: InstanceStats[];
 }
@@ -94,6 +97,7 @@ export class Balancer extends EventEmitter {
     private readonly manager: StrategyManager,
     private readonly clock: Clock,
     private readonly reporter: LoadReporter | undefined,
+    private readonly outcomes: OutcomeReporter | undefined,
     private readonly observer: ClientObserver | undefined,
   ) {
     super();
@@ -148,6 +152,7 @@ export class Balancer extends EventEmitter {
       strategy: this.options.strategy,
       ...this.counters,
       catalog: this.watch.stats(),
+      ...(this.outcomes === undefined ? {} : { outcomeReports: this.outcomes.stats() }),
       instances: this.current.map((state) => statsOf(state, now)),
     };
   }
@@ -229,6 +234,7 @@ export class Balancer extends EventEmitter {
   close(): void {
     this.closed = true;
     this.deadlines.close(CLOSED);
+    this.outcomes?.close();
     this.watch.off('update', this.onUpdate);
     this.watch.off('sync', this.onSync);
     this.watch.off('stale', this.onStale);
@@ -320,6 +326,7 @@ export class Balancer extends EventEmitter {
     const now = this.clock.now();
     if (!failed) state.observeLatency(elapsedMs);
     this.observer?.attempt?.(this.service, state.instance.id, failed ? 'failure' : 'success', elapsedMs / 1000);
+    this.outcomes?.record(state.instance.id, failed);
     const outlier = this.outlier;
     if (failed) {
       state.failures++;

@@ -16,7 +16,9 @@ export type {
   OutlierOptions,
   BreakerOptions,
   LoadReportOptions,
+  OutcomeReportOptions,
 } from './options.js';
+export type { OutcomeReportStats } from './outcome-reporter.js';
 export { KonsulClientError, KonsulRefusal } from './errors.js';
 export type { Clock, Timers, TimerHandle } from '../clock.js';
 export type { Instance, HealthStatus } from '../catalog/types.js';

@@ -18,7 +18,7 @@ export interface KonsulAnswer {
 }
 
 export interface KonsulCall {
-  method: 'GET' | 'PUT' | 'DELETE';
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   path: string;
   body?: unknown;
   timeoutMs: number;

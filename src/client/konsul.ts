@@ -13,6 +13,7 @@ import { KonsulHttp } from './konsul-http.js';
 import { CLIENT_LB_CONFIG } from './lb-config.js';
 import { LoadReporter } from './load-reporter.js';
 import type { ClientObserver } from './observer.js';
+import { OutcomeReporter } from './outcome-reporter.js';
 import {
   resolveBalancerOptions,
   resolveKonsulOptions,
@@ -65,7 +66,28 @@ export class Konsul {
       resolved.reportLoadMs === undefined
         ? undefined
         : new LoadReporter(this.http, resolved.reportLoadMs, this.options.requestTimeoutMs);
-    const balancer = new Balancer(name, resolved, this.watch(name), manager, this.clock, reporter, this.observer);
+    const outcomes =
+      resolved.reportOutcomes === undefined
+        ? undefined
+        : new OutcomeReporter(
+            name,
+            this.http,
+            this.clock,
+            resolved.reportOutcomes.intervalMs,
+            resolved.reportOutcomes.maxPending,
+            this.options.requestTimeoutMs,
+            this.observer,
+          );
+    const balancer = new Balancer(
+      name,
+      resolved,
+      this.watch(name),
+      manager,
+      this.clock,
+      reporter,
+      outcomes,
+      this.observer,
+    );
     this.balancers.add(balancer);
     return balancer;
   }

@@ -16,4 +16,6 @@ export interface ClientObserver {
   breakerOpened?(service: string, instanceId: string): void;
   /** A call to Konsul for the service's list failed (`ok` false) or succeeded after failures. */
   catalog?(service: string, ok: boolean): void;
+  /** An outcome report for `instanceId` ended: Konsul took it (`ok`), or it failed and its counts were dropped. */
+  outcomeReport?(service: string, instanceId: string, ok: boolean): void;
 }

@@ -60,6 +60,13 @@ export interface LoadReportOptions {
   interval?: string;
 }
 
+export interface OutcomeReportOptions {
+  /** How often the counts gathered per instance are sent, one POST per instance. Default `1s`. */
+  interval?: string;
+  /** Most instances with counts waiting to be sent; outcomes of others are dropped and counted. Default 1024. */
+  maxPending?: number;
+}
+
 export interface BalancerOptions {
   /** A Konsul strategy (docs/load-balancing.md). Default `round-robin`. */
   strategy?: string;
@@ -86,6 +93,11 @@ export interface BalancerOptions {
   breaker?: BreakerOptions | false;
   /** Report in-flight requests and latency per instance to Konsul (`PUT /catalog/instances/:id/load`). Default off. */
   reportLoad?: LoadReportOptions | false;
+  /**
+   * Report each attempt's success or failure per instance to Konsul
+   * (`POST /catalog/instances/:id/outcomes`), for the server's outlier ejection. Default off.
+   */
+  reportOutcomes?: OutcomeReportOptions | false;
 }
 
 export interface RegisterOptions {
@@ -134,6 +146,7 @@ export interface ResolvedBalancerOptions {
   outlier: ResolvedOutlier | undefined;
   breaker: ResolvedBreaker | undefined;
   reportLoadMs: number | undefined;
+  reportOutcomes: { intervalMs: number; maxPending: number } | undefined;
 }
 
 /** setTimeout's range: a longer duration would fire at once. */
@@ -224,6 +237,10 @@ export function resolveBalancerOptions(service: string, options: BalancerOptions
     options.reportLoad === undefined || options.reportLoad === false
       ? undefined
       : object('reportLoad', options.reportLoad);
+  const outcomes =
+    options.reportOutcomes === undefined || options.reportOutcomes === false
+      ? undefined
+      : object('reportOutcomes', options.reportOutcomes);
   const baseEjectionMs =
     outlier === undefined ? 0 : duration('outlier.baseEjectionTime', outlier.baseEjectionTime, '30s');
   const window = breaker === undefined ? 0 : number('breaker.window', breaker.window, 20, 1, 1000, true);
@@ -260,6 +277,13 @@ export function resolveBalancerOptions(service: string, options: BalancerOptions
             halfOpenProbes: number('breaker.halfOpenProbes', breaker.halfOpenProbes, 1, 1, 1000, true),
           },
     reportLoadMs: report === undefined ? undefined : duration('reportLoad.interval', report.interval, '5s', 100),
+    reportOutcomes:
+      outcomes === undefined
+        ? undefined
+        : {
+            intervalMs: duration('reportOutcomes.interval', outcomes.interval, '1s', 100),
+            maxPending: number('reportOutcomes.maxPending', outcomes.maxPending, 1024, 1, 1_000_000, true),
+          },
   };
 }
 
