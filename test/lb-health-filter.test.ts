@@ -21,7 +21,7 @@ t.test('an all-healthy list is returned as is, without a copy', async (t) => {
 });
 
 t.test('the panic threshold compares the healthy percentage, strictly below', async (t) => {
-  t.same(selectHealthy(list, 2, 34), { instances: list, filtered: 0, panic: true });
+  t.same(selectHealthy(list, 2, 34), { instances: list, filtered: 0, held: 0, panic: true });
   t.equal(selectHealthy(list, 2, 33).panic, false);
   t.equal(selectHealthy(list, 1, 66).panic, false, '2 of 3 = 66.7 % is not below 66');
   t.equal(selectHealthy([], 1, 50).panic, false);
