@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createSeededRandom } from '../../src/lb/seeded-random.js';
-import { json, startTestKonsul, type TestKonsul } from '../helpers/konsul.js';
+import { json, startTestKonsul } from '../helpers/konsul.js';
+import { putConfig, registerCanary } from '../helpers/canary.js';
 
 const SEED = 18;
 
@@ -8,26 +9,6 @@ const SEED = 18;
  * Canary split proportions at full size (10,000 answers each, about a minute): kept out of
  * `npm run test:unit`; test/split.test.ts covers the same code at small scale.
  */
-
-/** Four v1 instances (10.0.1.x) and two v2 canaries (10.0.2.x). */
-async function registerCanary(server: TestKonsul, canaryChecks: unknown[] = []): Promise<void> {
-  const instances = [
-    ...[1, 2, 3, 4].map((n) => ({ id: `v1-${n}`, address: `10.0.1.${n}`, tags: ['v1'], checks: [] as unknown[] })),
-    ...[1, 2].map((n) => ({ id: `v2-${n}`, address: `10.0.2.${n}`, tags: ['v2'], checks: canaryChecks })),
-  ];
-  for (const instance of instances) {
-    const response = await server.app.inject({
-      method: 'PUT',
-      url: '/catalog/register',
-      payload: { name: 'web', port: 8080, ...instance },
-    });
-    if (response.statusCode !== 200) throw new Error(response.body);
-  }
-}
-
-async function putConfig(server: TestKonsul, config: Record<string, unknown>) {
-  return server.app.inject({ method: 'PUT', url: '/catalog/services/web/config', payload: config });
-}
 
 const CANARY = {
   split: [
