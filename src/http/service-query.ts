@@ -5,6 +5,7 @@ import { compareById, type Exclusion, type Instance } from '../catalog/types.js'
 import { Errors } from '../errors.js';
 import type { StrategyManager } from '../lb/manager.js';
 import { isBlocking, waitIfBlocking, type BlockingSettings } from './blocking.js';
+import type { InstanceListJson } from './instance-json.js';
 import { ExplainedAnswerSchema, type ServiceQuery } from './schemas.js';
 
 export interface ServiceQueryDeps {
@@ -63,28 +64,34 @@ export function answerServiceQuery(
 }
 
 /**
- * answerServiceQuery for the native routes, whose body is the ordered instances alone. With
- * `explain=true` it sends the instances with what was left out and why itself, serialized by
- * that body's own schema, so the route keeps its fast array serializer for every other query.
+ * answerServiceQuery for the native routes, whose body is the ordered instances alone, sent as
+ * JSON joined from each instance's cached JSON (`json`, one per route plugin). With
+ * `explain=true` it sends the instances with what was left out and why, serialized by that
+ * body's own schema.
  */
 export function answerServiceInstances(
   deps: ServiceQueryDeps,
+  json: InstanceListJson,
   request: FastifyRequest,
   reply: FastifyReply,
   name: string | undefined,
   query: ServiceQuery,
-): Instance[] | undefined | Promise<Instance[] | undefined> {
+): undefined | Promise<undefined> {
   const answer = answerServiceQuery(deps, request, reply, name, query);
-  if (query.explain !== true) return answer instanceof Promise ? answer.then(instancesOf) : answer.instances;
-  const send = (body: ServiceAnswer): undefined => {
-    void reply.serializer(reply.compileSerializationSchema(EXPLAINED_ANSWER)).send(explained(body));
-    return undefined;
-  };
+  const send =
+    query.explain === true
+      ? (body: ServiceAnswer): undefined => {
+          void reply.serializer(reply.compileSerializationSchema(EXPLAINED_ANSWER)).send(explained(body));
+          return undefined;
+        }
+      : (body: ServiceAnswer): undefined => {
+          void json.send(reply, body.instances);
+          return undefined;
+        };
   return answer instanceof Promise ? answer.then(send) : send(answer);
 }
 
 const EXPLAINED_ANSWER = { ...ExplainedAnswerSchema };
-const instancesOf = (answer: ServiceAnswer): Instance[] => answer.instances;
 
 const explained = (answer: ServiceAnswer): ExplainedAnswer => ({
   instances: answer.instances,

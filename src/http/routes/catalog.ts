@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { Errors } from '../../errors.js';
 import { waitIfBlocking } from '../blocking.js';
 import { emptyBodyIsNoBody } from '../empty-body.js';
+import { InstanceListJson } from '../instance-json.js';
 import { answerServiceInstances, type ServiceQueryDeps } from '../service-query.js';
 import {
   BlockingQuerySchema,
@@ -30,6 +31,8 @@ const LoadReportSchema = Type.Object(
 /** Registration, removal and queries of the catalog. */
 export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin, deps) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+  // Each instance's JSON once per instance record, shared by this plugin's service queries.
+  const instanceJson = new InstanceListJson(InstanceSchema);
   const { catalog, lb } = deps;
 
   app.put(
@@ -86,7 +89,7 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
   app.get(
     '/catalog/services',
     { schema: { querystring: ServiceListQuerySchema, response: withErrors({ 200: Type.Array(InstanceSchema) }) } },
-    (request, reply) => answerServiceInstances(deps, request, reply, request.query.name, request.query),
+    (request, reply) => answerServiceInstances(deps, instanceJson, request, reply, request.query.name, request.query),
   );
 
   app.get(
@@ -98,7 +101,7 @@ export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin
         response: withErrors({ 200: Type.Array(InstanceSchema) }),
       },
     },
-    (request, reply) => answerServiceInstances(deps, request, reply, request.params.name, request.query),
+    (request, reply) => answerServiceInstances(deps, instanceJson, request, reply, request.params.name, request.query),
   );
 
   app.get(

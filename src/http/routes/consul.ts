@@ -10,6 +10,7 @@ import type { StrategyManager } from '../../lb/manager.js';
 import { VERSION } from '../../version.js';
 import { DEFAULT_MAINTENANCE_REASON } from '../../catalog/maintenance.js';
 import { waitIfBlocking, type BlockingSettings } from '../blocking.js';
+import { InstanceListJson } from '../instance-json.js';
 import { answerServiceQuery } from '../service-query.js';
 import { ConsulHttpError, consulErrorHandler } from '../consul/errors.js';
 import { setQueryMeta } from '../consul/headers.js';
@@ -73,6 +74,8 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { catalog, health, blocking } = deps;
   const node = consulNode(catalog.location);
+  // Each instance's health entry serialized once per instance record (the node is fixed).
+  const serviceEntryJson = new InstanceListJson(ServiceEntrySchema, (instance) => serviceEntry(instance, node));
 
   app.setErrorHandler(consulErrorHandler);
   app.setNotFoundHandler((request, reply) => {
@@ -334,8 +337,9 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
       },
     },
     async (request, reply) =>
-      (await serviceInstances(deps, node, request, reply, request.params.service, request.query)).map((instance) =>
-        serviceEntry(instance, node),
+      serviceEntryJson.send(
+        reply,
+        await serviceInstances(deps, node, request, reply, request.params.service, request.query),
       ),
   );
   answerOtherMethods(app, '/health/service/:service', ['GET']);

@@ -5,6 +5,7 @@ import { Errors } from '../../errors.js';
 import type { HealthManager } from '../../health/manager.js';
 import { waitIfBlocking } from '../blocking.js';
 import { emptyBodyIsNoBody } from '../empty-body.js';
+import { InstanceListJson } from '../instance-json.js';
 import { answerServiceInstances, type ServiceQueryDeps } from '../service-query.js';
 import {
   BlockingQuerySchema,
@@ -36,6 +37,8 @@ const HeartbeatBody = Type.Union([
  */
 export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin, deps) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+  // Each instance's JSON once per instance record, shared by this plugin's service queries.
+  const instanceJson = new InstanceListJson(InstanceSchema);
   const { catalog, health } = deps;
 
   app.put(
@@ -73,7 +76,7 @@ export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin
         response: withErrors({ 200: Type.Array(InstanceSchema) }),
       },
     },
-    (request, reply) => answerServiceInstances(deps, request, reply, request.params.name, request.query),
+    (request, reply) => answerServiceInstances(deps, instanceJson, request, reply, request.params.name, request.query),
   );
 
   app.delete(
