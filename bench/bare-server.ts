@@ -1,7 +1,7 @@
 /**
  * The baseline server: bare Fastify routes that do the least a catalog server could do, run in
- * their own process like Konsul. GET /catalog/services (and /catalog/services/:name) answer a
- * fixed body, byte for byte what Konsul answered, with its content-type; PUT /catalog/register
+ * their own process like Konsul. GET /catalog/services (and /catalog/services/:name, and
+ * /v1/health/service/:name) answer a fixed body, byte for byte what Konsul answered, with its content-type; PUT /catalog/register
  * parses the JSON body, as Konsul must, and answers 200 with the same shape Konsul does.
  *
  *   BARE_PORT=9000 BARE_BODY_FILE=answer.json npx tsx bench/bare-server.ts
@@ -23,6 +23,9 @@ app.get('/catalog/services', (_request, reply) => {
   void reply.header('content-type', contentType).send(body);
 });
 app.get('/catalog/services/:name', (_request, reply) => {
+  void reply.header('content-type', contentType).send(body);
+});
+app.get('/v1/health/service/:name', (_request, reply) => {
   void reply.header('content-type', contentType).send(body);
 });
 app.put('/catalog/register', async (request) => {

@@ -1,5 +1,6 @@
 /** The autocannon wrapper: one load run, reduced to the figures the report uses. */
 import autocannon, { type RequestStep } from 'autocannon';
+import { cpuMicros } from './cpu.js';
 
 export interface LoadOptions {
   url: string;
@@ -11,6 +12,8 @@ export interface LoadOptions {
   body?: string;
   /** Called per request to vary its path or body (distinct ids, varying session keys). */
   setupRequest?: RequestStep['setupRequest'];
+  /** The server's process id: its CPU time over the run, from /proc, gives `cpuPerRequestUs`. */
+  serverPid?: number;
 }
 
 export interface LoadResult {
@@ -22,6 +25,12 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   seconds: number;
+  /**
+   * CPU time (user + system) of the server process per 2xx answer, in µs, from /proc; null when
+   * not asked for or unreadable. Steadier than req/s when the load generator shares the cores:
+   * a server starved of CPU answers fewer requests per second but not at a higher cost each.
+   */
+  cpuPerRequestUs: number | null;
 }
 
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
@@ -29,6 +38,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     options.setupRequest === undefined
       ? undefined
       : [{ method: options.method ?? 'GET', setupRequest: options.setupRequest }];
+  const cpuBefore = options.serverPid === undefined ? null : cpuMicros(options.serverPid);
   return new Promise((resolveResult, reject) => {
     autocannon(
       {
@@ -50,6 +60,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         // requests.average counts every answer; the figure we report counts only 2xx ones,
         // so an error storm can never look like throughput.
         const ok = result['2xx'];
+        const cpuAfter = options.serverPid === undefined ? null : cpuMicros(options.serverPid);
         resolveResult({
           rps: ok / result.duration,
           p50Ms: result.latency.p50,
@@ -58,6 +69,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           non2xx: result.non2xx,
           errors: result.errors,
           seconds: result.duration,
+          cpuPerRequestUs: cpuBefore === null || cpuAfter === null || ok === 0 ? null : (cpuAfter - cpuBefore) / ok,
         });
       },
     );
@@ -93,7 +105,7 @@ export async function interleaved(
   return runs.map(medianOf);
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
@@ -105,9 +117,51 @@ export function medianOf(results: LoadResult[]): LoadResult {
     rps: median(results.map((result) => result.rps)),
     p50Ms: median(results.map((result) => result.p50Ms)),
     p99Ms: median(results.map((result) => result.p99Ms)),
+    cpuPerRequestUs: results.some((result) => result.cpuPerRequestUs === null)
+      ? null
+      : median(results.map((result) => result.cpuPerRequestUs!)),
     ok: results.reduce((sum, result) => sum + result.ok, 0),
     non2xx: results.reduce((sum, result) => sum + result.non2xx, 0),
     errors: results.reduce((sum, result) => sum + result.errors, 0),
     seconds: results.reduce((sum, result) => sum + result.seconds, 0),
+  };
+}
+
+/** Two targets' runs paired by round: the median of each figure, and the median of the per-round ratios. */
+export interface PairedRounds {
+  subject: LoadResult;
+  baseline: LoadResult;
+  /** Median over rounds of baseline CPU per request / subject CPU per request (1 = as cheap as the baseline); null without CPU figures. */
+  cpuRatio: number | null;
+  /** Median over rounds of subject req/s / baseline req/s. */
+  rpsRatio: number;
+  /** Median over rounds of subject p99 / baseline p99. */
+  p99Ratio: number;
+}
+
+/**
+ * interleaved() for a subject and its baseline, keeping the per-round ratios: a burst of other
+ * work lands on both sides of one round far more often than on one side of every round, so
+ * the median of the per-round ratios is steadier than the ratio of the medians.
+ */
+export async function pairedRounds(
+  subject: () => Promise<LoadResult>,
+  baseline: () => Promise<LoadResult>,
+  rounds: number,
+  onRun?: (target: number, round: number, result: LoadResult) => void,
+): Promise<PairedRounds> {
+  const runs: LoadResult[][] = [[], []];
+  await interleaved([subject, baseline], rounds, (target, round, result) => {
+    runs[target].push(result);
+    onRun?.(target, round, result);
+  });
+  const [ours, theirs] = runs;
+  const cpu = ours.every((run, i) => run.cpuPerRequestUs !== null && theirs[i].cpuPerRequestUs !== null);
+  return {
+    subject: medianOf(ours),
+    baseline: medianOf(theirs),
+    cpuRatio: cpu ? median(ours.map((run, i) => theirs[i].cpuPerRequestUs! / run.cpuPerRequestUs!)) : null,
+    rpsRatio: median(ours.map((run, i) => run.rps / theirs[i].rps)),
+    p99Ratio: median(ours.map((run, i) => run.p99Ms / Math.max(theirs[i].p99Ms, 1e-3))),
   };
 }

@@ -115,6 +115,16 @@ export async function startBareServer(name: string, body: Buffer, contentType: s
   return startServer(name, [join(ROOT, 'bench', 'bare-server.ts')], env, dir, port);
 }
 
+/**
+ * Extra Node arguments for every server process, from BENCH_NODE_ARGS (space-separated), e.g.
+ * `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` to profile the servers under load:
+ * Node refuses --cpu-prof in NODE_OPTIONS.
+ */
+function serverNodeArgs(): string[] {
+  const args = process.env.BENCH_NODE_ARGS?.trim();
+  return args === undefined || args === '' ? [] : args.split(/\s+/);
+}
+
 async function startServer(
   name: string,
   script: string[],
@@ -125,7 +135,7 @@ async function startServer(
   installHandlers();
   const logFile = join(dir, 'server.log');
   const logFd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
+  const child = spawn(process.execPath, [...serverNodeArgs(), '--import', 'tsx', ...script], {
     cwd: ROOT,
     env,
     stdio: ['ignore', logFd, logFd],
