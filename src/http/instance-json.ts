@@ -4,6 +4,9 @@ import type { Instance } from '../catalog/types.js';
 
 /** What Fastify's own serializer path sets for a JSON body. */
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+const OPEN = 0x5b; // [
+const COMMA = 0x2c;
+const CLOSE = 0x5d; // ]
 
 /**
  * The body of a route whose answer is a JSON array with one item per instance (the native
@@ -12,18 +15,20 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  *
  * The catalog replaces an Instance object on every change (registration, check status,
  * maintenance) and never mutates one, so the object is its own version: the WeakMap keyed by it
- * holds one string per live record and lets it go with the record. The bound is therefore the
+ * holds one item's bytes per live record and lets them go with the record. The bound is therefore the
  * catalog itself: at most one item's JSON per instance record still referenced (the catalog's
  * own, plus superseded ones an in-flight request or a cached load-balancing list still holds
  * until it lets go), about the size of the answers that list it (docs/api.md, "Answer bytes").
  *
  * Items are serialized by the route's own serializer compiler (reply.compileSerializationSchema
- * with the item schema of the route's 200 response), and joined the way fast-json-stringify
- * joins array items, so the bytes are the ones the route's array serializer would write; the
- * route keeps declaring its response schema, which still describes the body.
+ * with the item schema of the route's 200 response), kept as UTF-8 bytes and joined the way
+ * fast-json-stringify joins array items, so the bytes are the ones the route's array serializer
+ * would write; the route keeps declaring its response schema, which still describes the body.
  */
 export class InstanceListJson {
-  private readonly items = new WeakMap<Instance, string>();
+  private readonly items = new WeakMap<Instance, Buffer>();
+  /** The items of the answer being built, reused: answering is synchronous from here on. */
+  private readonly parts: Buffer[] = [];
   private serializeItem: ((item: Record<string, unknown>) => string) | null = null;
 
   /**
@@ -36,27 +41,48 @@ export class InstanceListJson {
     private readonly toItem?: (instance: Instance) => object,
   ) {}
 
-  /** The array of `instances`' items, as JSON text. */
-  body(reply: FastifyReply, instances: readonly Instance[]): string {
-    let body = '[';
+  /**
+   * The array of `instances`' items as JSON, in UTF-8: bytes, so a long answer (every instance of
+   * a large service) is one copy of cached bytes, not a string to encode again on every write.
+   */
+  body(reply: FastifyReply, instances: readonly Instance[]): Buffer {
+    const parts = this.parts;
+    // Empty even if a serializer threw half-way through the previous answer.
+    parts.length = 0;
+    // Brackets and one comma between items.
+    let length = instances.length === 0 ? 2 : instances.length + 1;
     for (let i = 0; i < instances.length; i++) {
-      const instance = instances[i];
-      let item = this.items.get(instance);
-      if (item === undefined) {
-        const serialize = (this.serializeItem ??= reply.compileSerializationSchema(
-          this.itemSchema as unknown as Record<string, unknown>,
-          '200',
-        ));
-        const shown = this.toItem === undefined ? instance : this.toItem(instance);
-        item = serialize(shown as unknown as Record<string, unknown>);
-        this.items.set(instance, item);
-      }
-      body += i === 0 ? item : `,${item}`;
+      const item = this.item(reply, instances[i]);
+      parts.push(item);
+      length += item.length;
     }
-    return `${body}]`;
+    const body = Buffer.allocUnsafe(length);
+    body[0] = OPEN;
+    let offset = 1;
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) body[offset++] = COMMA;
+      offset += parts[i].copy(body, offset);
+    }
+    body[offset] = CLOSE;
+    parts.length = 0;
+    return body;
   }
 
-  /** Sends the array of `instances`' items with the JSON content-type, bypassing per-request serialization. */
+  private item(reply: FastifyReply, instance: Instance): Buffer {
+    let item = this.items.get(instance);
+    if (item === undefined) {
+      const serialize = (this.serializeItem ??= reply.compileSerializationSchema(
+        this.itemSchema as unknown as Record<string, unknown>,
+        '200',
+      ));
+      const shown = this.toItem === undefined ? instance : this.toItem(instance);
+      item = Buffer.from(serialize(shown as unknown as Record<string, unknown>));
+      this.items.set(instance, item);
+    }
+    return item;
+  }
+
+  /** Sends the array of `instances`' items with the JSON content-type, bypassing per-request serialization (Fastify sends bytes as they are). */
   send(reply: FastifyReply, instances: readonly Instance[]): FastifyReply {
     return reply.header('content-type', JSON_CONTENT_TYPE).send(this.body(reply, instances));
   }
