@@ -1,14 +1,15 @@
 /**
  * The DNS face's metrics, registered in the server's own registry (never prom-client's global
- * one). Label children are bound once and kept, so counting a query is an array read and an
- * increment rather than a label-hashing lookup per query.
+ * one). The two every answer touches are ours (src/metrics): counting a query is two Map reads
+ * and an increment, timing it a bucket search, where prom-client hashes a label set per call;
+ * labels are only turned into text when /metrics is scraped.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import { LabelledCounter } from '../metrics/labelled.js';
+import { UnlabelledHistogram } from '../metrics/unlabelled-histogram.js';
 import type { MalformedReason } from './guard.js';
 import type { TcpCloseReason } from './tcp-connection.js';
 import { QTYPE, RCODE, rcodeLabel } from './wire.js';
-
-type QueryLabels = 'qtype' | 'rcode';
 
 /** Qtypes labelled by name; the slots after them are "other" and "none" (no question was read). */
 const LABELLED_QTYPES: readonly number[] = [
@@ -34,14 +35,15 @@ const SLOT_BY_QTYPE: ReadonlyMap<number, number> = new Map(LABELLED_QTYPES.map((
 const RCODE_SLOTS = RCODE.BADVERS + 1;
 
 export class DnsMetrics {
-  private readonly queries: Counter<QueryLabels>;
-  private readonly duration: Histogram;
+  private readonly queries: LabelledCounter;
+  private readonly duration: UnlabelledHistogram;
   private readonly malformedTotal: Counter<'reason'>;
   private readonly truncatedTotal: Counter;
   private readonly tcpClosedTotal: Counter<'reason'>;
-  private readonly bound: (Counter.Internal | undefined)[] = new Array<Counter.Internal | undefined>(
-    SLOT_LABELS.length * RCODE_SLOTS,
-  ).fill(undefined);
+  /** The rcode label of each slot, built once. */
+  private readonly rcodeLabels: readonly string[] = Array.from({ length: RCODE_SLOTS }, (_, rcode) =>
+    rcodeLabel(rcode),
+  );
 
   constructor(registry: Registry) {
     // Get-or-create: a DNS server restarted against the same registry (tests, reloads) reuses its series.
@@ -49,23 +51,23 @@ export class DnsMetrics {
       registry,
       'konsul_dns_queries_total',
       () =>
-        new Counter({
+        new LabelledCounter({
           name: 'konsul_dns_queries_total',
           help: 'DNS messages answered, by question type and response code',
           labelNames: ['qtype', 'rcode'],
-          registers: [registry],
+          registry,
         }),
     );
     this.duration = metric(
       registry,
       'konsul_dns_query_duration_seconds',
       () =>
-        new Histogram({
-          name: 'konsul_dns_query_duration_seconds',
-          help: 'Time from receiving a DNS message to handing its answer to the socket',
-          buckets: [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
-          registers: [registry],
-        }),
+        new UnlabelledHistogram(
+          'konsul_dns_query_duration_seconds',
+          'Time from receiving a DNS message to handing its answer to the socket',
+          [0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+          registry,
+        ),
     );
     this.malformedTotal = metric(
       registry,
@@ -104,13 +106,7 @@ export class DnsMetrics {
   /** One answered message; `qtype` is undefined when no question was read (FORMERR, unknown opcode). */
   answered(qtype: number | undefined, rcode: number, seconds: number): void {
     const slot = qtype === undefined ? NONE_SLOT : (SLOT_BY_QTYPE.get(qtype) ?? OTHER_SLOT);
-    const position = slot * RCODE_SLOTS + (rcode < RCODE_SLOTS ? rcode : RCODE.SERVFAIL);
-    let child = this.bound[position];
-    if (child === undefined) {
-      child = this.queries.labels(SLOT_LABELS[slot], rcodeLabel(rcode < RCODE_SLOTS ? rcode : RCODE.SERVFAIL));
-      this.bound[position] = child;
-    }
-    child.inc();
+    this.queries.inc(SLOT_LABELS[slot], this.rcodeLabels[rcode < RCODE_SLOTS ? rcode : RCODE.SERVFAIL]);
     this.duration.observe(seconds);
   }
 

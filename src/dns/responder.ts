@@ -42,6 +42,11 @@ export class Responder {
   private readonly orderOptions: OrderOptions;
   private readonly sections = new ResponseSections();
   private readonly seenAdditionals = new Set<Buffer>();
+  /**
+   * The one Answer every call returns, refilled each time: callers read it before asking again
+   * (answering is synchronous), so a query allocates nothing here but its response buffer.
+   */
+  private readonly reply: Answer = { message: Buffer.alloc(0), rcode: 0, truncated: false };
   /** RFC 7871 scope of the answer being built. */
   private scopePrefix = 0;
   /** Whether dns.lb orders by the client's address, so an ECS answer is scoped to its subnet. */
@@ -70,8 +75,8 @@ export class Responder {
 
   /**
    * The answer to `query` (whose bytes are `message`) from a client at `source`, laid out
-   * within `limit` bytes. Throws only on a bug or a misconfigured strategy; the caller answers
-   * SERVFAIL then.
+   * within `limit` bytes; valid until the next call. Throws only on a bug or a misconfigured
+   * strategy; the caller answers SERVFAIL then.
    */
   answer(message: Buffer, query: Query, source: string, limit: number): Answer {
     const sections = this.sections;
@@ -108,20 +113,22 @@ export class Responder {
     }
     const flags = FLAG_QR | (authoritative ? FLAG_AA : 0) | (query.flags & FLAG_RD) | (rcode & 0x0f);
     const opt = edns === null ? null : encodeOpt(edns, rcode, this.scopePrefix);
-    const laid = layOut(message, query.questionEnd, query.id, flags, sections, opt, limit);
-    return { message: laid.message, rcode, truncated: laid.truncated };
+    const reply = this.reply;
+    layOut(message, query.questionEnd, query.id, flags, sections, opt, limit, reply);
+    reply.rcode = rcode;
+    return reply;
   }
 
-  /** An empty answer with `rcode` (SERVFAIL when answering failed), the question and OPT echoed. */
+  /** An empty answer with `rcode` (SERVFAIL when answering failed), the question and OPT echoed; valid until the next call. */
   failure(message: Buffer, query: Query, rcode: number, limit: number): Answer {
     this.sections.clear();
     const flags = FLAG_QR | (query.flags & FLAG_RD) | (rcode & 0x0f);
     const opt = query.edns === null ? null : encodeOpt(query.edns, rcode, 0);
-    return {
-      message: layOut(message, query.questionEnd, query.id, flags, this.sections, opt, limit).message,
-      rcode,
-      truncated: false,
-    };
+    const reply = this.reply;
+    layOut(message, query.questionEnd, query.id, flags, this.sections, opt, limit, reply);
+    reply.rcode = rcode;
+    reply.truncated = false;
+    return reply;
   }
 
   /** Fills the sections for a query of the IN class; returns the RCODE. */
