@@ -133,7 +133,9 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
       idle.delete(socket);
       busy.set(socket, tracked);
     }
-    response.once('close', onResponseClose);
+    // on, not once: a response closes once and is then garbage, and once() would wrap the
+    // listener in a new closure per request.
+    response.on('close', onResponseClose);
   });
 
   return {
