@@ -147,6 +147,8 @@ export class Balancer extends EventEmitter {
 
   stats(): BalancerStats {
     const now = this.clock.now();
+    const outlier = this.outlier;
+    if (outlier !== undefined) for (const state of this.current) outlier.decay(state, now);
     return {
       service: this.service,
       strategy: this.options.strategy,
