@@ -5,6 +5,7 @@
  * process.cpuUsage() (user + system) of the bench process, which runs only the client side:
  * Konsul and the target are child processes. Goal: under 10 µs of extra CPU per call.
  */
+import { loadavg } from 'node:os';
 import { Konsul } from '../src/client/index.js';
 import { machineLine } from './lib/machine.js';
 import { startBareServer, startKonsul, withServers, type ServerProcess } from './lib/processes.js';
@@ -25,10 +26,13 @@ async function cpuPerCall(call: () => Promise<Response>, calls: number): Promise
   return (used.user + used.system) / calls;
 }
 
-function median(values: number[]): number {
+/** The q-quantile (0.5: the median) by linear interpolation. */
+function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  const position = (sorted.length - 1) * q;
+  const low = Math.floor(position);
+  const high = Math.ceil(position);
+  return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
 }
 
 async function measure(konsulProcess: ServerProcess, target: ServerProcess, strategy: string) {
@@ -65,7 +69,9 @@ async function measure(konsulProcess: ServerProcess, target: ServerProcess, stra
       strategy,
       plain: plainTotal / PAIRS,
       balanced: balancedTotal / PAIRS,
-      extra: median(extra),
+      extra: quantile(extra, 0.5),
+      extraP25: quantile(extra, 0.25),
+      extraP75: quantile(extra, 0.75),
       extraMean: (balancedTotal - plainTotal) / PAIRS,
     };
   } finally {
@@ -92,7 +98,11 @@ export async function run(): Promise<Section> {
         if (response.status !== 200) throw new Error(`register: ${response.status} ${await response.text()}`);
       }
       const results = [];
+      const machine = machineLine();
       for (const strategy of ['round-robin', 'p2c']) results.push(await measure(konsulProcess, target, strategy));
+      const loadAtEnd = loadavg()
+        .map((value) => value.toFixed(2))
+        .join(' ');
       const rows = results.map((result) => ({
         figure: `extra CPU per call, ${result.strategy}`,
         value: `${result.extra.toFixed(1)} µs (mean ${result.extraMean.toFixed(1)} µs)`,
@@ -108,10 +118,15 @@ export async function run(): Promise<Section> {
           `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target: ${PAIRS} pairs of batches of ` +
           `${BATCH} sequential calls (plain then balanced, or the reverse, alternating), bodies read. "Konsul" is the median over pairs of ` +
           `balanced minus plain per call (the mean in brackets, which keeps garbage-collection spikes), "baseline" the mean CPU of a plain call. ` +
-          `Konsul and the target (bench/bare-server.ts) run in their own processes. ${machineLine()}.`,
+          `Konsul and the target (bench/bare-server.ts) run in their own processes. ${machine}, ${loadAtEnd} at the end.`,
         tables: [goalTable(rows)],
         command: 'npm run bench:client',
-        notes: [],
+        notes: [
+          `Spread of the per-pair differences (25th–75th percentile): ${results
+            .map((result) => `${result.strategy} ${result.extraP25.toFixed(1)} to ${result.extraP75.toFixed(1)} µs`)
+            .join(', ')}. ` +
+            "CPU is counted in the bench process because the client runs in its caller's process: what it adds there is what a service pays.",
+        ],
       };
     },
   );
