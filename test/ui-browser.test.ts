@@ -115,7 +115,19 @@ t.test('the services view shows every service with its counts and follows the ca
   await count(page, 'cart', 'passing').filter({ hasText: '1' }).waitFor({ timeout: LIVE_MS });
   t.pass('the new service appeared within 2 s');
 
-  // The filters narrow the list.
+  // The filters narrow the list: by name, by tag, by health.
+  await page.getByLabel('Name').fill('we');
+  await page.locator('tr[data-service="api"]').waitFor({ state: 'detached', timeout: LOAD_MS });
+  t.equal(await page.locator('tr[data-service]').count(), 1, 'only web has "we" in its name');
+  await page.getByLabel('Name').fill('');
+  await page.getByLabel('Tag').fill('v1');
+  await page.locator('tr[data-service="cart"]').waitFor({ state: 'detached', timeout: LOAD_MS });
+  t.same(
+    await Promise.all((await page.locator('tr[data-service]').all()).map((row) => row.getAttribute('data-service'))),
+    ['web'],
+    'only web has an instance tagged v1',
+  );
+  await page.getByLabel('Tag').fill('');
   await page.getByLabel('Health').selectOption('critical');
   await page.locator('tr[data-service="web"]').waitFor({ state: 'detached', timeout: LOAD_MS });
   t.equal(await page.locator('tr[data-service]').count(), 1, 'only api has a critical instance');
@@ -409,5 +421,18 @@ t.test('every control of a service page has a name and is reached by the keyboar
   // Two links, Forget token, two writes per instance, nine in the resolve form, one in the chart's.
   t.equal(controls, 19, 'the page has its controls');
   t.equal(reached.size, controls, 'Tab reaches every control');
+  t.same(errors, [], 'no console errors');
+});
+
+t.test('panic mode shows in the resolve panel, with the critical instance in the answer', async (t) => {
+  const server = await startSeeded(t);
+  const { page, errors } = await openPage(browser);
+  // api has one of two instances healthy: 50 %, under a threshold of 60 %.
+  await api(server, 'PUT', '/catalog/services/api/config', { panicThreshold: 60 });
+  await page.goto(`http://127.0.0.1:${server.httpPort}/ui/#/service/api`);
+  await page.locator('.resolve p.muted', { hasText: 'PANIC' }).waitFor({ timeout: LOAD_MS });
+  t.same((await idsIn(page, '[data-testid="resolved"]')).sort(), ['a1', 'a2'], 'the critical a1 is answered too');
+  const response = await fetch(`http://127.0.0.1:${server.httpPort}/catalog/services/api`);
+  t.equal(response.headers.get('x-konsul-panic'), 'true', 'as the API says');
   t.same(errors, [], 'no console errors');
 });
