@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { builtUi, launchChromium, openPage, screenshot } from './helpers/browser.js';
-import { json, startTestKonsul, type TestKonsul } from './helpers/konsul.js';
+import { builtUi, launchChromium, openPage, screenshot } from '../helpers/browser.js';
+import { json, startTestKonsul, type TestKonsul } from '../helpers/konsul.js';
 
 const run = promisify(execFile);
 const TOKEN = 'ui-secret';
