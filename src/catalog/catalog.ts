@@ -43,11 +43,11 @@ export interface CatalogOptions {
   tombstoneTtlMs?: number;
   /** How often a failing store is tried again when nothing else writes; 1 s by default. */
   storageRetryMs?: number;
-  /** Injectable clock, epoch ms (timers stay the process's own). */
+  /** Injectable clock, epoch ms (timers stay the process's own: see `clock`). */
   now?: () => number;
   /**
-   * Injectable clock and timers (the tombstone sweep, the storage retry), for a virtual clock in
-   * tests; takes precedence over `now`.
+   * Injectable clock and timers (the tombstone sweep, the storage retry, blocking-query timeouts,
+   * the catch-up wait of a replicated store), for a virtual clock in tests; takes precedence over `now`.
    */
   clock?: Clock;
   /**
@@ -168,7 +168,7 @@ export class Catalog {
   private readonly checkOwners = new Map<string, string>();
   private readonly configs = new Map<string, ServiceConfigEntry>();
   private readonly services = new ServiceTable();
-  private readonly watchers = new WatchSet();
+  private readonly watchers: WatchSet;
   private readonly listeners = new Set<(event: CatalogEvent) => void>();
   private readonly now: () => number;
   private readonly clock: Clock;
@@ -207,6 +207,7 @@ export class Catalog {
   ) {
     this.clock = options.clock ?? (options.now === undefined ? systemClock : { ...systemClock, now: options.now });
     this.now = this.clock.now;
+    this.watchers = new WatchSet(this.clock);
     this.maxWaiters = options.maxWaiters ?? 20_000;
     this.tombstoneTtlMs = options.tombstoneTtlMs ?? 15 * 60_000;
     this.storageRetryMs = options.storageRetryMs ?? 1000;
@@ -946,7 +947,7 @@ export class Catalog {
     if (this.currentIndex >= index) return Promise.resolve();
     if (this.closed) return Promise.reject(Errors.shuttingDown());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.indexWaiters = this.indexWaiters.filter((waiter) => waiter !== entry);
         reject(
           Errors.storageUnavailable(
@@ -957,11 +958,11 @@ export class Catalog {
       const entry = {
         index,
         resolve: () => {
-          clearTimeout(timer);
+          this.clock.clearTimeout(timer);
           resolve();
         },
         reject: (error: Error) => {
-          clearTimeout(timer);
+          this.clock.clearTimeout(timer);
           reject(error);
         },
       };
