@@ -9,9 +9,10 @@ import { startTypeCheck } from './test-unit/type-check.js';
 
 /**
  * `npm run test:unit`: every test file under test/ except the slow tier in test/slow/ (and the
- * helpers and fixtures, which are not tests), run the way `tap` runs them, one process per file,
- * but on a JavaScript mirror of the tree (scripts/test-unit/transpile.ts) with no loader, so a file
- * costs what its test costs. `npm test` still runs every file, slow ones included, through tap.
+ * helpers and fixtures, which are not tests), on a JavaScript mirror of the tree
+ * (scripts/test-unit/transpile.ts) with no loader, so a file costs what its test costs. Files that
+ * ran quickly last time share a process in batches (packBatches); the rest run one process per
+ * file, as tap runs them. `npm test` still runs every file, slow ones included, through tap.
  *
  * Usage: npm run test:unit [-- [--jobs N] [--node-arg=ARG ...] [test/some.test.ts ...]]
  */
@@ -20,7 +21,10 @@ const OUT_DIR = join(REPO, '.test-build');
 const TIMINGS = join(OUT_DIR, 'timings.json');
 /** Not in this tier: the slow tier, and the directories tap itself excludes (package.json). */
 const NOT_UNIT = ['test/slow/', 'test/helpers/', 'test/fixtures/'];
-/** Output kept per file for the failure report; a runaway test cannot fill the runner's memory. */
+/** Processes per job that the files are packed into (packBatches). */
+const UNITS_PER_JOB = 3;
+const BATCH_SCRIPT = join(OUT_DIR, 'scripts/test-unit/batch.js');
+/** Output kept per process for the failure report; a runaway test cannot fill the runner's memory. */
 const MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
 
 interface FileResult {
@@ -85,14 +89,11 @@ process.once('SIGINT', () => {
 });
 
 const results: FileResult[] = [];
+const units = packBatches(queue, timings);
 await Promise.all(
-  Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-      const result = await runFile(file);
-      results.push(result);
-      timings[file] = Math.round(result.ms);
-      const count = result.counts === null ? '' : ` (${result.counts.pass}/${result.counts.total})`;
-      console.log(`${result.ok ? 'ok    ' : 'not ok'} ${(result.ms / 1000).toFixed(1).padStart(5)} s  ${file}${count}`);
+  Array.from({ length: Math.min(jobs, units.length) }, async () => {
+    for (let unit = units.shift(); unit !== undefined; unit = units.shift()) {
+      for (const result of await runUnit(unit)) results.push(result);
     }
   }),
 );
@@ -121,16 +122,80 @@ console.log(
 );
 process.exitCode = failed.length === 0 && types.ok ? 0 : 1;
 
-/** One test file in its own process (and process group, so a timeout also stops what it started). */
-function runFile(file: string): Promise<FileResult> {
+/**
+ * Files share processes (scripts/test-unit/batch.ts): UNITS_PER_JOB processes per job, filled by
+ * last-run time, longest file first into the emptiest process, so every process takes about as
+ * long and none is left running alone at the end. A file never timed runs alone first, as its
+ * time is unknown. Times measured on a busy machine are all inflated alike, so the packing is not.
+ */
+function packBatches(sorted: readonly string[], lastMs: Readonly<Record<string, number>>): string[][] {
+  const untimed = sorted.filter((file) => !Object.hasOwn(lastMs, file));
+  const timed = sorted.filter((file) => Object.hasOwn(lastMs, file));
+  const bins = Array.from({ length: Math.min(timed.length, jobs * UNITS_PER_JOB) }, () => ({
+    files: [] as string[],
+    ms: 0,
+  }));
+  for (const file of timed) {
+    const emptiest = bins.reduce((least, bin) => (bin.ms < least.ms ? bin : least));
+    emptiest.files.push(file);
+    emptiest.ms += lastMs[file];
+  }
+  return [...untimed.map((file) => [file]), ...bins.sort((x, y) => y.ms - x.ms).map((bin) => bin.files)];
+}
+
+/**
+ * Runs a unit and reports per file. A batch that fails is run again file by file, so the report
+ * names the file that fails; if each passes alone, the batch itself is reported failed, since a
+ * file then depends on what another left behind (or on running alone), which is a defect too.
+ */
+async function runUnit(unit: readonly string[]): Promise<FileResult[]> {
+  if (unit.length === 1) return [report(await runProcess(unit, unit[0]))];
+  const batch = await runProcess(unit, `batch of ${unit.length}`);
+  const previous = unit.reduce((sum, file) => sum + (timings[file] ?? 0), 0);
+  if (batch.ok) {
+    // Per-file time is not seen inside a batch; the batch's time is shared as last time's was.
+    for (const file of unit) timings[file] = Math.round((batch.ms * (timings[file] ?? 0)) / previous);
+    console.log(`${line(batch)}: ${unit.join(' ')}`);
+    // The batch's assertions are counted once, on its first file.
+    return unit.map((file, index) => ({ ...batch, file, counts: index === 0 ? batch.counts : null }));
+  }
+  console.log(`${line(batch)}: ${unit.join(' ')}; each again alone`);
+  const alone: FileResult[] = [];
+  for (const file of unit) alone.push(report(await runProcess([file], file)));
+  if (alone.some((result) => !result.ok)) return alone;
+  return [
+    ...alone.slice(1),
+    {
+      ...batch,
+      file: unit[0],
+      reason: `the batch failed (${batch.reason ?? 'failed'}) though each of its files passes alone: ${unit.join(' ')}`,
+    },
+  ];
+}
+
+function report(result: FileResult): FileResult {
+  timings[result.file] = Math.round(result.ms);
+  console.log(line(result));
+  return result;
+}
+
+function line(result: FileResult): string {
+  const count = result.counts === null ? '' : ` (${result.counts.pass}/${result.counts.total})`;
+  return `${result.ok ? 'ok    ' : 'not ok'} ${(result.ms / 1000).toFixed(1).padStart(5)} s  ${result.file}${count}`;
+}
+
+/** Test files in their own process (and process group, so a timeout also stops what it started). */
+function runProcess(unit: readonly string[], name: string): Promise<FileResult> {
   const fileStarted = performance.now();
+  const scripts = unit.map((file) => join(OUT_DIR, mirroredPath(file)));
+  const timeout = timeoutSeconds * unit.length;
   const child = spawn(
     process.execPath,
-    ['--enable-source-maps', ...values['node-arg'], join(OUT_DIR, mirroredPath(file))],
+    ['--enable-source-maps', ...values['node-arg'], ...(unit.length === 1 ? scripts : [BATCH_SCRIPT, ...scripts])],
     {
       cwd: REPO,
-      // tap's own per-file timeout, as the tap runner passes it down.
-      env: { ...process.env, TAP_TIMEOUT: String(timeoutSeconds) },
+      // tap's own per-file timeout, as the tap runner passes it down (a batch has each file's).
+      env: { ...process.env, TAP_TIMEOUT: String(timeout) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     },
@@ -157,7 +222,7 @@ function runFile(file: string): Promise<FileResult> {
       timedOut = true;
       if (pid !== undefined) killGroup(pid);
     },
-    (timeoutSeconds + 10) * 1000,
+    (timeout + 10) * 1000,
   );
   return new Promise((resolvePromise) => {
     child.once('error', (error) => finish(null, null, error.message));
@@ -177,7 +242,7 @@ function runFile(file: string): Promise<FileResult> {
       const reason =
         error ??
         (timedOut
-          ? `killed after ${timeoutSeconds + 10} s`
+          ? `killed after ${timeout + 10} s`
           : signal !== null
             ? `killed by ${signal}`
             : code !== 0
@@ -187,7 +252,7 @@ function runFile(file: string): Promise<FileResult> {
                 : counts.fail > 0
                   ? `${counts.fail} assertions failed`
                   : null);
-      resolvePromise({ file, ok: reason === null, ms: performance.now() - fileStarted, output, counts, reason });
+      resolvePromise({ file: name, ok: reason === null, ms: performance.now() - fileStarted, output, counts, reason });
     }
   });
 }

@@ -1,6 +1,6 @@
 /**
- * The catalog's own timers, the tombstone sweep and the storage retry, run on the clock it is
- * given: on a virtual clock they fire when the test moves it, never by waiting.
+ * The catalog's own timers, the tombstone sweep, the storage retry and blocking-query timeouts,
+ * run on the clock it is given: on a virtual clock they fire when the test moves it, never by waiting.
  */
 import t from 'tap';
 import { join } from 'node:path';
@@ -88,4 +88,31 @@ t.test('a failing store is tried again after storageRetryMs on the catalog clock
   t.equal(catalog.storage.failure, null, 'the retry found the store writable again');
   t.equal(health.length, 2);
   t.equal(clock.pending, 1, 'only the sweep is left armed');
+});
+
+t.test('a blocking query times out on the catalog clock, and a write still wakes it first', async (t) => {
+  const clock = new VirtualClock();
+  const catalog = await Catalog.open(new SqliteStore(join(tempDir(t), 'k.db')), {
+    checkDefaults: CHECK_DEFAULTS,
+    clock,
+  });
+  t.teardown(() => catalog.close());
+  const index = catalog.serviceIndex('web');
+  const sweepOnly = clock.pending;
+
+  let timedOut = false;
+  const waiting = catalog.waitForChange('web', index, 300_000).then(() => (timedOut = true));
+  t.equal(clock.pending, sweepOnly + 1, "the wait's timeout is a timer of the catalog clock");
+  await clock.advance(299_999);
+  t.equal(timedOut, false, 'still waiting a millisecond before its timeout');
+  await clock.advance(1);
+  await waiting;
+  t.equal(timedOut, true, 'answered at its timeout, with no real time passing');
+  t.equal(catalog.serviceIndex('web'), index, 'with nothing changed');
+
+  const woken = catalog.waitForChange('web', index, 300_000);
+  await catalog.register({ id: 'a', name: 'web', address: '10.0.0.1', port: 80 });
+  await woken;
+  t.ok(catalog.serviceIndex('web') > index, 'a write wakes the waiter before its timeout');
+  t.equal(clock.pending, sweepOnly, 'and its timer is cleared');
 });

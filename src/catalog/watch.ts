@@ -1,3 +1,5 @@
+import { systemClock, type TimerHandle, type Timers } from '../clock.js';
+
 /**
  * Waiters of blocking queries, grouped by what they watch (a service name, or ANY for the
  * whole catalog). A commit wakes only the groups it touched: no waiter polls, and a waiter
@@ -8,7 +10,7 @@ export const ANY = '*';
 interface Waiter {
   key: string;
   resolve: (changed: boolean) => void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -16,6 +18,9 @@ interface Waiter {
 export class WatchSet {
   private readonly groups = new Map<string, Set<Waiter>>();
   private count = 0;
+
+  /** `timers` runs the waits' timeouts: the process's own, or a test's virtual clock. */
+  constructor(private readonly timers: Timers = systemClock) {}
 
   get size(): number {
     return this.count;
@@ -31,7 +36,7 @@ export class WatchSet {
       const waiter: Waiter = {
         key,
         resolve,
-        timer: setTimeout(() => this.settle(waiter, false), timeoutMs),
+        timer: this.timers.setTimeout(() => this.settle(waiter, false), timeoutMs),
         signal,
         onAbort: undefined,
       };
@@ -68,7 +73,7 @@ export class WatchSet {
     if (group === undefined || !group.delete(waiter)) return;
     if (group.size === 0) this.groups.delete(waiter.key);
     this.count--;
-    clearTimeout(waiter.timer);
+    this.timers.clearTimeout(waiter.timer);
     if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     waiter.resolve(changed);
   }

@@ -27,7 +27,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { probeRoutes } from './routes/probes.js';
 import { uiApiRoutes, type DnsPreviewer } from './routes/ui-api.js';
 import { uiStaticRoutes } from './routes/ui-static.js';
-import { validatorCompiler } from './validation.js';
+import { lazySchemas, useLazySchemas } from './lazy-schemas.js';
 
 export interface AppDependencies {
   config: Config;
@@ -67,7 +67,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // start-up line; it logs warnings and errors only, and requests are logged below.
   const fastifyLogger: FastifyBaseLogger =
     deps.logger.levelVal >= deps.logger.levels.values.warn ? deps.logger : deps.logger.child({}, { level: 'warn' });
+  const schemas = lazySchemas();
   const app = Fastify({
+    // Each route's schemas compile on its first request, not at start-up (lazy-schemas.ts).
+    schemaController: { compilersFactory: { buildSerializer: schemas.buildSerializer } },
     loggerInstance: fastifyLogger,
     // One line per request comes from the onResponse hook below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -105,7 +108,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     registry: metrics.registry,
     logger: deps.logger,
   });
-  app.setValidatorCompiler(validatorCompiler);
+  useLazySchemas(app, schemas);
   // JSON only: any other body type is a 415, not a string that fails validation later.
   app.removeContentTypeParser(['text/plain']);
   app.setErrorHandler(errorHandler);
@@ -181,6 +184,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       dns: deps.ui.dns,
       dnsDomain: config.dns.domain,
       auth: { writes: config.auth.token !== '', reads: config.auth.token !== '' && config.auth.protectReads },
+      placement: health,
     });
   }
   return app;

@@ -1,0 +1,119 @@
+import {
+  SerializerSelector,
+  type SerializerCompiler,
+  type SerializerFactory,
+} from '@fastify/fast-json-stringify-compiler';
+import type { FastifyInstance, FastifySchema, FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
+import { validatorCompiler } from './validation.js';
+
+/**
+ * Route schemas compiled when a route is first used instead of when the server starts.
+ *
+ * Compiling every route's validators (Ajv) and response serializers (fast-json-stringify) was
+ * most of start-up: about 0.6 s of CPU for some 80 routes, of which a server typically serves a
+ * handful. Now start-up compiles nothing and the first request to a route pays for that route
+ * alone (a few milliseconds). `compileAll` compiles whatever is still pending, so a test can
+ * still prove every schema compiles, as eager start-up used to.
+ *
+ * Serializers are also shared between Fastify instances in one process, keyed by the schema
+ * object: Ajv already caches validators that way, and route schemas are module constants.
+ */
+export interface LazySchemas {
+  validatorCompiler: FastifySchemaCompiler<FastifySchema>;
+  /** Fastify's `schemaController.compilersFactory.buildSerializer`. */
+  buildSerializer: SerializerFactory;
+  /** Compiles every schema not compiled yet; returns how many it compiled. */
+  compileAll: () => number;
+}
+
+type Serialize = (data: unknown) => string;
+
+interface Validate {
+  (data: unknown, context?: unknown): boolean;
+  errors?: FastifySchemaValidationError[] | null;
+  /** Set on Ajv's own functions; Fastify then passes the parent context a root coercion needs. */
+  schemaEnv?: unknown;
+}
+
+const buildEagerSerializer = SerializerSelector();
+/**
+ * Compiled serializers by schema object, for instances without shared schemas (`addSchema`) or
+ * serializer options, whose serializers depend on nothing else; holds at most one per route schema the process defines.
+ */
+const serializers = new WeakMap<object, Serialize>();
+
+/** The lazy compilers of each Fastify instance that uses them, for `compileAllSchemas`. */
+const byApp = new WeakMap<object, LazySchemas>();
+
+/** Installs lazy compilers on a Fastify instance created with `schemaController` from `lazySchemas`. */
+export function useLazySchemas(app: FastifyInstance, schemas: LazySchemas): void {
+  app.setValidatorCompiler(schemas.validatorCompiler);
+  byApp.set(app, schemas);
+}
+
+/** Compiles every route schema of `app` not compiled yet (all of them right after start-up). */
+export function compileAllSchemas(app: FastifyInstance): number {
+  const schemas = byApp.get(app);
+  if (schemas === undefined) throw new Error('this Fastify instance does not compile its schemas lazily');
+  return schemas.compileAll();
+}
+
+export function lazySchemas(): LazySchemas {
+  // Pending compilations of this Fastify instance; each removes itself once done.
+  const pending = new Set<() => void>();
+
+  const lazyValidator: FastifySchemaCompiler<FastifySchema> = (route) => {
+    let compiled: Validate | null = null;
+    const compile = (): Validate => {
+      if (compiled === null) {
+        compiled = validatorCompiler(route) as Validate;
+        pending.delete(compile);
+      }
+      return compiled;
+    };
+    pending.add(compile);
+    const validate: Validate = (data, context) => {
+      const inner = compiled ?? compile();
+      const valid = inner.schemaEnv === undefined ? inner(data) : inner(data, context);
+      // Fastify reads the errors off the function it was given.
+      validate.errors = inner.errors ?? null;
+      return valid;
+    };
+    // Truthy before compilation, so Fastify always hands over the context; passed on only to Ajv.
+    validate.schemaEnv = true;
+    return validate;
+  };
+
+  const buildSerializer: SerializerFactory = (externalSchemas, options) => {
+    const eager = buildEagerSerializer(externalSchemas, options);
+    const empty = (value: unknown) => value === undefined || Object.keys(value as object).length === 0;
+    const shared = empty(externalSchemas) && empty(options);
+    const cache = shared ? serializers : null;
+    const lazySerializer: SerializerCompiler = (route) => {
+      const schema = route.schema as object;
+      let compiled: Serialize | null = cache?.get(schema) ?? null;
+      if (compiled !== null) return compiled;
+      const compile = (): Serialize => {
+        if (compiled === null) {
+          compiled = cache?.get(schema) ?? eager(route);
+          cache?.set(schema, compiled);
+          pending.delete(compile);
+        }
+        return compiled;
+      };
+      pending.add(compile);
+      return (data) => (compiled ?? compile())(data);
+    };
+    return lazySerializer;
+  };
+
+  return {
+    validatorCompiler: lazyValidator,
+    buildSerializer,
+    compileAll: () => {
+      const count = pending.size;
+      for (const compile of [...pending]) compile();
+      return count;
+    },
+  };
+}
