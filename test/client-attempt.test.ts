@@ -48,8 +48,12 @@ t.test('a balanced call makes no AbortController of its own: as many are made as
   const plain = made;
   made = 0;
   for (let i = 0; i < calls; i++) await (await balancer.fetch('/')).text();
-  // Each fetch makes one inside undici; the old client made one more per attempt. A catalog poll in between may add one.
-  t.ok(made - plain <= 1, `${calls} balanced calls made ${made} AbortControllers, ${calls} plain fetches ${plain}`);
+  // Each fetch makes one inside undici; the old client made one more per attempt (20 more here).
+  // The margin leaves room for a catalog poll or another part of the process making a few.
+  t.ok(
+    made - plain < calls / 2,
+    `${calls} balanced calls made ${made} AbortControllers, ${calls} plain fetches ${plain}`,
+  );
   t.equal(balancer.stats().requests, calls);
 });
 
