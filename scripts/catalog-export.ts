@@ -1,8 +1,8 @@
 /**
  * `npm run catalog:export -- --out catalog.json [--data-dir ./data] [--file konsul.db]`: writes a
- * stopped node's SQLite catalog (instances, checks and their statuses) to one JSON file, for
- * `npm run catalog:import` to load into etcd. Defaults come from the config (KONSUL_CONFIG,
- * KONSUL_DATA_DIR, ...), as the node would read them. See docs/cluster.md.
+ * stopped node's SQLite catalog (instances, checks and their statuses, maintenance, service
+ * configs) to one JSON file, for `npm run catalog:import` to load into etcd. Defaults come from
+ * the config (KONSUL_CONFIG, KONSUL_DATA_DIR, ...), as the node would read them. See docs/cluster.md.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   }
   const checks = catalog.instances.reduce((sum, instance) => sum + instance.checks.length, 0);
   process.stderr.write(
-    `exported ${catalog.instances.length} instances and ${checks} checks (index ${catalog.index}) from ${catalog.source} to ${values.out}\n`,
+    `exported ${catalog.instances.length} instances, ${checks} checks and ${catalog.serviceConfigs?.length ?? 0} service configs (index ${catalog.index}) from ${catalog.source} to ${values.out}\n`,
   );
   return 0;
 }

@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   try {
     const result = await importIntoEtcd(client, etcd.prefix, file, { replace: values.replace });
     process.stderr.write(
-      `imported ${result.instances} instances and ${result.checks} checks from ${file.source} into etcd under ${etcd.prefix}` +
+      `imported ${result.instances} instances, ${result.checks} checks and ${result.serviceConfigs} service configs from ${file.source} into etcd under ${etcd.prefix}` +
         `${result.replaced > 0 ? ` (replaced ${result.replaced} keys)` : ''}, revision ${result.revision}\n`,
     );
     return 0;

@@ -78,6 +78,7 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
         logger.error({ err: error }, 'a catalog subscriber failed; the write itself was committed'),
       ...(options.now === undefined ? {} : { now: options.now }),
       ...(config.store.type === 'etcd' ? { catchUpTimeoutMs: parseDuration(config.store.etcd.requestTimeout)! } : {}),
+      ...(config.store.type === 'etcd' ? { commitLingerMs: parseDuration(config.store.etcd.commitLinger)! } : {}),
     }).catch(async (error: unknown) => {
       await store.close();
       throw error;

@@ -77,6 +77,37 @@ t.test('a second ejection lasts longer, and no more than maxEjectionPercent of t
   t.equal(out.length, 1, 'one ejected of two: the 50% cap');
 });
 
+t.test('the ejection multiplier decays on the client clock while the instance stays healthy', async (t) => {
+  const server = await startTestKonsul(t);
+  const targets = await startTargets(t, server, 'payments', 2);
+  const { konsul, clock } = startClient(t, [konsulUrl(server)]);
+  const payments = konsul.balancer('payments', {
+    outlier: { consecutiveFailures: 1, baseEjectionTime: '10s', maxEjectionTime: '30s', interval: '20s' },
+    breaker: false,
+  });
+  await payments.ready();
+  const first = targets.byId.get('payments-1')!;
+  const stats1 = () => payments.stats().instances.find((instance) => instance.id === 'payments-1')!;
+  first.behaviour = { kind: 'status', status: 503 };
+  while (stats1().ejections === 0) await (await payments.fetch('/')).text();
+  await clock.advance(10_000);
+  while (stats1().ejections === 1) await (await payments.fetch('/')).text();
+  t.equal(stats1().ejectedUntil, clock.now() + 20_000, 'second ejection: twice the base time');
+  t.equal(stats1().ejectionMultiplier, 2);
+
+  first.behaviour = { kind: 'status', status: 200, body: 'payments-1' };
+  await clock.advance(20_000 + 20_000);
+  t.equal(stats1().ejectionMultiplier, 1, 'one interval healthy after the ejection: one step down');
+  for (let i = 0; i < 4; i++) await (await payments.fetch('/')).text();
+  await clock.advance(20_000);
+  t.equal(stats1().ejectionMultiplier, 0, 'two intervals: none left');
+
+  first.behaviour = { kind: 'status', status: 503 };
+  while (stats1().ejections === 2) await (await payments.fetch('/')).text();
+  t.equal(stats1().ejectedUntil, clock.now() + 10_000, 'the next ejection lasts the base time again');
+  t.equal(stats1().ejections, 3, 'while the total count keeps growing');
+});
+
 t.test('the retry budget holds under a full outage', async (t) => {
   const server = await startTestKonsul(t);
   const targets = await startTargets(t, server, 'payments', 3);

@@ -158,6 +158,15 @@ t.test('the store block: SQLite by default, etcd from KONSUL_STORE and a comma-s
     1024,
     'SQLite has no such bound',
   );
+  t.equal(defaults.store.etcd.commitLinger, '2ms', 'writes linger 2 ms for their group commit by default');
+  t.equal(
+    loadConfig({ env: {}, overrides: { store: { etcd: { commitLinger: '0ms' } } } }).store.etcd.commitLinger,
+    '0ms',
+  );
+  t.throws(
+    () => loadConfig({ env: {}, overrides: { store: { etcd: { commitLinger: '2s' } } } }),
+    /store\.etcd\.commitLinger must be a duration from 0ms to 1s, got "2s"/,
+  );
 });
 
 t.test('dns guard keys default to the documented bounds and are checked with one-line errors', async (t) => {

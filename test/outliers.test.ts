@@ -104,6 +104,49 @@ t.test('consecutive failures eject an instance from HTTP and DNS answers for a t
   t.equal(thirdTime.ejectedUntil, clock.now() + 75_000, 'never longer than maxEjectionTime');
 });
 
+t.test('the ejection time decays back one step per interval in answers, and stops rising at the maximum', async (t) => {
+  const clock = manualClock();
+  const server = await startTestKonsul(
+    t,
+    {
+      lb: {
+        outlierDetection: {
+          consecutiveFailures: 1,
+          interval: '10s',
+          baseEjectionTime: '30s',
+          maxEjectionTime: '75s',
+          maxEjectionPercent: 50,
+        },
+      },
+    },
+    { now: clock.now },
+  );
+  await registerWeb(server, 3);
+  /** Ejects web-2 once more and returns how long the ejection lasts, then lets it end. */
+  const ejectFor = async (): Promise<number> => {
+    const outcome = json<Outcome>(await report(server, 'web-2', { failures: 1 }));
+    t.equal(outcome.ejected, true);
+    const lasts = outcome.ejectedUntil! - clock.now();
+    clock.advance(lasts);
+    return lasts;
+  };
+  t.equal(await ejectFor(), 30_000, 'first: the base time');
+  t.equal(await ejectFor(), 60_000, 'again at once: twice the base');
+  clock.advance(10_000);
+  t.equal(await ejectFor(), 60_000, 'after one interval in answers the multiplier fell from 2 to 1, then rose to 2');
+  clock.advance(25_000);
+  t.equal(await ejectFor(), 30_000, 'after two whole intervals it fell to 0: the base time again');
+  for (const expected of [60_000, 75_000, 75_000, 75_000, 75_000]) t.equal(await ejectFor(), expected);
+  clock.advance(10_000);
+  t.equal(
+    await ejectFor(),
+    75_000,
+    'the multiplier stopped at 3 (30 s x 3 is past the 75 s maximum): one interval brings it to 2, and 3 again is 75 s',
+  );
+  clock.advance(20_000);
+  t.equal(await ejectFor(), 60_000, 'two intervals: from 3 to 1, then 2 for this ejection; not five intervals of 75 s');
+});
+
 t.test('never more than maxEjectionPercent of a service is ejected at once', async (t) => {
   const clock = manualClock();
   const server = await startTestKonsul(

@@ -49,6 +49,8 @@ t.test('the overview lists services with counts, tags and last change, and block
       critical: 1,
       tags: ['v1', 'v2'],
       changedAt: now(),
+      strategy: 'round-robin',
+      strategyFrom: 'server',
     },
   ]);
   t.same(first.auth, { writes: false, reads: false });
@@ -175,4 +177,45 @@ t.test('the cluster route says when the server runs alone', async (t) => {
     { clustered: cluster.clustered, members: cluster.members, contact: cluster.contact },
     { clustered: false, members: [], contact: null },
   );
+});
+
+t.test('a service config sets the strategy the overview names and the distribution samples by default', async (t) => {
+  const { app } = await seeded(t);
+  const strategies = async () =>
+    json<{ services: { name: string; strategy: string; strategyFrom: string }[] }>(
+      await app.inject({ method: 'GET', url: '/ui/api/overview' }),
+    ).services.map(({ name, strategy, strategyFrom }) => ({ name, strategy, strategyFrom }));
+  t.same(await strategies(), [{ name: 'web', strategy: 'round-robin', strategyFrom: 'server' }]);
+  const sampled = async () =>
+    json<{ strategy: string; sampling: string }>(await app.inject({ method: 'GET', url: '/ui/api/distribution/web' }));
+  t.equal((await sampled()).strategy, 'round-robin');
+
+  const configured = await app.inject({
+    method: 'PUT',
+    url: '/catalog/services/web/config',
+    payload: { lb: 'maglev' },
+  });
+  t.equal(configured.statusCode, 200);
+  t.same(await strategies(), [{ name: 'web', strategy: 'maglev', strategyFrom: 'service' }]);
+  t.same(
+    await sampled(),
+    { ...(await sampled()), strategy: 'maglev', sampling: 'keys' },
+    'sampled with the service config',
+  );
+  const asked = json<{ strategy: string }>(
+    await app.inject({ method: 'GET', url: '/ui/api/distribution/web?lb=round-robin' }),
+  );
+  t.equal(asked.strategy, 'round-robin', 'an explicit lb still wins');
+});
+
+t.test('alone, no check has an owner to show: the detail and the owners route say null', async (t) => {
+  const { app } = await seeded(t);
+  const detail = json<{ owners: unknown }>(await app.inject({ method: 'GET', url: '/ui/api/services/web' }));
+  t.equal(detail.owners, null);
+  const owners = json<{ name: string; members: unknown; owners: unknown }>(
+    await app.inject({ method: 'GET', url: '/ui/api/services/WEB/owners' }),
+  );
+  t.same(owners, { name: 'web', members: null, owners: null });
+  const cluster = json<{ checks: unknown }>(await app.inject({ method: 'GET', url: '/ui/api/cluster' }));
+  t.equal(cluster.checks, null);
 });

@@ -55,6 +55,12 @@ export interface CatalogOptions {
    * before the writer gets 503 (the write stays committed). Default 5 s.
    */
   catchUpTimeoutMs?: number;
+  /**
+   * Replicated stores only: when writes are already queued as a transaction's writes are
+   * answered, how long the next transaction waits for the writers just answered to send again
+   * (it goes as soon as they have, or when this runs out). 0 (the default) sends it at once.
+   */
+  commitLingerMs?: number;
 }
 
 /** How often a replicated write is computed again after another node changed what it read. */
@@ -170,6 +176,14 @@ export class Catalog {
   private readonly reportListenerError: (error: unknown) => void;
   private pending: PendingOp[] = [];
   private flushing: Promise<void> | null = null;
+  /** Writes queued since the catalog opened: what tells how many arrived since a batch was answered. */
+  private enqueued = 0;
+  /** Writes in the last replicated batch: the writers a lingering flush waits for. */
+  private lastBatchSize = 0;
+  /** `enqueued` when the last replicated batch's writes were answered; null until they are. */
+  private answeredAt: number | null = null;
+  /** A replicated flush waiting (commitLingerMs) for the answered writers to send again. */
+  private lingerTimer: TimerHandle | null = null;
   private closed = false;
   private draining = false;
   /** Cache of everyInstance(); cleared whenever a batch changes anything, notes included. */
@@ -617,6 +631,7 @@ export class Catalog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopLinger();
     if (this.sweepTimer !== null) this.clock.clearTimeout(this.sweepTimer);
     if (this.retryTimer !== null) this.clock.clearTimeout(this.retryTimer);
     this.releaseWaiters();
@@ -631,19 +646,57 @@ export class Catalog {
     if (this.closed) return Promise.reject(Errors.shuttingDown());
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ mutate, liveWhenUnstored, resolve: resolve as (value: unknown) => void, reject });
-      if (this.pending.length === 1 && this.flushing === null) setImmediate(() => void this.flush());
+      this.enqueued++;
+      if (this.lingerTimer !== null) {
+        if (this.answeredWritersBack()) this.flushSoon();
+      } else if (this.pending.length === 1 && this.flushing === null) setImmediate(() => void this.flush());
     });
   }
 
   private flush(): Promise<void> {
     if (this.flushing !== null) return this.flushing;
+    this.stopLinger();
     // With nothing queued, a flush is a retry of a failing store (unstored results, or a probe).
     if (this.pending.length === 0 && this.storageFailure === null) return Promise.resolve();
     this.flushing = this.commitPending().finally(() => {
       this.flushing = null;
-      if (this.pending.length > 0) setImmediate(() => void this.flush());
+      if (this.pending.length > 0) this.flushNext();
     });
     return this.flushing;
+  }
+
+  /**
+   * Group commit over a shared store: the writes queued while a transaction was on its way go
+   * in the next one, and the writers that transaction just answered (say 16 clients, each
+   * sending its next write once answered) come back a moment later. Sent at once, the next
+   * transaction would take only those queued, the answered ones would wait for the one after,
+   * and the writers would settle into two alternating halves, each transaction half as large
+   * as it could be: twice the transactions, each with a fixed cost on every etcd member and on
+   * every node's watch. So with commitLingerMs set, the next transaction waits until as many
+   * writes have arrived since the last ones were answered as were answered, at most that long.
+   */
+  private flushNext(): void {
+    const lingerMs = this.options.commitLingerMs ?? 0;
+    if (!isReplicated(this.store) || lingerMs <= 0 || this.closed || this.answeredWritersBack()) {
+      setImmediate(() => void this.flush());
+      return;
+    }
+    this.lingerTimer = this.clock.setTimeout(() => this.flushSoon(), lingerMs);
+  }
+
+  private answeredWritersBack(): boolean {
+    return this.answeredAt === null || this.enqueued - this.answeredAt >= this.lastBatchSize;
+  }
+
+  private flushSoon(): void {
+    this.stopLinger();
+    setImmediate(() => void this.flush());
+  }
+
+  private stopLinger(): void {
+    if (this.lingerTimer === null) return;
+    this.clock.clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
   }
 
   private async commitPending(): Promise<void> {
@@ -651,6 +704,8 @@ export class Catalog {
     this.pending = [];
     if (isReplicated(this.store)) {
       const store = this.store;
+      this.lastBatchSize = batch.length;
+      this.answeredAt = null;
       await this.commitReplicated(store, batch);
       return;
     }
@@ -878,6 +933,7 @@ export class Catalog {
       }
       await this.reach(commit.index);
       if (!commit.committed) return [...chunk];
+      this.answeredAt ??= this.enqueued;
       for (const { op, outcome } of chunk) op.resolve(outcome.result(commit.index));
     } catch (error) {
       const failure = error instanceof KonsulError ? error : Errors.storageUnavailable((error as Error).message);

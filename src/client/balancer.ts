@@ -18,6 +18,7 @@ import type { Instance } from '../catalog/types.js';
 import { KonsulError } from '../errors.js';
 import type { StrategyManager } from '../lb/manager.js';
 import type { Candidates, OrderOptions } from '../lb/types.js';
+import { Attempt, usesDispatcherRoute, type Dispatcher } from './attempt.js';
 import { AttemptDeadlines } from './attempt-deadlines.js';
 import { ClientErrors, KonsulClientError } from './errors.js';
 import { InstanceState, statsOf, type InstanceStats } from './instance-state.js';
@@ -64,12 +65,9 @@ const LOAD_AWARE: ReadonlySet<string> = new Set(['least-connections', 'p2c', 'la
 /** Strategies whose tables are worth building as soon as the list changes. */
 const TABLE_KEYED: ReadonlySet<string> = new Set(['ring-hash', 'maglev', 'ip-hash']);
 const PER_TRY_TIMEOUT = Symbol('per-try timeout');
+/** fetch()'s init when the caller passes none: lets an attempt build its own init without a spread. */
+const NO_INIT: BalancedRequestInit = Object.freeze({});
 const CLOSED = Symbol('balancer closed');
-
-interface Outcome {
-  response: Response | undefined;
-  error: unknown;
-}
 
 export class Balancer extends EventEmitter {
   private candidates: Candidates;
@@ -147,6 +145,8 @@ export class Balancer extends EventEmitter {
 
   stats(): BalancerStats {
     const now = this.clock.now();
+    const outlier = this.outlier;
+    if (outlier !== undefined) for (const state of this.current) outlier.decay(state, now);
     return {
       service: this.service,
       strategy: this.options.strategy,
@@ -163,7 +163,7 @@ export class Balancer extends EventEmitter {
    * (which may be a 5xx when retries ran out); rejects with a KonsulClientError when no attempt
    * got an answer, or with the caller's abort reason when `init.signal` aborts.
    */
-  async fetch(path: string, init: BalancedRequestInit = {}): Promise<Response> {
+  async fetch(path: string, init: BalancedRequestInit = NO_INIT): Promise<Response> {
     if (this.closed) throw ClientErrors.closed();
     const options = this.options;
     const clock = this.clock;
@@ -283,31 +283,39 @@ export class Balancer extends EventEmitter {
     path: string,
     init: BalancedRequestInit,
     timeoutMs: number,
-  ): Promise<Outcome> {
+  ): Promise<Attempt> {
     const clock = this.clock;
-    const controller = new AbortController();
-    const deadline = this.deadlines.start(controller, clock.now() + timeoutMs);
+    const attempt = new Attempt(clock.now() + timeoutMs, (init as { dispatcher?: Dispatcher }).dispatcher);
     const callerSignal = init.signal;
-    const signal =
-      callerSignal === undefined || callerSignal === null
-        ? controller.signal
-        : AbortSignal.any([callerSignal, controller.signal]);
+    // fetch takes any object with undici's dispatch(): RequestInit's type names undici's whole Dispatcher class.
+    let requestInit: object;
+    if (usesDispatcherRoute()) {
+      // The caller's signal, if any, goes to fetch untouched; the timeout goes through the attempt.
+      requestInit = init === NO_INIT ? { dispatcher: attempt } : { ...init, dispatcher: attempt };
+    } else {
+      const signal = attempt.signalled();
+      requestInit = {
+        ...init,
+        signal: callerSignal === undefined || callerSignal === null ? signal : AbortSignal.any([callerSignal, signal]),
+      };
+    }
+    this.deadlines.start(attempt);
     state.requests++;
     state.inFlight++;
     state.breaker?.begin(clock.now());
     if (this.loadAware) this.manager.reportLoad(state.instance.id, { connections: state.inFlight });
     const started = performance.now();
-    let response: Response | undefined = undefined;
-    let error: unknown = undefined;
     try {
-      response = await fetch(state.base + path, { ...init, signal });
+      attempt.response = await fetch(state.base + path, requestInit);
     } catch (caught) {
-      error = controller.signal.aborted ? (controller.signal.reason as unknown) : caught;
+      attempt.error = attempt.reason !== undefined ? attempt.reason : caught;
     } finally {
-      this.deadlines.finish(deadline);
+      this.deadlines.finish(attempt);
     }
     const elapsedMs = performance.now() - started;
     state.inFlight--;
+    const response = attempt.response;
+    const error = attempt.error;
     const callerAborted = error !== undefined && (callerSignal?.aborted === true || error === CLOSED);
     if (!callerAborted) this.record(state, response === undefined || response.status >= 500, elapsedMs);
     if (this.loadAware) {
@@ -319,7 +327,7 @@ export class Balancer extends EventEmitter {
       );
     }
     this.reporter?.maybeReport(state, clock.now());
-    return { response, error };
+    return attempt;
   }
 
   private record(state: InstanceState, failed: boolean, elapsedMs: number): void {

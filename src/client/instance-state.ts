@@ -19,8 +19,12 @@ export class InstanceState {
   latencyMs = Number.NaN;
   /** Outlier ejection: failures since the last success. */
   consecutiveFailures = 0;
-  /** Times ejected; the next ejection lasts base × (ejections + 1). */
+  /** Times ejected, in total (stats). */
   ejections = 0;
+  /** Outlier ejection: the next ejection lasts base × (this + 1); lowered while the instance stays in. */
+  ejectionMultiplier = 0;
+  /** Epoch ms from which the next decay step of ejectionMultiplier is counted. */
+  multiplierDecayedAt = 0;
   /** Epoch ms until which the instance is ejected; 0 when it is not. */
   ejectedUntil = 0;
   /** Load reports: epoch ms of the last one sent, and whether one is in flight. */
@@ -74,6 +78,8 @@ export interface InstanceStats {
   /** EWMA of time to response headers, in ms; null before the first answer. */
   latencyMs: number | null;
   ejections: number;
+  /** Outlier ejection: the current multiplier of baseEjectionTime (decayed to now); 0 when it has none. */
+  ejectionMultiplier: number;
   /** Epoch ms the current ejection ends, or null when not ejected. */
   ejectedUntil: number | null;
   breaker: 'closed' | 'open' | 'half-open' | 'off';
@@ -90,6 +96,7 @@ export function statsOf(state: InstanceState, now: number): InstanceStats {
     inFlight: state.inFlight,
     latencyMs: Number.isNaN(state.latencyMs) ? null : state.latencyMs,
     ejections: state.ejections,
+    ejectionMultiplier: state.ejectionMultiplier,
     ejectedUntil: state.ejectedUntil > now ? state.ejectedUntil : null,
     breaker: state.breaker?.state ?? 'off',
   };

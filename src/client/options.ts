@@ -34,10 +34,12 @@ export interface RetryBudgetOptions {
 export interface OutlierOptions {
   /** Consecutive failures (connection errors, timeouts, 5xx) that eject an instance. Default 5. */
   consecutiveFailures?: number;
-  /** Ejection time is baseEjectionTime × the number of times the instance has been ejected. Default `30s`. */
+  /** Ejection time is baseEjectionTime × the instance's ejection multiplier (its ejections, less decay). Default `30s`. */
   baseEjectionTime?: string;
-  /** Longest ejection. Default `300s`. */
+  /** Longest ejection, at least baseEjectionTime. Default `300s`. */
   maxEjectionTime?: string;
+  /** Each full interval an instance spends not ejected lowers its ejection multiplier by one. Default `10s` (Envoy's). */
+  interval?: string;
   /** Most instances ejected at once, in percent of the service. Default 50. */
   maxEjectionPercent?: number;
 }
@@ -119,6 +121,7 @@ export interface ResolvedOutlier {
   consecutiveFailures: number;
   baseEjectionMs: number;
   maxEjectionMs: number;
+  intervalMs: number;
   maxEjectionPercent: number;
 }
 
@@ -264,6 +267,7 @@ export function resolveBalancerOptions(service: string, options: BalancerOptions
             consecutiveFailures: number('outlier.consecutiveFailures', outlier.consecutiveFailures, 5, 1, 1000, true),
             baseEjectionMs,
             maxEjectionMs: duration('outlier.maxEjectionTime', outlier.maxEjectionTime, '300s', baseEjectionMs),
+            intervalMs: duration('outlier.interval', outlier.interval, '10s'),
             maxEjectionPercent: number('outlier.maxEjectionPercent', outlier.maxEjectionPercent, 50, 0, 100),
           },
     breaker:

@@ -4,13 +4,15 @@ import { Value } from 'typebox/value';
 import type { Etcd3, IRequestOp } from 'etcd3';
 import { SqliteStore } from '../catalog/sqlite-store.js';
 import { compareById, type Instance } from '../catalog/types.js';
-import { InstanceDetailSchema } from '../http/schemas.js';
-import { encodeInstance, EtcdKeys, prefixEnd } from './etcd-codec.js';
+import { ServiceConfigSchema } from '../http/routes/service-config.js';
+import { InstanceDetailSchema, ServiceName } from '../http/schemas.js';
+import { encodeConfig, encodeInstance, EtcdKeys, prefixEnd } from './etcd-codec.js';
 
 /**
  * Moving a catalog between stores: a SQLite catalog is exported to one JSON file, which is
  * imported into etcd (`npm run catalog:export`, `npm run catalog:import`, docs/cluster.md).
- * The file keeps every instance with its checks, their statuses, notes and status-change times;
+ * The file keeps every instance with its checks, their statuses, notes and status-change times
+ * and its maintenance, and every service's config (PUT /catalog/services/:name/config);
  * indexes are not carried over, as in etcd they are revisions (every imported instance gets
  * the revision of the transaction that wrote it).
  */
@@ -25,6 +27,10 @@ export const CatalogFileSchema = Type.Object(
     /** The source catalog's index at the export. */
     index: Type.Integer({ minimum: 0 }),
     instances: Type.Array(InstanceDetailSchema),
+    /** Absent in files written before configs were carried: such a file imports no config. */
+    serviceConfigs: Type.Optional(
+      Type.Array(Type.Object({ name: ServiceName, config: ServiceConfigSchema }, { additionalProperties: false })),
+    ),
   },
   { additionalProperties: false },
 );
@@ -51,13 +57,19 @@ export async function exportSqliteCatalog(file: string, now: () => Date = () => 
       exportedAt: now().toISOString(),
       index: snapshot.index,
       instances: [...snapshot.instances].sort(compareById),
+      serviceConfigs: snapshot.serviceConfigs
+        .map(({ name, config }) => ({ name, config }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     };
   } finally {
     await store.close();
   }
 }
 
-/** The file's catalog, checked: its schema, unique instance ids, unique check ids held by their instance. */
+/**
+ * The file's catalog, checked: its schema, unique instance ids, unique check ids held by their
+ * instance, one config per service (names as the catalog keeps them, lower case).
+ */
 export function parseCatalogFile(text: string): CatalogFile {
   let parsed: unknown;
   try {
@@ -83,6 +95,12 @@ export function parseCatalogFile(text: string): CatalogFile {
       checkIds.add(check.id);
     }
   }
+  const configNames = new Set<string>();
+  for (const { name } of file.serviceConfigs ?? []) {
+    if (name !== name.toLowerCase()) throw new TransferError(`service config ${name} is not in lower case`);
+    if (configNames.has(name)) throw new TransferError(`service config ${name} appears twice`);
+    configNames.add(name);
+  }
   return file;
 }
 
@@ -96,7 +114,8 @@ export interface ImportOptions {
 export interface ImportResult {
   instances: number;
   checks: number;
-  /** Instances and checks that were under the prefix and were deleted (replace only). */
+  serviceConfigs: number;
+  /** Instances, checks and service configs that were under the prefix and were deleted (replace only). */
   replaced: number;
   /** The revision of the last transaction. */
   revision: number;
@@ -104,7 +123,7 @@ export interface ImportResult {
 
 /**
  * Writes the file's catalog under `prefix` as Konsul nodes write it (etcd-codec.ts): one key per
- * instance and one per check id. Run it before starting the nodes, or with them stopped: a node
+ * instance (its maintenance inside), one per check id and one per service config. Run it before starting the nodes, or with them stopped: a node
  * writing meanwhile could take a check id the file also holds.
  */
 export async function importIntoEtcd(
@@ -117,15 +136,15 @@ export async function importIntoEtcd(
   const maxOps = options.maxOpsPerTxn ?? 128;
   const count = async (sub: string) =>
     Number((await client.kv.range({ key: Buffer.from(sub), range_end: prefixEnd(sub), count_only: true })).count);
-  const there = (await count(keys.instances)) + (await count(keys.checks));
+  const there = (await count(keys.instances)) + (await count(keys.checks)) + (await count(keys.configs));
   if (there > 0 && !options.replace)
     throw new TransferError(
-      `etcd already holds a catalog under ${prefix} (${there} instance and check keys); give --replace to delete it first`,
+      `etcd already holds a catalog under ${prefix} (${there} instance, check and service config keys); give --replace to delete it first`,
     );
   let replaced = 0;
   if (there > 0) {
-    // Instances, check ids and loads go; membership keys (on leases) are live nodes' and stay.
-    for (const sub of [keys.instances, keys.checks, `${prefix}load/`]) {
+    // Instances, check ids, configs and loads go; membership keys (on leases) are live nodes' and stay.
+    for (const sub of [keys.instances, keys.checks, keys.configs, `${prefix}load/`]) {
       const deleted = await client.kv.deleteRange({ key: Buffer.from(sub), range_end: prefixEnd(sub) });
       if (sub !== `${prefix}load/`) replaced += Number(deleted.deleted);
     }
@@ -148,6 +167,11 @@ export async function importIntoEtcd(
     for (const check of instance.checks) ops.push({ request_put: { key: keys.check(check.id), value: owner } });
     checks += instance.checks.length;
   }
+  const configs = file.serviceConfigs ?? [];
+  for (const { name, config } of configs) {
+    if (ops.length + 1 > maxOps) await flush();
+    ops.push({ request_put: { key: keys.config(name), value: encodeConfig(name, config) } });
+  }
   await flush();
-  return { instances: file.instances.length, checks, replaced, revision };
+  return { instances: file.instances.length, checks, serviceConfigs: configs.length, replaced, revision };
 }

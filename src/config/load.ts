@@ -138,6 +138,12 @@ function validate(candidate: Record<string, unknown>): Config {
     const network = parseNetwork(text);
     if (typeof network === 'string') throw new ConfigError(`invalid config: dns.allowFrom[${index}] ${network}`);
   });
+  // A linger is a wait added to a write: 0 turns it off, and more than a second is no batching.
+  const linger = parseDuration(config.store.etcd.commitLinger);
+  if (linger === undefined || linger > 1000)
+    throw new ConfigError(
+      `invalid config: store.etcd.commitLinger must be a duration from 0ms to 1s, got "${config.store.etcd.commitLinger}"`,
+    );
   if (parseDuration(config.health.minTimeout)! > parseDuration(config.health.minInterval)!) {
     throw new ConfigError('invalid config: health.minTimeout must not exceed health.minInterval');
   }

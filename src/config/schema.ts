@@ -96,6 +96,7 @@ export const ConfigSchema = Type.Object(
             memberTtl: Duration,
             loadFlushInterval: Duration,
             loadMaxPending: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+            commitLinger: Duration,
           },
           { additionalProperties: false },
         ),

@@ -138,6 +138,15 @@ export class HealthManager {
     return this.cluster === null || this.ownershipKey === '' ? null : this.ownershipKey.split('\u0000');
   }
 
+  /**
+   * The member that runs `checkId` (its probes, or its TTL deadline), by the same hashing over
+   * the same member list this node's own share follows; null outside a cluster, with checks off,
+   * or while this node is no member (it then knows of no live member list to place checks on).
+   */
+  ownerOf(checkId: string): string | null {
+    return this.clusterMembers === null ? null : this.ownership!.ownerOf(checkId);
+  }
+
   /** Checks this node runs (every one without a cluster). */
   get owned(): number {
     let owned = 0;

@@ -184,6 +184,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       dns: deps.ui.dns,
       dnsDomain: config.dns.domain,
       auth: { writes: config.auth.token !== '', reads: config.auth.token !== '' && config.auth.protectReads },
+      placement: health,
     });
   }
   return app;

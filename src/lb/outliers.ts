@@ -27,7 +27,13 @@ interface OutlierRecord {
   streak: number;
   successes: number;
   failures: number;
+  /**
+   * The ejection-time multiplier: one more per ejection, one less per whole `interval` spent in
+   * answers (Envoy's backoff), so an instance that failed once long ago starts from the base again.
+   */
   ejections: number;
+  /** Epoch ms from which time in answers counts down `ejections` (the last return or decay step). */
+  decayFrom: number;
   /** Epoch ms the current ejection ends; 0 when not ejected. */
   ejectedUntil: number;
 }
@@ -79,7 +85,7 @@ export class OutlierDetector {
     this.expire();
     let record = this.records.get(instanceId);
     if (record === undefined || record.service !== service) {
-      record = { service, streak: 0, successes: 0, failures: 0, ejections: 0, ejectedUntil: 0 };
+      record = { service, streak: 0, successes: 0, failures: 0, ejections: 0, decayFrom: 0, ejectedUntil: 0 };
       this.records.set(instanceId, record);
     }
     if (successes > 0) record.streak = 0;
@@ -148,6 +154,8 @@ export class OutlierDetector {
         const record = this.records.get(id)!;
         if (record.ejectedUntil <= now) {
           ids.delete(id);
+          // Time in answers counts from the return (checked lazily, so from when it was due).
+          record.decayFrom = record.ejectedUntil;
           record.ejectedUntil = 0;
           record.streak = 0;
           this.generation++;
@@ -170,14 +178,28 @@ export class OutlierDetector {
     // Envoy ejects at least one host whatever the percentage, and never more than the share.
     const allowed = Math.max(1, Math.floor((serviceSize * this.config.maxEjectionPercent) / 100));
     if (ids.size >= allowed) return false;
-    record.ejections++;
-    const duration = Math.min(this.config.baseEjectionMs * record.ejections, this.config.maxEjectionMs);
-    record.ejectedUntil = this.now() + duration;
+    const now = this.now();
+    this.decay(record, now);
+    const { baseEjectionMs, maxEjectionMs } = this.config;
+    // Stops rising once an ejection reaches the maximum, so decay can bring it back down in time.
+    if (baseEjectionMs * record.ejections < maxEjectionMs) record.ejections++;
+    const duration = Math.min(baseEjectionMs * record.ejections, maxEjectionMs);
+    record.ejectedUntil = now + duration;
     ids.add(instanceId);
     if (record.ejectedUntil < this.nextReturn) this.nextReturn = record.ejectedUntil;
     this.generation++;
     this.observer.ejected?.(service, instanceId, reason);
     return true;
+  }
+
+  /** Lowers the multiplier by one per whole `interval` in answers since `decayFrom`; no timer runs. */
+  private decay(record: OutlierRecord, now: number): void {
+    const interval = this.config.intervalMs;
+    if (record.ejections === 0 || record.ejectedUntil > 0 || interval <= 0) return;
+    const steps = Math.floor((now - record.decayFrom) / interval);
+    if (steps <= 0) return;
+    record.ejections = Math.max(0, record.ejections - steps);
+    record.decayFrom += steps * interval;
   }
 
   /**

@@ -13,6 +13,9 @@ export interface ServiceRow {
   critical: number;
   tags: string[];
   changedAt: number | null;
+  /** What a query without `lb` gets: the service's own config, or the server's lb.default. */
+  strategy: string;
+  strategyFrom: 'service' | 'server';
 }
 
 export interface Overview {
@@ -68,6 +71,8 @@ export interface ServiceDetail {
   index: number;
   instances: Instance[];
   history: StatusChange[];
+  /** Cluster mode: the node that runs each check (for a TTL check, keeps its deadline); null when alone. */
+  owners: { checkId: string; node: string | null }[] | null;
 }
 
 export interface Explained {
@@ -115,6 +120,19 @@ export interface ClusterState {
     viewRevision: number;
     lagRevisions: number;
   } | null;
+  checks: CheckSpread | null;
+}
+
+export interface CheckCounts {
+  http: number;
+  tcp: number;
+  ttl: number;
+}
+
+export interface CheckSpread {
+  members: string[] | null;
+  nodes: ({ node: string } & CheckCounts)[];
+  unplaced: CheckCounts;
 }
 
 /** A refusal from the server, in its `{ error: { code, message } }` shape. */
@@ -154,11 +172,12 @@ export async function request<T>(method: string, path: string, signal?: AbortSig
 
 export const get = <T>(path: string, signal?: AbortSignal): Promise<T> => request<T>('GET', path, signal);
 
-/** `?a=1&b=2` from the defined, non-empty values. */
-export function query(params: Record<string, string | number | boolean | undefined>): string {
+/** `?a=1&b=2` from the defined, non-empty values; an array repeats its key. */
+export function query(params: Record<string, string | number | boolean | string[] | undefined>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined && value !== '') search.append(key, String(value));
+    for (const one of Array.isArray(value) ? value : [value])
+      if (one !== undefined && one !== '') search.append(key, String(one));
   }
   const text = search.toString();
   return text === '' ? '' : `?${text}`;

@@ -11,8 +11,8 @@ import { json, startTestKonsul } from '../helpers/konsul.js';
 /**
  * Moving a catalog from SQLite into etcd with the real commands (`npm run catalog:export`,
  * `npm run catalog:import`, run here as the scripts they start): a SQLite node's file is
- * exported, imported into real etcd, and a cluster node then serves the same instances, checks
- * and statuses.
+ * exported, imported into real etcd, and a cluster node then serves the same instances, checks,
+ * statuses, maintenance and service configs.
  */
 const EXPORT = fileURLToPath(new URL('../../scripts/catalog-export.ts', import.meta.url));
 const IMPORT = fileURLToPath(new URL('../../scripts/catalog-import.ts', import.meta.url));
@@ -79,6 +79,20 @@ const REGISTRATIONS = [
   { id: 'db-1', name: 'db', address: '10.0.1.1', port: 5432 },
 ];
 const IDS = REGISTRATIONS.map((registration) => registration.id);
+const CONFIGS = {
+  api: { lb: 'least-connections', limit: 5, split: [{ tag: 'v2', weight: 90 }], slowStart: '30s' },
+  db: { passing: true, panicThreshold: 40 },
+};
+
+/** What a node serves of each service's config, without the index (etcd gives its own revisions). */
+async function servedConfigs(server: Awaited<ReturnType<typeof startTestKonsul>>) {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(CONFIGS)) {
+    const response = await server.app.inject({ url: `/catalog/services/${name}/config` });
+    out[name] = response.statusCode === 200 ? json<{ config: unknown }>(response).config : response.statusCode;
+  }
+  return out;
+}
 
 t.test('a SQLite catalog exported and imported into etcd is served the same by a cluster node', async (t) => {
   const etcd = await startEtcd(t, 1);
@@ -92,8 +106,25 @@ t.test('a SQLite catalog exported and imported into etcd is served the same by a
     const response = await sqlite.app.inject({ method: 'PUT', url: '/catalog/register', payload: registration });
     t.equal(response.statusCode, 200, `registered ${registration.id}`);
   }
+  for (const [name, config] of Object.entries(CONFIGS)) {
+    const response = await sqlite.app.inject({
+      method: 'PUT',
+      url: `/catalog/services/${name}/config`,
+      payload: config,
+    });
+    t.equal(response.statusCode, 200, `configured ${name}`);
+  }
+  const maintenance = await sqlite.app.inject({
+    method: 'PUT',
+    url: '/catalog/instances/db-1/maintenance',
+    payload: { enable: true, reason: 'disk swap' },
+  });
+  t.equal(maintenance.statusCode, 200);
   const before = await served(sqlite, IDS);
   t.match(before, { 'api-1': { status: 'warning' }, 'api-2': { status: 'critical' }, 'db-1': { status: 'passing' } });
+  t.match(before, { 'db-1': { maintenance: { reason: 'disk swap' } } }, 'db-1 is in maintenance');
+  const configsBefore = await servedConfigs(sqlite);
+  t.same(configsBefore, CONFIGS);
 
   const locked = await runScript(EXPORT, ['--data-dir', dataDir, '--out', file]);
   t.not(locked.code, 0, 'a node still running on the file makes the export fail');
@@ -101,7 +132,7 @@ t.test('a SQLite catalog exported and imported into etcd is served the same by a
 
   const exported = await runScript(EXPORT, ['--data-dir', dataDir, '--out', file]);
   t.equal(exported.code, 0, exported.stderr);
-  t.match(exported.stderr, /exported 3 instances and 3 checks/);
+  t.match(exported.stderr, /exported 3 instances, 3 checks and 2 service configs/);
   const catalogFile = parseCatalogFile(readFileSync(file, 'utf8'));
   t.same(
     catalogFile.instances.map((instance) => instance.id),
@@ -110,13 +141,16 @@ t.test('a SQLite catalog exported and imported into etcd is served the same by a
 
   const imported = await runScript(IMPORT, ['--etcd', etcd.endpoints.join(','), '--prefix', prefix, '--in', file]);
   t.equal(imported.code, 0, imported.stderr);
-  t.match(imported.stderr, /imported 3 instances and 3 checks/);
+  t.match(imported.stderr, /imported 3 instances, 3 checks and 2 service configs/);
 
   const node = await startTestKonsul(t, {
     store: { type: 'etcd', nodeName: 'k1', etcd: { endpoints: etcd.endpoints, prefix } },
     health: { enabled: false },
   });
-  t.same(await served(node, IDS), before, 'the cluster node serves the same instances, checks and statuses');
+  t.same(await served(node, IDS), before, 'the cluster node serves the same instances, checks, statuses, maintenance');
+  t.same(await servedConfigs(node), configsBefore, 'and the same service configs');
+  const answered = await node.app.inject({ url: '/catalog/services/db' });
+  t.same(json<unknown[]>(answered), [], 'the instance in maintenance stays out of answers');
   const listed = await node.app.inject({ url: '/catalog/services/api?health-filter=false' });
   t.same(
     json<{ id: string }[]>(listed)
@@ -161,7 +195,7 @@ t.test('import refuses a non-empty etcd catalog unless told to replace it', asyn
     createIndex: 1,
     modifyIndex: 1,
   });
-  const write = (ids: string[]) =>
+  const write = (ids: string[], configs: string[] = []) =>
     writeFileSync(
       file,
       JSON.stringify({
@@ -170,23 +204,36 @@ t.test('import refuses a non-empty etcd catalog unless told to replace it', asyn
         exportedAt: new Date(0).toISOString(),
         index: 1,
         instances: ids.map(instance),
+        serviceConfigs: configs.map((name) => ({ name, config: { limit: 1 } })),
       }),
     );
   const args = ['--etcd', etcd.endpoints[0], '--prefix', prefix, '--in', file];
-  const keys = async () => (await store.client.getAll().prefix(`${prefix}instances/`).keys()).sort();
+  const keys = async () => (await store.client.getAll().prefix(`${prefix}instances`).keys()).sort();
 
-  write(['a', 'b']);
+  write([], ['web']);
   t.equal((await runScript(IMPORT, args)).code, 0);
+  write(['c']);
+  const refusedForConfig = await runScript(IMPORT, args);
+  t.equal(refusedForConfig.code, 1, 'a service config alone is a catalog already there');
+  t.same(await keys(), [`${prefix}instances-config/web`]);
+  t.equal((await runScript(IMPORT, [...args, '--replace'])).code, 0);
+
+  write(['a', 'b'], ['api']);
+  t.equal((await runScript(IMPORT, [...args, '--replace'])).code, 0);
   write(['c']);
   const refused = await runScript(IMPORT, args);
   t.equal(refused.code, 1);
   t.match(refused.stderr, /already holds a catalog .*--replace/);
-  t.same(await keys(), [`${prefix}instances/a`, `${prefix}instances/b`], 'nothing changed');
+  t.same(
+    await keys(),
+    [`${prefix}instances-config/api`, `${prefix}instances/a`, `${prefix}instances/b`],
+    'nothing changed',
+  );
 
   const replaced = await runScript(IMPORT, [...args, '--replace']);
   t.equal(replaced.code, 0, replaced.stderr);
-  t.match(replaced.stderr, /replaced 2 keys/);
-  t.same(await keys(), [`${prefix}instances/c`], 'the old catalog is gone, the file’s is there');
+  t.match(replaced.stderr, /replaced 3 keys/);
+  t.same(await keys(), [`${prefix}instances/c`], 'the old catalog and its configs are gone, the file’s is there');
 });
 
 t.test('a file that is not a Konsul catalog is refused before anything is written', async (t) => {
@@ -233,5 +280,19 @@ t.test('a file that is not a Konsul catalog is refused before anything is writte
   );
   t.throws(parse({ ...base, instances: [instance('a', [check('c', 'b')])] }), /listed under a but names b/);
   t.throws(parse({ ...base, instances: [instance('a', [{ ...check('c', 'a'), status: 'fine' }])] }), /not a konsul/);
+  const config = (name: string, limit = 1) => ({ name, config: { limit } });
+  t.throws(
+    parse({ ...base, instances: [], serviceConfigs: [config('web'), config('web', 2)] }),
+    /service config web appears twice/,
+  );
+  t.throws(
+    parse({ ...base, instances: [], serviceConfigs: [config('Web')] }),
+    /service config Web is not in lower case/,
+  );
+  t.throws(
+    parse({ ...base, instances: [], serviceConfigs: [{ name: 'web', config: { lb: 'x', retries: 3 } }] }),
+    /not a konsul/,
+  );
+  t.ok(parseCatalogFile(JSON.stringify({ ...base, instances: [], serviceConfigs: [config('web')] })));
   t.ok(parseCatalogFile(JSON.stringify({ ...base, instances: [instance('a', [check('c', 'a')])] })));
 });

@@ -3,6 +3,7 @@ import type { EtcdStore } from '../../src/cluster/etcd-store.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { CHECK_DEFAULTS } from '../helpers/catalog.js';
 import { eventually, openEtcdCatalog, openEtcdStore, outcome, startEtcd, uniquePrefix, web } from '../helpers/etcd.js';
+import { startTestKonsul } from '../helpers/konsul.js';
 
 /**
  * Cluster mode when etcd fails under it: members SIGKILLed or SIGSTOPped, history compacted
@@ -146,4 +147,37 @@ t.test('the etcd leader killed during a registration storm: no acknowledged writ
   }
   // Writes that shared a transaction share its revision; different transactions never do.
   t.ok([...acknowledged.values()].every((index) => index > 0));
+});
+
+t.test('with etcd out of reach, every HTTP answer says so, a blocking one as of when it is answered', async (t) => {
+  const etcd = await startEtcd(t, 3);
+  const node = await startTestKonsul(t, {
+    store: {
+      type: 'etcd',
+      nodeName: 'k1',
+      etcd: { endpoints: etcd.endpoints, prefix: uniquePrefix(), requestTimeout: '1s', probeInterval: '250ms' },
+    },
+    health: { enabled: false },
+  });
+  const before = await node.app.inject({ url: '/catalog/services/web' });
+  t.equal(before.headers['x-konsul-known-leader'], 'true');
+  // Held across the outage: its answer must tell the contact at the time it is answered.
+  const blocking = node.app.inject({
+    url: `/catalog/services/web?index=${Number(before.headers['x-konsul-index'])}&wait=5s`,
+  });
+
+  etcd.kill(1, 'SIGKILL');
+  etcd.kill(2, 'SIGKILL');
+  await eventually('the node stops counting etcd as reachable', () => !node.catalog.contact().knownLeader, 15_000);
+  const native = await node.app.inject({ url: '/catalog/services/web' });
+  t.equal(native.statusCode, 200, 'reads are still answered from memory');
+  t.equal(native.headers['x-konsul-known-leader'], 'false');
+  const lastContactMs = Number(native.headers['x-konsul-last-contact']);
+  t.ok(lastContactMs > 0, `last contact ${lastContactMs} ms ago`);
+  const consul = await node.app.inject({ url: '/v1/health/service/web' });
+  t.equal(consul.headers['x-consul-knownleader'], 'false');
+  t.notOk('x-konsul-known-leader' in consul.headers, '/v1 carries Consul’s headers, not the native ones');
+  const held = await blocking;
+  t.equal(held.statusCode, 200);
+  t.equal(held.headers['x-konsul-known-leader'], 'false', 'the blocking answer reports the contact of its answer');
 });

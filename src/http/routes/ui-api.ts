@@ -18,6 +18,7 @@ import {
   Tag,
   withErrors,
 } from '../schemas.js';
+import { checkOwners, CheckOwnersSchema, uiClusterRoutes, type CheckPlacement } from './ui-cluster.js';
 
 export interface DnsPreviewer {
   preview(name: string, type: PreviewType, source: string): PreviewAnswer;
@@ -34,6 +35,8 @@ export interface UiApiOptions {
   dnsDomain: string;
   /** Whether writes and reads need the token (auth.token set; auth.protectReads). */
   auth: { writes: boolean; reads: boolean };
+  /** Which node runs each check in cluster mode: the health manager's own placement. */
+  placement: CheckPlacement;
 }
 
 /** Keys sampled for a strategy keyed by the client, and queries in a window for the others. */
@@ -64,6 +67,8 @@ const ServiceDetailSchema = Type.Object({
   index: Type.Integer(),
   instances: Type.Array(InstanceDetailSchema),
   history: Type.Array(StatusChangeSchema),
+  /** In cluster mode, the node that runs each check (for TTL checks: keeps the deadline). */
+  owners: CheckOwnersSchema,
 });
 
 const OverviewSchema = Type.Object({
@@ -79,6 +84,9 @@ const OverviewSchema = Type.Object({
       ...ServiceSummarySchema.properties,
       tags: Type.Array(Type.String()),
       changedAt: Type.Union([Type.Integer(), Type.Null()]),
+      /** The strategy a query without `lb` gets: the service's config (`service`) or lb.default (`server`). */
+      strategy: Type.String(),
+      strategyFrom: Type.Union([Type.Literal('service'), Type.Literal('server')]),
     }),
   ),
   /** With `?service=`: that service's detail, so a tab on a service page still needs one stream. */
@@ -121,32 +129,6 @@ const DistributionSchema = Type.Object({
   ),
 });
 
-const ClusterSchema = Type.Object({
-  clustered: Type.Boolean(),
-  index: Type.Integer(),
-  members: Type.Array(
-    Type.Object({
-      name: Type.String(),
-      http: Type.String(),
-      dns: Type.Union([Type.String(), Type.Null()]),
-      version: Type.String(),
-      startedAt: Type.Integer(),
-    }),
-  ),
-  etcdLeader: Type.Union([Type.String(), Type.Null()]),
-  etcdMembers: Type.Array(Type.String()),
-  contact: Type.Union([
-    Type.Object({
-      knownLeader: Type.Boolean(),
-      lastContactMs: Type.Integer(),
-      storeRevision: Type.Integer(),
-      viewRevision: Type.Integer(),
-      lagRevisions: Type.Integer(),
-    }),
-    Type.Null(),
-  ]),
-});
-
 /**
  * What the web UI reads beyond the public API: the services with their tags and last change,
  * a service with its checks and status history, DNS previews from the DNS face's own code, the
@@ -161,12 +143,20 @@ export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (plugin, opti
   let sampling = 0;
   const serviceDetail = (service: string) => {
     const name = service.toLowerCase();
+    const instances = [...(catalog.service(name)?.instances ?? [])];
     return {
       name,
       index: catalog.serviceIndex(name),
-      instances: [...(catalog.service(name)?.instances ?? [])],
+      instances,
       history: history.entries(name, SERVICE_HISTORY),
+      owners: checkOwners(catalog, options.placement, instances),
     };
+  };
+  const strategyOf = (service: string) => {
+    const configured = catalog.serviceConfig(service)?.config.lb;
+    return configured === undefined
+      ? { strategy: options.lbConfig.default, strategyFrom: 'server' as const }
+      : { strategy: configured, strategyFrom: 'service' as const };
   };
 
   app.get(
@@ -191,6 +181,7 @@ export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (plugin, opti
           ...summary,
           tags: tagsOf(catalog, summary.name),
           changedAt: changedAt.get(summary.name) ?? null,
+          ...strategyOf(summary.name),
         })),
         ...(request.query.service === undefined ? {} : { detail: serviceDetail(request.query.service) }),
       };
@@ -260,7 +251,8 @@ export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (plugin, opti
           sampler,
           { key: result.key, service: result.service, instances: result.instances, members: result.members },
           {
-            strategy: request.query.lb ?? options.lbConfig.default,
+            // Without lb: the strategy the service's answers use by default (its config, else lb.default).
+            strategy: request.query.lb ?? strategyOf(request.params.name).strategy,
             keys: DISTRIBUTION_KEYS,
             window: DISTRIBUTION_WINDOW,
             passingOnly: request.query.passing ?? false,
@@ -272,19 +264,7 @@ export const uiApiRoutes: FastifyPluginAsync<UiApiOptions> = async (plugin, opti
     },
   );
 
-  app.get('/ui/api/cluster', { schema: { response: withErrors({ 200: ClusterSchema }) } }, async () => {
-    const view = catalog.cluster();
-    const index = catalog.serviceIndex(undefined);
-    if (view === null)
-      return { clustered: false, index, members: [], etcdLeader: null, etcdMembers: [], contact: null };
-    const contact = catalog.contact();
-    return {
-      clustered: true,
-      index,
-      ...view,
-      contact: { ...contact, lagRevisions: Math.max(0, contact.storeRevision - contact.viewRevision) },
-    };
-  });
+  await plugin.register(uiClusterRoutes, { catalog, placement: options.placement });
 };
 
 function tagsOf(catalog: Catalog, name: string): string[] {

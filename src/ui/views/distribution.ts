@@ -2,6 +2,7 @@ import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { get, query, type Distribution, type Overview } from '../api.js';
 import { percent } from '../format.js';
+import { serviceDefault } from './resolve.js';
 
 interface Props {
   name: string;
@@ -15,7 +16,8 @@ const CHART_WIDTH = 320;
 
 /** How a strategy spreads this service's traffic, sampled by the server, against the weights. */
 export function DistributionPanel({ name, overview, version }: Props) {
-  const [strategy, setStrategy] = useState(overview.defaultStrategy);
+  // Empty: the server samples the strategy the service's answers use by default.
+  const [strategy, setStrategy] = useState('');
   const [result, setResult] = useState<Distribution | null>(null);
   const [error, setError] = useState('');
   useEffect(() => {
@@ -42,7 +44,8 @@ export function DistributionPanel({ name, overview, version }: Props) {
       <label>
         Strategy
         <select value=${strategy} onChange=${(event: Event) => setStrategy((event.target as HTMLSelectElement).value)}>
-          ${overview.strategies.map((name) => html`<option value=${name}>${name}</option>`)}
+          <option value="">${serviceDefault(overview, name)}</option>
+          ${overview.strategies.map((strategy) => html`<option value=${strategy}>${strategy}</option>`)}
         </select>
       </label>
       ${error === '' ? null : html`<p class="error" role="alert">${error}</p>`}

@@ -16,6 +16,8 @@ interface Params {
   'client-ip': string;
   'client-region': string;
   tag: string;
+  /** Meta filters, `key:value`, separated by spaces (each one a `meta=` of the query). */
+  meta: string;
   limit: string;
   passing: boolean;
 }
@@ -28,17 +30,26 @@ const REASONS: Readonly<Record<string, string>> = {
   maintenance: 'in maintenance',
 };
 
+/** The label of "no `lb` sent": what the service's answers use by default, and where that comes from. */
+export function serviceDefault(overview: Overview, name: string): string {
+  const row = overview.services.find((service) => service.name === name);
+  const strategy = row?.strategy ?? overview.defaultStrategy;
+  return `default: ${strategy} (${row?.strategyFrom === 'service' ? 'service config' : 'server'})`;
+}
+
 /**
  * The answer a client would get, from the catalog query itself with explain=true (reasons come
  * from the server), beside what DNS answers, from the DNS face's own code.
  */
 export function ResolvePanel({ name, overview, version }: Props) {
   const [params, setParams] = useState<Params>({
-    lb: overview.defaultStrategy,
+    // Empty: no `lb` is sent, so the service's own config applies, as for a client that sends none.
+    lb: '',
     'session-key': '',
     'client-ip': '',
     'client-region': '',
     tag: '',
+    meta: '',
     limit: '',
     passing: false,
   });
@@ -56,6 +67,7 @@ export function ResolvePanel({ name, overview, version }: Props) {
       'client-ip': params['client-ip'],
       'client-region': params['client-region'],
       tag: params.tag,
+      meta: params.meta.split(/\s+/),
       limit: params.limit,
       passing: params.passing ? true : undefined,
     });
@@ -110,12 +122,13 @@ export function ResolvePanel({ name, overview, version }: Props) {
             value=${params.lb}
             onChange=${(event: Event) => setParams({ ...params, lb: (event.target as HTMLSelectElement).value })}
           >
+            <option value="">${serviceDefault(overview, name)}</option>
             ${overview.strategies.map((strategy) => html`<option value=${strategy}>${strategy}</option>`)}
           </select>
         </label>
         ${field('session-key', 'Session key', 'ring-hash, maglev')} ${field('client-ip', 'Client IP', 'ip-hash')}
         ${field('client-region', 'Client region', 'latency-based')} ${field('tag', 'Tag', 'any')}
-        ${field('limit', 'Limit', 'all')}
+        ${field('meta', 'Meta', 'key:value')} ${field('limit', 'Limit', 'all')}
         <label class="check">
           <input
             type="checkbox"

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, request, type Instance, type Overview } from '../api.js';
 import { statusLabel, when } from '../format.js';
 import { DistributionPanel } from './distribution.js';
+import { useCheckOwners } from './owners.js';
 import { ResolvePanel } from './resolve.js';
 
 interface Props {
@@ -20,6 +21,11 @@ export function ServiceView({ name, overview, signedIn }: Props) {
   const detail = overview.detail?.name === name ? overview.detail : null;
   const [message, setMessage] = useState('');
   const canWrite = signedIn || !overview.auth.writes;
+  // The stream's detail carries the owners as of the last catalog change; a member joining or
+  // leaving changes them without one, so in a cluster they are also read again every few seconds.
+  const polled = useCheckOwners(name, overview.clustered, version);
+  const carried = detail?.owners == null ? null : detail.owners.map((owner) => [owner.checkId, owner.node] as const);
+  const owners = carried === null && polled === null ? null : new Map([...(carried ?? []), ...(polled ?? [])]);
 
   const act = async (label: string, method: string, path: string, body?: unknown) => {
     setMessage(`${label}…`);
@@ -53,6 +59,7 @@ export function ServiceView({ name, overview, signedIn }: Props) {
             key=${instance.id}
             instance=${instance}
             canWrite=${canWrite}
+            owners=${owners}
             maintenance=${overview.routes.maintenance}
             act=${act}
           />`,
@@ -99,11 +106,19 @@ async function sendJson(method: string, path: string, body: unknown): Promise<vo
 interface CardProps {
   instance: Instance & { maintenance?: { reason: string; since: number } };
   canWrite: boolean;
+  /** Cluster mode: check id to the node that runs it; null when the server runs alone. */
+  owners: Map<string, string | null> | null;
   maintenance: boolean;
   act: (label: string, method: string, path: string, body?: unknown) => Promise<void>;
 }
 
-function InstanceCard({ instance, canWrite, maintenance, act }: CardProps) {
+/** Who runs a check in a cluster: one node probes HTTP/TCP; a TTL check's heartbeats go to any node. */
+function runBy(type: string, node: string | null) {
+  const name = html`<span class="node">${node ?? 'no live node'}</span>`;
+  return type === 'ttl' ? html`heartbeats to any node; deadline kept by ${name}` : name;
+}
+
+function InstanceCard({ instance, canWrite, owners, maintenance, act }: CardProps) {
   const path = `/catalog/instances/${encodeURIComponent(instance.id)}`;
   const inMaintenance = instance.maintenance !== undefined;
   return html`
@@ -144,16 +159,24 @@ function InstanceCard({ instance, canWrite, maintenance, act }: CardProps) {
                   <th scope="col">Status</th>
                   <th scope="col">Output</th>
                   <th scope="col">Since</th>
+                  ${owners === null ? null : html`<th scope="col">Run by</th>`}
                 </tr>
               </thead>
               <tbody>
                 ${(instance.checks ?? []).map(
                   (check) =>
-                    html`<tr key=${check.id}>
+                    html`<tr key=${check.id} data-check=${check.id}>
                       <th scope="row">${check.name} <span class="muted">(${check.type})</span></th>
                       <td class=${check.status}>${statusLabel(check.status)}</td>
                       <td class="note">${check.note === '' ? '—' : check.note}</td>
                       <td>${when(check.statusChangedAt)}</td>
+                      ${
+                        owners === null
+                          ? null
+                          : html`<td data-run-by=${owners.get(check.id) ?? ''}>
+                              ${runBy(check.type, owners.get(check.id) ?? null)}
+                            </td>`
+                      }
                     </tr>`,
                 )}
               </tbody>

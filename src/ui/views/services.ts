@@ -64,7 +64,12 @@ export function ServicesView({ overview }: { overview: Overview }) {
                 <td class="count warning" data-count="warning">${row.warning}</td>
                 <td class="count critical" data-count="critical">${row.critical}</td>
                 <td>${row.tags.map((tagName) => html`<span class="tag">${tagName}</span> `)}</td>
-                <td>${overview.defaultStrategy}</td>
+                <td data-strategy=${row.strategy}>
+                  ${row.strategy}
+                  <span class="muted"
+                    >${row.strategyFrom === 'service' ? ' (service config)' : ' (server default)'}</span
+                  >
+                </td>
                 <td>${row.changedAt === null ? `index ${row.index}` : when(row.changedAt)}</td>
               </tr>
             `,

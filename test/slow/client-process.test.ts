@@ -4,13 +4,13 @@ import { build } from 'esbuild';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { tempDir } from './helpers/catalog.js';
-import { konsulUrl, startTargets } from './helpers/client-fixtures.js';
-import { startTestKonsul } from './helpers/konsul.js';
-import { until } from './helpers/wait.js';
-import type { TestContext } from './helpers/health-targets.js';
+import { tempDir } from '../helpers/catalog.js';
+import { konsulUrl, startTargets } from '../helpers/client-fixtures.js';
+import { startTestKonsul } from '../helpers/konsul.js';
+import { until } from '../helpers/wait.js';
+import type { TestContext } from '../helpers/health-targets.js';
 
-const CHILD = fileURLToPath(new URL('./fixtures/client-process.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('../fixtures/client-process.ts', import.meta.url));
 
 interface Child {
   steps: Record<string, unknown>[];

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { builtUi, launchChromium, openPage, screenshot } from './helpers/browser.js';
-import { json, startTestKonsul, type TestKonsul } from './helpers/konsul.js';
+import { builtUi, launchChromium, openPage, screenshot } from '../helpers/browser.js';
+import { json, startTestKonsul, type TestKonsul } from '../helpers/konsul.js';
 
 const run = promisify(execFile);
 const TOKEN = 'ui-secret';
@@ -19,10 +19,11 @@ interface Seed {
   status: 'passing' | 'warning' | 'critical';
   weight?: number;
   tags?: string[];
+  meta?: Record<string, string>;
 }
 
 const SEEDS: Seed[] = [
-  { id: 'w1', service: 'web', address: '10.0.0.1', status: 'passing', weight: 3, tags: ['v2'] },
+  { id: 'w1', service: 'web', address: '10.0.0.1', status: 'passing', weight: 3, tags: ['v2'], meta: { tier: 'gold' } },
   { id: 'w2', service: 'web', address: '10.0.0.2', status: 'passing', tags: ['v2'] },
   { id: 'w3', service: 'web', address: '10.0.0.3', status: 'warning', tags: ['v1'] },
   { id: 'a1', service: 'api', address: '10.0.1.1', status: 'critical' },
@@ -50,6 +51,7 @@ async function startSeeded(t: Test, protectReads = false): Promise<TestKonsul> {
       port: 8080,
       weight: seed.weight ?? 1,
       tags: seed.tags ?? [],
+      meta: seed.meta ?? {},
       checks: [{ id: `${seed.id}-ttl`, type: 'ttl', ttl: '1h', status: seed.status }],
     });
   }
@@ -113,7 +115,19 @@ t.test('the services view shows every service with its counts and follows the ca
   await count(page, 'cart', 'passing').filter({ hasText: '1' }).waitFor({ timeout: LIVE_MS });
   t.pass('the new service appeared within 2 s');
 
-  // The filters narrow the list.
+  // The filters narrow the list: by name, by tag, by health.
+  await page.getByLabel('Name').fill('we');
+  await page.locator('tr[data-service="api"]').waitFor({ state: 'detached', timeout: LOAD_MS });
+  t.equal(await page.locator('tr[data-service]').count(), 1, 'only web has "we" in its name');
+  await page.getByLabel('Name').fill('');
+  await page.getByLabel('Tag').fill('v1');
+  await page.locator('tr[data-service="cart"]').waitFor({ state: 'detached', timeout: LOAD_MS });
+  t.same(
+    await Promise.all((await page.locator('tr[data-service]').all()).map((row) => row.getAttribute('data-service'))),
+    ['web'],
+    'only web has an instance tagged v1',
+  );
+  await page.getByLabel('Tag').fill('');
   await page.getByLabel('Health').selectOption('critical');
   await page.locator('tr[data-service="web"]').waitFor({ state: 'detached', timeout: LOAD_MS });
   t.equal(await page.locator('tr[data-service]').count(), 1, 'only api has a critical instance');
@@ -169,6 +183,17 @@ t.test('the resolve panel answers in the API order, and its DNS preview is what 
     'same order as the API',
   );
   t.same(shown.sort(), ['w1', 'w2']);
+
+  // A meta filter: what it leaves out is named by the server's meta filter.
+  await page.getByLabel('Meta').fill('tier:gold');
+  await page.getByRole('button', { name: 'Resolve' }).click();
+  await page.locator('[data-testid="excluded"] > li[data-id="w2"][data-reason="meta"]').waitFor({ timeout: LOAD_MS });
+  t.same(await idsIn(page, '[data-testid="resolved"]'), ['w1'], 'only the gold instance answers');
+  await page.getByLabel('Meta').fill('');
+  await page.getByRole('button', { name: 'Resolve' }).click();
+  await page
+    .locator('[data-testid="excluded"] > li[data-reason="meta"]')
+    .waitFor({ state: 'detached', timeout: LOAD_MS });
 
   // The DNS preview is the DNS face's own answer: the same records dig receives.
   const previewA = (await page.locator('[data-testid="dns-A"]').textContent())!.split('\n');
@@ -253,4 +278,161 @@ t.test('with reads protected the UI asks for the token before showing anything',
     [],
     'no console errors besides the first refused read',
   );
+});
+
+t.test(
+  'the services list shows the strategy each service answers with by default, and the panels follow it',
+  async (t) => {
+    const server = await startSeeded(t);
+    const { page, errors } = await openPage(browser);
+    const strategy = (service: string) => page.locator(`tr[data-service="${service}"] td[data-strategy]`);
+    await page.goto(`http://127.0.0.1:${server.httpPort}/ui/`);
+    await count(page, 'web', 'passing').waitFor({ timeout: LOAD_MS });
+    t.equal(await strategy('web').getAttribute('data-strategy'), 'round-robin', 'no config: the server default');
+    t.match(await strategy('web').textContent(), /server default/);
+
+    // A per-service policy shows without a reload, and only on its own service.
+    await api(server, 'PUT', '/catalog/services/web/config', { lb: 'maglev' });
+    await page.locator('tr[data-service="web"] td[data-strategy="maglev"]').waitFor({ timeout: LIVE_MS });
+    t.match(await strategy('web').textContent(), /service config/);
+    t.equal(await strategy('api').getAttribute('data-strategy'), 'round-robin', 'api keeps the server default');
+    await screenshot(page, 'services-strategy');
+
+    // The resolve and distribution panels start from the service's own default, as a client sending no lb.
+    await page.locator('tr[data-service="web"] a').click();
+    // maglev is keyed by the session: without a key the server refuses, and the panel says why.
+    await page.locator('.resolve .error', { hasText: 'session-key' }).waitFor({ timeout: LOAD_MS });
+    await page.getByLabel('Session key').fill('cart-991');
+    await page.getByRole('button', { name: 'Resolve' }).click();
+    await page.locator('.resolve p.muted', { hasText: 'Strategy maglev' }).waitFor({ timeout: LOAD_MS });
+    await server.lb.tablesBuilt();
+    const fromApi = (await api(server, 'GET', '/catalog/services/web?session-key=cart-991')) as { id: string }[];
+    t.same(
+      await idsIn(page, '[data-testid="resolved"]'),
+      fromApi.map((instance) => instance.id),
+      'the same answer as a query without lb',
+    );
+    await page.locator('.distribution p.muted', { hasText: '10,000 sample keys' }).waitFor({ timeout: LOAD_MS });
+    t.equal(await page.locator('.distribution svg').getAttribute('aria-label'), 'Distribution of maglev');
+
+    // Removing the policy brings the server default back.
+    await api(server, 'DELETE', '/catalog/services/web/config');
+    await page.goto(`http://127.0.0.1:${server.httpPort}/ui/#/`);
+    await page.locator('tr[data-service="web"] td[data-strategy="round-robin"]').waitFor({ timeout: LIVE_MS });
+    t.same(
+      errors.filter((line) => !/status of 400/.test(line)),
+      [],
+      'no console errors besides the refused keyless query',
+    );
+    t.equal(errors.length, 1, 'one 400');
+  },
+);
+
+t.test('with the token an instance goes into maintenance and out again; without it the server refuses', async (t) => {
+  const server = await startSeeded(t);
+  const { page, errors } = await openPage(browser);
+  const base = `http://127.0.0.1:${server.httpPort}`;
+  const card = page.locator('[data-instance="w2"]');
+  const maintenanceOf = async () =>
+    ((await api(server, 'GET', '/catalog/instances/w2')) as { maintenance?: { reason: string } }).maintenance;
+  await page.goto(`${base}/ui/#/service/web`);
+  await page.locator('[data-testid="resolved"] > li[data-id="w2"]').waitFor({ timeout: LOAD_MS });
+
+  // Without a token: no control, and the server refuses the write the control sends.
+  t.equal(await page.getByRole('button', { name: 'Start maintenance' }).count(), 0, 'read-only without a token');
+  const refused = await page.evaluate(
+    async () =>
+      (
+        await fetch('/catalog/instances/w2/maintenance', {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: '{"enable":true}',
+        })
+      ).status,
+  );
+  t.equal(refused, 401, 'the server refuses maintenance without the token');
+
+  // A wrong token: the control is there, the server refuses it, and the page says so.
+  await page.getByText('Sign in').click();
+  await page.getByLabel('Token').fill('not-the-token');
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await card.getByRole('button', { name: 'Start maintenance' }).click();
+  await page.locator('.status-line', { hasText: 'refused' }).waitFor({ timeout: LOAD_MS });
+  t.equal(await maintenanceOf(), undefined, 'not in maintenance after the refusal');
+
+  // The token: in maintenance, shown on the card and as the reason it leaves the answer.
+  await page.getByRole('button', { name: 'Forget token' }).click();
+  await page.getByText('Sign in').click();
+  await page.getByLabel('Token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Use token' }).click();
+  await card.getByRole('button', { name: 'Start maintenance' }).click();
+  await card.locator('.badge.maintenance', { hasText: 'set from the web UI' }).waitFor({ timeout: LIVE_MS });
+  await page
+    .locator('[data-testid="excluded"] > li[data-id="w2"][data-reason="maintenance"]')
+    .waitFor({ timeout: LIVE_MS });
+  t.notOk((await idsIn(page, '[data-testid="resolved"]')).includes('w2'), 'w2 is out of the answer');
+  t.equal((await maintenanceOf())?.reason, 'set from the web UI', 'the server holds it in maintenance');
+  await screenshot(page, 'maintenance', '[data-instance="w2"]');
+
+  // And out again.
+  await card.getByRole('button', { name: 'End maintenance' }).click();
+  await card.locator('.badge.maintenance').waitFor({ state: 'detached', timeout: LIVE_MS });
+  await page.locator('[data-testid="resolved"] > li[data-id="w2"]').waitFor({ timeout: LIVE_MS });
+  t.equal(await page.locator('[data-testid="excluded"] > li[data-id="w2"]').count(), 0, 'nothing leaves w2 out');
+  t.equal(await maintenanceOf(), undefined, 'out of maintenance on the server');
+  t.same(
+    errors.filter((line) => !/status of 40[13]/.test(line)),
+    [],
+    'no console errors besides the two refusals asked for',
+  );
+  t.equal(errors.length, 2, 'one 401 and one 403');
+});
+
+t.test('every control of a service page has a name and is reached by the keyboard', async (t) => {
+  const server = await startSeeded(t);
+  const { page, errors } = await openPage(browser);
+  // Signed in, so the write controls are on the page too.
+  await page.addInitScript(`sessionStorage.setItem('konsul.token', ${JSON.stringify(TOKEN)})`);
+  await page.goto(`http://127.0.0.1:${server.httpPort}/ui/#/service/web`);
+  await page.locator('[data-testid="resolved"] > li').first().waitFor({ timeout: LOAD_MS });
+  await page.locator('.distribution svg').waitFor({ timeout: LOAD_MS });
+
+  // What a screen reader gets: a control without a name shows as its bare role.
+  const tree = await page.locator('body').ariaSnapshot();
+  const unnamed = tree
+    .split('\n')
+    .filter((line) => /^\s*- (button|textbox|searchbox|combobox|checkbox|link|spinbutton)\s*(:\s*)?$/.test(line));
+  t.match(tree, /- textbox "Session key"/, 'a named control reads as role and name');
+  t.match(tree, /- button "Start maintenance"/);
+  t.same(unnamed, [], 'no unnamed control');
+
+  // Tab through the page once: every control is reached, in some order.
+  const controls = await page.evaluate<number>(`(() => {
+    const all = [...document.querySelectorAll('a[href], button, input, select, summary')];
+    all.forEach((element, n) => element.setAttribute('data-control', String(n)));
+    return all.length;
+  })()`);
+  const reached = new Set<string>();
+  for (let press = 0; press < controls + 5; press++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate<string | null>("document.activeElement?.getAttribute('data-control') ?? null");
+    if (focused !== null) reached.add(focused);
+  }
+  // Two links, Forget token, two writes per instance, nine in the resolve form, one in the chart's.
+  t.equal(controls, 19, 'the page has its controls');
+  t.equal(reached.size, controls, 'Tab reaches every control');
+  t.same(errors, [], 'no console errors');
+});
+
+t.test('panic mode shows in the resolve panel, with the critical instance in the answer', async (t) => {
+  const server = await startSeeded(t);
+  const { page, errors } = await openPage(browser);
+  // api has one of two instances healthy: 50 %, under a threshold of 60 %.
+  await api(server, 'PUT', '/catalog/services/api/config', { panicThreshold: 60 });
+  await page.goto(`http://127.0.0.1:${server.httpPort}/ui/#/service/api`);
+  await page.locator('.resolve p.muted', { hasText: 'PANIC' }).waitFor({ timeout: LOAD_MS });
+  t.same((await idsIn(page, '[data-testid="resolved"]')).sort(), ['a1', 'a2'], 'the critical a1 is answered too');
+  const response = await fetch(`http://127.0.0.1:${server.httpPort}/catalog/services/api`);
+  t.equal(response.headers.get('x-konsul-panic'), 'true', 'as the API says');
+  t.same(errors, [], 'no console errors');
 });

@@ -1,0 +1,179 @@
+/**
+ * One attempt of a balanced call, and the one object it allocates: its entry in the balancer's
+ * deadline queue (attempt-deadlines.ts), and the way its per-try timeout stops the request.
+ *
+ * An AbortSignal per attempt was most of the client's CPU per call (docs/benchmarks.md#client):
+ * the controller is an EventTarget, and fetch, handed a signal, builds a WeakRef, a listener and
+ * a FinalizationRegistry entry for it, each call, for a timeout that almost never fires. So the
+ * attempt gives fetch no signal. It is instead the `dispatcher` fetch sends the request through
+ * (undici's `init.dispatcher`, which Node's fetch honours): it hands the request on to the real
+ * dispatcher (the caller's, or the global one) and stands between it and fetch's handler, where
+ * undici passes the `abort` function of the request once it is on a connection. A timeout calls
+ * that function (the socket is closed, as a signal would), or, while the request still waits
+ * for a connection, fails fetch's handler at once and aborts the request when it connects.
+ * Nothing is made for the timeout unless it fires.
+ *
+ * The handler interface is undici's (v5–v7 `onConnect`/`onHeaders`/… handlers). On a runtime
+ * whose fetch hands its dispatcher another kind of handler, the attempt uses an AbortController
+ * as before (`signalled()`), so the timeout keeps working there, at the old cost.
+ */
+
+/** The part of undici's dispatch-handler interface fetch's handler implements. */
+export interface DispatchHandler {
+  onConnect?(abort: (reason?: unknown) => void, context?: unknown): void;
+  onResponseStarted?(): void;
+  onHeaders?(statusCode: number, headers: unknown, resume: () => void, statusText: string): boolean;
+  onData?(chunk: Buffer): boolean;
+  onComplete?(trailers: unknown): void;
+  onError?(error: unknown): void;
+  onUpgrade?(statusCode: number, headers: unknown, socket: unknown): void;
+  onBodySent?(chunk: unknown): void;
+  onRequestSent?(): void;
+  onRequestStart?: unknown;
+}
+
+export interface Dispatcher {
+  dispatch(options: object, handler: DispatchHandler): boolean;
+  readonly isMockActive?: boolean;
+}
+
+/** Where undici (Node's and the npm package alike) keeps the global dispatcher. */
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+/**
+ * False once fetch handed an attempt a handler it cannot stand in front of (another undici
+ * handler API), or on a runtime whose fetch is not undici: attempts use an AbortSignal from then on.
+ */
+let dispatcherRoute = /^[5-7]\./.test(process.versions.undici ?? '');
+
+/** Whether new attempts go through the dispatcher route (no AbortSignal); tests read it. */
+export function usesDispatcherRoute(): boolean {
+  return dispatcherRoute;
+}
+
+/** @internal Tests only: force the AbortSignal route (false) or restore the default. */
+export function setDispatcherRoute(enabled: boolean): void {
+  dispatcherRoute = enabled && /^[5-7]\./.test(process.versions.undici ?? '');
+}
+
+export class Attempt implements Dispatcher, DispatchHandler {
+  /** True once the call has the attempt's response (or error), or it was stopped: the timeout no longer applies. */
+  done = false;
+  /** Why the attempt was stopped (the per-try timeout's reason, or the balancer closing); undefined otherwise. */
+  reason: unknown = undefined;
+  /** What fetch resolved with, or why it failed (the stop reason when the attempt was stopped). */
+  response: Response | undefined = undefined;
+  error: unknown = undefined;
+  /** The AbortSignal route only. */
+  controller: AbortController | undefined = undefined;
+  private handler: DispatchHandler | undefined = undefined;
+  private abortRequest: ((reason?: unknown) => void) | undefined = undefined;
+  /** fetch's handler was already told of the failure: later callbacks from undici are dropped. */
+  private handlerFailed = false;
+
+  constructor(
+    /** Epoch ms at which the attempt times out. */
+    readonly at: number,
+    /** The caller's dispatcher, if init carried one. */
+    private readonly target: Dispatcher | undefined,
+  ) {}
+
+  /** The AbortSignal route: a controller the timeout aborts. */
+  signalled(): AbortSignal {
+    const controller = new AbortController();
+    this.controller = controller;
+    return controller.signal;
+  }
+
+  get isMockActive(): boolean {
+    return this.real().isMockActive === true;
+  }
+
+  /** Stops the attempt with `reason` unless it already has its answer. */
+  stop(reason: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.reason = reason;
+    const controller = this.controller;
+    if (controller !== undefined) {
+      controller.abort(reason);
+      return;
+    }
+    const abort = this.abortRequest;
+    if (abort !== undefined) {
+      // undici fails the request (fetch's handler hears it through onError) and closes its socket.
+      abort(reason);
+    } else if (this.handler !== undefined) {
+      // Still waiting for a connection: fetch rejects now, the request is aborted once connected.
+      this.handlerFailed = true;
+      this.handler.onError?.(reason);
+    }
+    // No handler yet: dispatch() has not been called and will fail the request when it is.
+  }
+
+  dispatch(options: object, handler: DispatchHandler): boolean {
+    const real = this.real();
+    if (typeof handler.onConnect !== 'function' || handler.onRequestStart !== undefined) {
+      // Not a handler this class can stand in front of: later attempts use a signal.
+      dispatcherRoute = false;
+      return real.dispatch(options, handler);
+    }
+    // A followed redirect dispatches again, with a new handler: the timeout covers it too.
+    this.handler = handler;
+    this.abortRequest = undefined;
+    this.handlerFailed = false;
+    if (this.reason !== undefined) {
+      this.handlerFailed = true;
+      handler.onError?.(this.reason);
+      return true;
+    }
+    return real.dispatch(options, this);
+  }
+
+  onConnect(abort: (reason?: unknown) => void, context?: unknown): void {
+    if (this.reason !== undefined) {
+      abort(this.reason);
+      return;
+    }
+    this.abortRequest = abort;
+    this.handler!.onConnect!(abort, context);
+  }
+
+  onResponseStarted(): void {
+    this.handler!.onResponseStarted?.();
+  }
+
+  onHeaders(statusCode: number, headers: unknown, resume: () => void, statusText: string): boolean {
+    return this.handler!.onHeaders!(statusCode, headers, resume, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.handler!.onData!(chunk);
+  }
+
+  onComplete(trailers: unknown): void {
+    this.handler!.onComplete!(trailers);
+  }
+
+  onError(error: unknown): void {
+    if (this.handlerFailed) return;
+    this.handlerFailed = true;
+    this.handler!.onError!(error);
+  }
+
+  onUpgrade(statusCode: number, headers: unknown, socket: unknown): void {
+    this.handler!.onUpgrade!(statusCode, headers, socket);
+  }
+
+  onBodySent(chunk: unknown): void {
+    this.handler!.onBodySent?.(chunk);
+  }
+
+  onRequestSent(): void {
+    this.handler!.onRequestSent?.();
+  }
+
+  private real(): Dispatcher {
+    return this.target ?? (globalThis as unknown as Record<symbol, Dispatcher>)[GLOBAL_DISPATCHER];
+  }
+}
