@@ -33,28 +33,41 @@ function installHandlers(): void {
   }
 }
 
+/**
+ * Ports are picked below Linux's ephemeral range (32768–60999 by default), where listen(0) would
+ * pick them too: there, an outgoing connection of the load generator could take the port between
+ * the pick and the server's own bind (a client bench run failed with EADDRINUSE that way).
+ */
+const PICK_FROM = 20_000;
+const PICK_TO = 32_767;
+
 /** A port free at the time of asking. Konsul at warn level prints no start-up line, so the bench picks its ports. */
 export function freeTcpPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+  return firstFree((port) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
+    return new Promise((resolveBound) => {
+      server.once('error', () => resolveBound(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolveBound(true)));
     });
   });
 }
 
 export function freeUdpPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+  return firstFree((port) => {
     const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      const { port } = socket.address();
-      socket.close(() => resolvePort(port));
+    return new Promise((resolveBound) => {
+      socket.once('error', () => resolveBound(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolveBound(true)));
     });
   });
+}
+
+async function firstFree(binds: (port: number) => Promise<boolean>): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
+    if (await binds(port)) return port;
+  }
+  throw new Error(`no free port between ${PICK_FROM} and ${PICK_TO} in 100 tries`);
 }
 
 export interface ServerProcess {
