@@ -153,8 +153,12 @@ async function runUnit(unit: readonly string[]): Promise<FileResult[]> {
   const batch = await runProcess(unit, `batch of ${unit.length}`);
   const previous = unit.reduce((sum, file) => sum + (timings[file] ?? 0), 0);
   if (batch.ok) {
-    // Per-file time is not seen inside a batch; the batch's time is shared as last time's was.
-    for (const file of unit) timings[file] = Math.round((batch.ms * (timings[file] ?? 0)) / previous);
+    // Per-file time is not seen inside a batch; the batch's time is shared as last time's was
+    // (evenly when there is nothing to go by), at least 1 ms each so no share sticks at zero.
+    for (const file of unit) {
+      const share = previous > 0 ? (timings[file] ?? 0) / previous : 1 / unit.length;
+      timings[file] = Math.max(1, Math.round(batch.ms * share));
+    }
     console.log(`${line(batch)}: ${unit.join(' ')}`);
     // The batch's assertions are counted once, on its first file.
     return unit.map((file, index) => ({ ...batch, file, counts: index === 0 ? batch.counts : null }));
