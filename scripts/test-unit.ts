@@ -10,9 +10,9 @@ import { startTypeCheck } from './test-unit/type-check.js';
 /**
  * `npm run test:unit`: every test file under test/ except the slow tier in test/slow/ (and the
  * helpers and fixtures, which are not tests), on a JavaScript mirror of the tree
- * (scripts/test-unit/transpile.ts) with no loader, so a file costs what its test costs. Files that
- * ran quickly last time share a process in batches (packBatches); the rest run one process per
- * file, as tap runs them. `npm test` still runs every file, slow ones included, through tap.
+ * (scripts/test-unit/transpile.ts) with no loader, so a file costs what its test costs. Files
+ * share processes, packed by last run's times (packBatches); a file never timed runs alone, as tap
+ * runs every file. `npm test` still runs every file, slow ones included, through tap.
  *
  * Usage: npm run test:unit [-- [--jobs N] [--node-arg=ARG ...] [test/some.test.ts ...]]
  */
