@@ -180,21 +180,6 @@ t.test('import refuses a non-empty etcd catalog unless told to replace it', asyn
   const store = openEtcdStore(t, etcd.endpoints, prefix);
   const dir = tempDir(t);
   const file = join(dir, 'catalog.json');
-  const instance = (id: string) => ({
-    id,
-    name: 'web',
-    address: '10.0.0.1',
-    port: 80,
-    tags: [],
-    meta: {},
-    weight: 1,
-    region: null,
-    zone: null,
-    status: 'passing',
-    checks: [],
-    createIndex: 1,
-    modifyIndex: 1,
-  });
   const write = (ids: string[], configs: string[] = []) =>
     writeFileSync(
       file,
@@ -203,7 +188,7 @@ t.test('import refuses a non-empty etcd catalog unless told to replace it', asyn
         source: 'test',
         exportedAt: new Date(0).toISOString(),
         index: 1,
-        instances: ids.map(instance),
+        instances: ids.map((id) => instance(id)),
         serviceConfigs: configs.map((name) => ({ name, config: { limit: 1 } })),
       }),
     );
@@ -255,21 +240,6 @@ t.test('a file that is not a Konsul catalog is refused before anything is writte
     successBeforePassing: 1,
     failuresBeforeCritical: 1,
   });
-  const instance = (id: string, checks: unknown[]) => ({
-    id,
-    name: 'web',
-    address: '10.0.0.1',
-    port: 80,
-    tags: [],
-    meta: {},
-    weight: 1,
-    region: null,
-    zone: null,
-    status: 'passing',
-    checks,
-    createIndex: 1,
-    modifyIndex: 1,
-  });
   const parse = (value: unknown) => () => parseCatalogFile(JSON.stringify(value));
   t.throws(() => parseCatalogFile('{'), TransferError);
   t.throws(parse({ ...base, format: 'other' }), /not a konsul-catalog\/1 file/);
@@ -296,3 +266,22 @@ t.test('a file that is not a Konsul catalog is refused before anything is writte
   t.ok(parseCatalogFile(JSON.stringify({ ...base, instances: [], serviceConfigs: [config('web')] })));
   t.ok(parseCatalogFile(JSON.stringify({ ...base, instances: [instance('a', [check('c', 'a')])] })));
 });
+
+/** An instance as a catalog file lists it. */
+function instance(id: string, checks: unknown[] = []) {
+  return {
+    id,
+    name: 'web',
+    address: '10.0.0.1',
+    port: 80,
+    tags: [],
+    meta: {},
+    weight: 1,
+    region: null,
+    zone: null,
+    status: 'passing',
+    checks,
+    createIndex: 1,
+    modifyIndex: 1,
+  };
+}
