@@ -1,6 +1,7 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { MAX_QUERY_BYTES, sourceKey, TcpFront } from '../src/dns/tcp.js';
+import { ADMITS_PER_TURN, READ_BYTES } from '../src/dns/tcp-input.js';
 import { ANSWERS_PER_TURN, ANSWERS_WHILE_ACCEPTING } from '../src/dns/tcp-turns.js';
 
 /** A front that answers each message with itself reversed, so replies are easy to check. */
@@ -16,6 +17,7 @@ async function front(
     messageTimeoutMs: 2000,
     connectionOutputBytes: 65536,
     outputBytes: 16 * 1024 * 1024,
+    inputBytes: 4 * 1024 * 1024,
     answer: (message, source) => {
       seen.push(source);
       return message.length === 0 ? null : Buffer.from([...message].reverse());
@@ -623,4 +625,77 @@ t.test('a client that stopped reading its answers is closed a message timeout af
   t.equal(tcp.connectionCount, 0, 'its slot is free');
   t.equal(tcp.queuedOutputBytes, 0, 'and its queued answers are let go');
   t.same(reasons, ['stalled']);
+});
+
+/** `count` connections from `localAddress`, each writing `queries` pipelined 30-byte queries and never reading. */
+async function pipeliners(
+  t: { teardown(fn: () => unknown): void },
+  port: number,
+  count: number,
+  queries: number,
+  localAddress = '127.0.0.1',
+): Promise<Socket[]> {
+  const burst = Buffer.concat(Array.from({ length: queries }, () => frame(Array.from({ length: 28 }, (_, i) => i))));
+  const clients = await Promise.all(Array.from({ length: count }, () => open(t, port, localAddress)));
+  for (const client of clients) {
+    client.pause();
+    client.write(burst);
+  }
+  return clients;
+}
+
+t.test('query bytes read and not yet answered stay bounded however many connections pipeline', async (t) => {
+  const total = 40 * 2000;
+  let answered = 0;
+  let resolveAll: () => void = () => undefined;
+  const allAnswered = new Promise<void>((resolve) => (resolveAll = resolve));
+  const inputBytes = 65_536;
+  const { tcp, port } = await front(t, {
+    maxConnections: 40,
+    maxConnectionsPerSource: 40,
+    inputBytes,
+    answer: () => {
+      if (++answered === total) resolveAll();
+      return Buffer.from([1]);
+    },
+  });
+  // 40 connections × 60 KB: each was read in full as soon as it came (2.4 MB held at once).
+  await pipeliners(t, port, 40, 2000);
+  await allAnswered;
+  const bound = inputBytes + ADMITS_PER_TURN * READ_BYTES;
+  t.ok(
+    tcp.input.mostHeldBytes <= bound,
+    `at most ${tcp.input.mostHeldBytes} bytes held at once (bound ${bound}, 40 × 60 KB before)`,
+  );
+  t.equal(tcp.heldInputBytes, 0, 'and nothing once all is answered');
+});
+
+t.test('a client from a quiet source is read before connections flooding the input budget from another', async (t) => {
+  const flood = 20 * 2000;
+  let floodAnswered = 0;
+  let floodAnsweredWhenProbed = -1;
+  const { tcp, port } = await front(t, {
+    maxConnections: 40,
+    maxConnectionsPerSource: 40,
+    inputBytes: 65_536,
+    idleTimeoutMs: 60_000,
+    answer: (message, source) => {
+      if (source === '127.0.0.3') floodAnsweredWhenProbed = floodAnswered;
+      else floodAnswered++;
+      return Buffer.from([message.length]);
+    },
+  });
+  await pipeliners(t, port, 20, 2000, '127.0.0.2');
+  await waitFor(() => tcp.input.full && tcp.input.waiting > 0);
+  const probe = await open(t, port, '127.0.0.3');
+  const reply = await new Promise<Buffer>((resolve) => {
+    probe.once('data', (chunk: Buffer) => resolve(chunk));
+    probe.write(frame([5, 6]));
+  });
+  t.same([...reply], [0, 1, 2], 'the quiet client is answered');
+  // Let in behind every flooding connection waiting before it, it came after most of the flood.
+  t.ok(
+    floodAnsweredWhenProbed < flood / 2,
+    `after ${floodAnsweredWhenProbed} of the flood's ${flood} queries (20 connections waited to read before it)`,
+  );
 });
