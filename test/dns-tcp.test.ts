@@ -699,3 +699,26 @@ t.test('a client from a quiet source is read before connections flooding the inp
     `after ${floodAnsweredWhenProbed} of the flood's ${flood} queries (20 connections waited to read before it)`,
   );
 });
+
+t.test("when a waiting source's last bytes go, its next connection is let in though the budget is full", async (t) => {
+  const { tcp, port } = await front(t, { inputBytes: 2 * READ_BYTES, idleTimeoutMs: 60_000 });
+  // Let in before its first read, a connection counts as one read's worth: two fill the budget.
+  await open(t, port);
+  await open(t, port);
+  await waitFor(() => tcp.input.full);
+  // A source holding nothing is let in even so, once; its second connection waits.
+  const first = await open(t, port, '127.0.0.2');
+  await waitFor(() => tcp.input.heldBytes === 0 && tcp.connectionCount === 3 && !tcp.input.waiting);
+  const second = await open(t, port, '127.0.0.2');
+  await waitFor(() => tcp.input.waiting === 1);
+  const reply = new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('no reply within 3 s'), 3000);
+    second.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk.toString('hex'));
+    });
+  });
+  second.write(frame([7, 8]));
+  first.destroy();
+  t.equal(await reply, '00020807', 'let in once the first has gone, while the other source still fills the budget');
+});

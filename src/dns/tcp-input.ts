@@ -83,7 +83,8 @@ export class InputBudget {
     const mine = (this.heldBySource.get(source) ?? 0) + bytes;
     if (mine === 0) this.heldBySource.delete(source);
     else this.heldBySource.set(source, mine);
-    if (bytes < 0 && this.waitingCount > 0 && !this.full) this.onWaiting();
+    // Room, or a source with nothing held (let in even when full): a turn can let someone in.
+    if (bytes < 0 && this.waitingCount > 0 && (!this.full || mine === 0)) this.onWaiting();
   }
 
   /**
