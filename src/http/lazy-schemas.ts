@@ -36,11 +36,46 @@ interface Validate {
 }
 
 const buildEagerSerializer = SerializerSelector();
+
+/** Validators and serializers compiled by this process so far: a server compiling at start-up adds none while it serves. */
+let compilations = 0;
+
+export function schemaCompilations(): number {
+  return compilations;
+}
 /**
  * Compiled serializers by schema object, for instances without shared schemas (`addSchema`) or
  * serializer options, whose serializers depend on nothing else; holds at most one per route schema the process defines.
  */
 const serializers = new WeakMap<object, Serialize>();
+
+/**
+ * Serializers of schemas that are no route's own (an instance-list item, the explained answer),
+ * one per schema object per process, compiled on first use or by `compileAllSchemas`. Their
+ * schemas are module constants, so this holds a fixed handful.
+ */
+const sharedSerializers = new Map<object, Serialize | null>();
+
+/**
+ * The serializer of `schema` as a route without shared schemas or serializer options would
+ * compile it (Fastify's own compiler, so the bytes are the same), compiled on first use unless
+ * `compileAllSchemas` got there first.
+ */
+export function sharedSerializer(schema: object): Serialize {
+  if (!sharedSerializers.has(schema)) sharedSerializers.set(schema, null);
+  let compiled = sharedSerializers.get(schema) ?? null;
+  return (data) => (compiled ??= compileShared(schema))(data);
+}
+
+function compileShared(schema: object): Serialize {
+  let compiled = sharedSerializers.get(schema) ?? null;
+  if (compiled === null) {
+    compiled = buildEagerSerializer(undefined, undefined)({ schema, method: '', url: '', httpStatus: '200' });
+    compilations++;
+    sharedSerializers.set(schema, compiled);
+  }
+  return compiled;
+}
 
 /** The lazy compilers of each Fastify instance that uses them, for `compileAllSchemas`. */
 const byApp = new WeakMap<object, LazySchemas>();
@@ -51,11 +86,20 @@ export function useLazySchemas(app: FastifyInstance, schemas: LazySchemas): void
   byApp.set(app, schemas);
 }
 
-/** Compiles every route schema of `app` not compiled yet (all of them right after start-up). */
+/**
+ * Compiles every route schema of `app` not compiled yet (all of them right after start-up), and
+ * every shared serializer (sharedSerializer) not compiled yet; returns how many it compiled.
+ */
 export function compileAllSchemas(app: FastifyInstance): number {
   const schemas = byApp.get(app);
   if (schemas === undefined) throw new Error('this Fastify instance does not compile its schemas lazily');
-  return schemas.compileAll();
+  let count = schemas.compileAll();
+  for (const [schema, compiled] of sharedSerializers) {
+    if (compiled !== null) continue;
+    compileShared(schema);
+    count++;
+  }
+  return count;
 }
 
 export function lazySchemas(): LazySchemas {
@@ -67,6 +111,7 @@ export function lazySchemas(): LazySchemas {
     const compile = (): Validate => {
       if (compiled === null) {
         compiled = validatorCompiler(route) as Validate;
+        compilations++;
         pending.delete(compile);
       }
       return compiled;
@@ -95,8 +140,12 @@ export function lazySchemas(): LazySchemas {
       if (compiled !== null) return compiled;
       const compile = (): Serialize => {
         if (compiled === null) {
-          compiled = cache?.get(schema) ?? eager(route);
-          cache?.set(schema, compiled);
+          compiled = cache?.get(schema) ?? null;
+          if (compiled === null) {
+            compiled = eager(route);
+            compilations++;
+            cache?.set(schema, compiled);
+          }
           pending.delete(compile);
         }
         return compiled;
