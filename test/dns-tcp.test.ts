@@ -722,3 +722,30 @@ t.test("when a waiting source's last bytes go, its next connection is let in tho
   first.destroy();
   t.equal(await reply, '00020807', 'let in once the first has gone, while the other source still fills the budget');
 });
+
+t.test('connections that send nothing give way, after a message timeout, to one waiting to read', async (t) => {
+  const reasons: string[] = [];
+  const { tcp, port } = await front(t, {
+    inputBytes: READ_BYTES,
+    idleTimeoutMs: 60_000,
+    messageTimeoutMs: 100,
+    onClose: (reason) => reasons.push(reason),
+  });
+  // Let in before its first read, it is counted as one read's worth: the budget is full, a
+  // minute before its idle timeout.
+  const silent = await open(t, port);
+  await waitFor(() => tcp.input.full);
+  const next = await open(t, port);
+  await waitFor(() => tcp.input.waiting === 1);
+  const reply = new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('no reply within 3 s'), 3000);
+    next.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk.toString('hex'));
+    });
+  });
+  next.write(frame([7, 8]));
+  t.equal(await reply, '00020807', 'the one waiting is read and answered');
+  t.equal(await closedByServer(silent, 3000), 'server', 'the silent one was closed');
+  t.same(reasons, ['idle']);
+});

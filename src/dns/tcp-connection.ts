@@ -73,8 +73,6 @@ export class TcpConnection implements OutputWaiter, TurnTaker, InputWaiter {
   private everAnswered = false;
   /** Never let in to read yet (InputWaiter). */
   first = true;
-  /** Let in and not read since: the input budget holds a read's worth for it. */
-  private reserved = false;
   /** Reply bytes this connection has charged to the budget, and each write's share in write order. */
   private charged = 0;
   private readonly writes: number[] = [];
@@ -143,10 +141,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker, InputWaiter {
 
   private received(chunk: Buffer): void {
     const now = performance.now();
-    if (this.reserved) {
-      this.reserved = false;
-      this.host.input.unreserve(this.sourceKey);
-    }
+    this.host.input.unreserve(this);
     if (this.pending.length === 0) {
       // The first byte of a message: its deadline starts now and nothing the client sends moves it.
       this.keep(chunk);
@@ -242,7 +237,6 @@ export class TcpConnection implements OutputWaiter, TurnTaker, InputWaiter {
   /** Reads now if the input budget lets it, or waits in its line until `admitted`. */
   private readMore(): void {
     if (this.host.input.mayRead(this, this.first)) {
-      if (this.first) this.reserved = true;
       this.first = false;
       this.socket.resume();
       return;
@@ -252,10 +246,14 @@ export class TcpConnection implements OutputWaiter, TurnTaker, InputWaiter {
     this.setDeadline(performance.now() + this.host.limits.idleTimeoutMs, 'idle');
   }
 
+  /** InputWaiter: let in, it has sent nothing for a message timeout while others wait to read. */
+  closeSilent(): void {
+    this.close('idle');
+  }
+
   /** Let in by the input budget (InputWaiter). */
   admitted(): void {
     if (this.finished) return;
-    if (this.first) this.reserved = true;
     this.first = false;
     // A message begun before the wait has a message timeout again from now.
     if (this.pending.length > 0)
@@ -364,8 +362,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker, InputWaiter {
     this.timer = undefined;
     this.keep(EMPTY);
     this.host.input.forget(this);
-    if (this.reserved) this.host.input.unreserve(this.sourceKey);
-    this.reserved = false;
+    this.host.input.unreserve(this);
     this.host.budget.forget(this);
     this.host.turns.forget(this);
     this.host.stuck(this, false);

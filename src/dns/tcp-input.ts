@@ -16,6 +16,9 @@
  * holding the fewest bytes goes first: a flood from a few sources cannot keep a client from
  * another source from being read (a first-come line put it behind every flooding connection).
  *
+ * A new connection that sends nothing is closed, when others wait, a message timeout after it
+ * was let in (shedSilent).
+ *
  * Held bytes stay at most `limitBytes` plus one read (64 KiB) for each connection let in per
  * turn, plus one read for each connection that was reading while idle (waiting for its next
  * query after answering all before) when its bytes came.
@@ -23,6 +26,8 @@
 
 /** Connections let in to read in one turn of the event loop once the budget is in use. */
 export const ADMITS_PER_TURN = 16;
+
+import { performance } from 'node:perf_hooks';
 
 /** What one read can bring: node reads a socket 64 KiB at a time. */
 export const READ_BYTES = 65_536;
@@ -34,12 +39,17 @@ export interface InputWaiter {
   readonly first: boolean;
   /** Starts reading (it was let in). */
   admitted(): void;
+  /** Closes it: let in a message timeout ago, it has sent nothing while others wait to read. */
+  closeSilent(): void;
 }
 
 export class InputBudget {
   private held = 0;
   /** READ_BYTES for each connection let in before its first read, which may bring that much. */
   private reserved = 0;
+  /** Those connections, with when each was let in, longest first (a Map keeps insertion order). */
+  private readonly silent = new Map<InputWaiter, number>();
+  private shedTimer: NodeJS.Timeout | undefined;
   private readonly heldBySource = new Map<string, number>();
   /** Waiting connections by source, each oldest first (a Set keeps insertion order). */
   private readonly lines = new Map<string, Set<InputWaiter>>();
@@ -50,7 +60,16 @@ export class InputBudget {
   /** Told when connections wait and there may be room, so whoever runs turns schedules one. */
   onWaiting: () => void = () => undefined;
 
-  constructor(readonly limitBytes: number) {}
+  constructor(
+    readonly limitBytes: number,
+    /** How long a connection let in may send nothing before it is closed when others wait. */
+    private readonly silentTimeoutMs: number,
+  ) {}
+
+  close(): void {
+    if (this.shedTimer !== undefined) clearTimeout(this.shedTimer);
+    this.shedTimer = undefined;
+  }
 
   /** Query bytes read and not yet answered, across all connections. */
   get heldBytes(): number {
@@ -74,9 +93,10 @@ export class InputBudget {
   }
 
   /** A new connection's first read came (or it closed first): its reservation goes. */
-  unreserve(source: string): void {
+  unreserve(waiter: InputWaiter): void {
+    if (!this.silent.delete(waiter)) return;
     this.reserved -= READ_BYTES;
-    this.count(source, -READ_BYTES);
+    this.count(waiter.sourceKey, -READ_BYTES);
   }
 
   private count(source: string, bytes: number): void {
@@ -94,7 +114,7 @@ export class InputBudget {
   mayRead(waiter: InputWaiter, first: boolean): boolean {
     if (!this.full && this.waitingCount === 0 && this.admittedThisTurn < ADMITS_PER_TURN) {
       this.admittedThisTurn++;
-      if (first) this.reserve(waiter.sourceKey);
+      if (first) this.reserve(waiter);
       return true;
     }
     let line = this.lines.get(waiter.sourceKey);
@@ -113,6 +133,7 @@ export class InputBudget {
   /** A new turn: lets in up to ADMITS_PER_TURN waiting connections while there is room. */
   turn(): void {
     this.admittedThisTurn = 0;
+    if (this.full && this.waitingCount > 0) this.shedSilent(performance.now());
     while (this.waitingCount > 0 && this.admittedThisTurn < ADMITS_PER_TURN) {
       const [source, line] = this.leastHeldLine();
       // A full budget still lets in a source that holds nothing, once: connections that send
@@ -121,15 +142,40 @@ export class InputBudget {
       const next = line.values().next().value!;
       this.forget(next);
       this.admittedThisTurn++;
-      if (next.first) this.reserve(source);
+      if (next.first) this.reserve(next);
       next.admitted();
     }
   }
 
-  private reserve(source: string): void {
+  private reserve(waiter: InputWaiter): void {
+    this.silent.set(waiter, performance.now());
     this.reserved += READ_BYTES;
-    this.count(source, READ_BYTES);
+    this.count(waiter.sourceKey, READ_BYTES);
   }
+
+  /**
+   * Connections that send nothing would keep their reservations until their idle timeout (64
+   * of them fill the default budget). RFC 7766 §6.2.3 lets a busy server close idle
+   * connections: while others wait, those let in at least a message timeout ago that have
+   * still sent nothing are closed, longest first, until there is room.
+   */
+  private shedSilent(now: number): void {
+    for (const [waiter, at] of this.silent) {
+      if (!this.full) return;
+      if (now - at < this.silentTimeoutMs) {
+        // Look again when it will have been silent long enough.
+        this.shedTimer ??= setTimeout(this.shedAgain, Math.max(1, Math.ceil(at + this.silentTimeoutMs - now)));
+        this.shedTimer.unref();
+        return;
+      }
+      waiter.closeSilent();
+    }
+  }
+
+  private readonly shedAgain = (): void => {
+    this.shedTimer = undefined;
+    if (this.full && this.waitingCount > 0) this.onWaiting();
+  };
 
   /** A closed connection no longer waits. */
   forget(waiter: InputWaiter): void {

@@ -67,7 +67,7 @@ export class TcpFront implements ConnectionHost {
       connectionOutputBytes: options.connectionOutputBytes,
     };
     this.budget = new OutputBudget(options.outputBytes);
-    this.input = new InputBudget(options.inputBytes);
+    this.input = new InputBudget(options.inputBytes, options.messageTimeoutMs);
     this.turns = new AnswerTurns(this.budget, this.input);
     // allowHalfOpen: a client may send its query and half-close at once; it still gets the reply.
     // pauseOnConnect: a connection reads only once the input budget lets it in (TcpConnection).
@@ -112,6 +112,7 @@ export class TcpFront implements ConnectionHost {
       if (this.connections.size === 0) resolve();
     });
     this.turns.close();
+    this.input.close();
     if (this.shedTimer !== undefined) clearTimeout(this.shedTimer);
     this.shedTimer = undefined;
     for (const connection of this.connections) connection.close('shutdown');
