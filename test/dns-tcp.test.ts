@@ -1,8 +1,9 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { MAX_QUERY_BYTES, sourceKey, TcpFront } from '../src/dns/tcp.js';
-import { ADMITS_PER_TURN, READ_BYTES } from '../src/dns/tcp-input.js';
-import { ANSWERS_PER_TURN, ANSWERS_WHILE_ACCEPTING } from '../src/dns/tcp-turns.js';
+import { ADMITS_PER_TURN, InputBudget, READ_BYTES, type InputWaiter } from '../src/dns/tcp-input.js';
+import { OutputBudget } from '../src/dns/tcp-output.js';
+import { AnswerTurns, ANSWERS_PER_TURN, ANSWERS_WHILE_ACCEPTING } from '../src/dns/tcp-turns.js';
 
 /** A front that answers each message with itself reversed, so replies are easy to check. */
 async function front(
@@ -748,4 +749,31 @@ t.test('connections that send nothing give way, after a message timeout, to one 
   t.equal(await reply, '00020807', 'the one waiting is read and answered');
   t.equal(await closedByServer(silent, 3000), 'server', 'the silent one was closed');
   t.same(reasons, ['idle']);
+});
+
+t.test('connections waiting to read are let in one per turn while connections are being accepted', async (t) => {
+  const input = new InputBudget(READ_BYTES, 1000);
+  const turns = new AnswerTurns(new OutputBudget(1_000_000), input);
+  t.teardown(() => {
+    turns.close();
+    input.close();
+  });
+  let admitted = 0;
+  const waiter = (): InputWaiter => ({
+    sourceKey: '127.0.0.1',
+    first: false,
+    admitted: () => void admitted++,
+    closeSilent: () => undefined,
+  });
+  input.adjust('127.0.0.1', READ_BYTES);
+  for (let i = 0; i < 40; i++) input.mayRead(waiter(), false);
+  t.equal(input.waiting, 40, 'the budget is full: all wait');
+  // Room, and a connection was just accepted: libuv accepts one per turn, and a turn that reads
+  // 16 connections' 64 KiB each made the next accept wait that much longer.
+  input.adjust('127.0.0.1', -READ_BYTES);
+  turns.accepted();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(admitted, 1, 'one let in by the turn after an accept');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(admitted, 1 + ADMITS_PER_TURN, `then ${ADMITS_PER_TURN} a turn`);
 });

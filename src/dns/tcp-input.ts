@@ -10,7 +10,7 @@
  *
  * So connections are accepted paused and read only once let in: at once while fewer than
  * `limitBytes` are held and nobody waits, otherwise when a turn of AnswerTurns lets in at most
- * ADMITS_PER_TURN of those waiting. A connection waits again whenever it has answered all it
+ * ADMITS_PER_TURN of those waiting (one in a turn that follows an accept, see AnswerTurns). A connection waits again whenever it has answered all it
  * read and the budget is full. What stays unread waits in the kernel's socket buffer, which the
  * client's TCP window bounds, not in Konsul. Of those waiting, the connection of the source
  * holding the fewest bytes goes first: a flood from a few sources cannot keep a client from
@@ -131,10 +131,10 @@ export class InputBudget {
   }
 
   /** A new turn: lets in up to ADMITS_PER_TURN waiting connections while there is room. */
-  turn(): void {
+  turn(most = ADMITS_PER_TURN): void {
     this.admittedThisTurn = 0;
     if (this.full && this.waitingCount > 0) this.shedSilent(performance.now());
-    while (this.waitingCount > 0 && this.admittedThisTurn < ADMITS_PER_TURN) {
+    while (this.waitingCount > 0 && this.admittedThisTurn < most) {
       const [source, line] = this.leastHeldLine();
       // A full budget still lets in a source that holds nothing, once: connections that send
       // nothing, or floods from other sources, cannot keep a new source from being read.

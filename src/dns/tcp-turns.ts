@@ -112,9 +112,10 @@ export class AnswerTurns {
     const started = performance.now();
     let answered = 0;
     const allowance = this.accepting ? ANSWERS_WHILE_ACCEPTING : ANSWERS_PER_TURN;
+    // Connections let in to read now read in the next poll of the event loop, a bounded number
+    // of them: one while connections are being accepted, so that the loop turns fast then.
+    this.input.turn(this.accepting ? 1 : undefined);
     this.accepting = false;
-    // Connections let in to read now read in the next poll of the event loop, a bounded number of them.
-    this.input.turn();
     while (answered < allowance && performance.now() - started < TURN_MS) {
       const next = take(this.fresh) ?? (this.budget.full ? undefined : this.budget.nextWaiter()) ?? take(this.backlog);
       if (next === undefined) break;
