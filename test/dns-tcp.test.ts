@@ -777,3 +777,25 @@ t.test('connections waiting to read are let in one per turn while connections ar
   await new Promise((resolve) => setImmediate(resolve));
   t.equal(admitted, 1 + ADMITS_PER_TURN, `then ${ADMITS_PER_TURN} a turn`);
 });
+
+t.test('between waiting sources that hold nothing, the one with fewer connections is let in first', async (t) => {
+  const connections = new Map([
+    ['10.0.0.2', 16],
+    ['10.0.0.3', 1],
+  ]);
+  const input = new InputBudget(READ_BYTES, 1000, (source) => connections.get(source) ?? 0);
+  t.teardown(() => input.close());
+  const order: string[] = [];
+  const waiter = (sourceKey: string): InputWaiter => ({
+    sourceKey,
+    first: false,
+    admitted: () => void order.push(sourceKey),
+    closeSilent: () => undefined,
+  });
+  input.adjust('10.0.0.1', READ_BYTES);
+  for (let i = 0; i < 16; i++) input.mayRead(waiter('10.0.0.2'), false);
+  input.mayRead(waiter('10.0.0.3'), false);
+  // Full: only sources holding nothing are let in, one here (a turn that follows an accept).
+  input.turn(1);
+  t.same(order, ['10.0.0.3'], 'the client with one connection, though it came last');
+});

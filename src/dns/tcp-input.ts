@@ -64,6 +64,8 @@ export class InputBudget {
     readonly limitBytes: number,
     /** How long a connection let in may send nothing before it is closed when others wait. */
     private readonly silentTimeoutMs: number,
+    /** Connections open from a source: between sources holding the same, the one with fewer goes first. */
+    private readonly connectionsOf: (source: string) => number = () => 0,
   ) {}
 
   close(): void {
@@ -185,16 +187,25 @@ export class InputBudget {
     if (line.size === 0) this.lines.delete(waiter.sourceKey);
   }
 
-  /** The waiting source that holds the fewest bytes (ties: the one waiting longest), and its line. */
+  /**
+   * The waiting source that holds the fewest bytes, and its line. Between sources holding the
+   * same (many hold nothing when a flood of new connections waits), the one with the fewest
+   * connections open, then the one waiting longest: a client with one connection goes before
+   * hosts opening dozens, which, one let in a turn while accepting, kept it waiting a second.
+   */
   private leastHeldLine(): [string, Set<InputWaiter>] {
     let best: [string, Set<InputWaiter>] | undefined;
     let bestHeld = Number.POSITIVE_INFINITY;
+    let bestConnections = Number.POSITIVE_INFINITY;
     for (const entry of this.lines) {
       const held = this.heldBySource.get(entry[0]) ?? 0;
-      if (held < bestHeld) {
+      if (held > bestHeld) continue;
+      const connections = this.connectionsOf(entry[0]);
+      if (held < bestHeld || connections < bestConnections) {
         best = entry;
         bestHeld = held;
-        if (held === 0) break;
+        bestConnections = connections;
+        if (held === 0 && connections <= 1) break;
       }
     }
     return best!;

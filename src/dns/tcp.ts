@@ -67,7 +67,11 @@ export class TcpFront implements ConnectionHost {
       connectionOutputBytes: options.connectionOutputBytes,
     };
     this.budget = new OutputBudget(options.outputBytes);
-    this.input = new InputBudget(options.inputBytes, options.messageTimeoutMs);
+    this.input = new InputBudget(
+      options.inputBytes,
+      options.messageTimeoutMs,
+      (key) => this.perSource.get(key)?.size ?? 0,
+    );
     this.turns = new AnswerTurns(this.budget, this.input);
     // allowHalfOpen: a client may send its query and half-close at once; it still gets the reply.
     // pauseOnConnect: a connection reads only once the input budget lets it in (TcpConnection).
