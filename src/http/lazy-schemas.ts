@@ -7,13 +7,14 @@ import type { FastifyInstance, FastifySchema, FastifySchemaCompiler, FastifySche
 import { validatorCompiler } from './validation.js';
 
 /**
- * Route schemas compiled when a route is first used instead of when the server starts.
+ * Route schemas compiled when a route is first used, or all at once by `compileAllSchemas`.
  *
- * Compiling every route's validators (Ajv) and response serializers (fast-json-stringify) was
- * most of start-up: about 0.6 s of CPU for some 80 routes, of which a server typically serves a
- * handful. Now start-up compiles nothing and the first request to a route pays for that route
- * alone (a few milliseconds). `compileAll` compiles whatever is still pending, so a test can
- * still prove every schema compiles, as eager start-up used to.
+ * Compiling every route's validators (Ajv) and response serializers (fast-json-stringify) is
+ * about 0.3 s of CPU for some 80 routes, one schema up to tens of milliseconds, of which a test
+ * typically serves a handful. The server compiles them all before it listens
+ * (http.compileSchemas "startup"), since a compile on a request's path holds the event loop
+ * that DNS and every other request share; a test server compiles each on first use
+ * ("first-use"). `compileAll` also lets a test prove that every schema compiles.
  *
  * Serializers are also shared between Fastify instances in one process, keyed by the schema
  * object: Ajv already caches validators that way, and route schemas are module constants.
