@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * The bound on query bytes read from DNS TCP connections and not yet answered, across all of
  * them, and who may read next once it is reached.
@@ -26,8 +28,6 @@
 
 /** Connections let in to read in one turn of the event loop once the budget is in use. */
 export const ADMITS_PER_TURN = 16;
-
-import { performance } from 'node:perf_hooks';
 
 /** What one read can bring: node reads a socket 64 KiB at a time. */
 export const READ_BYTES = 65_536;
