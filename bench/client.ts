@@ -27,9 +27,9 @@ import { goalTable, isMain, renderSection, type Section } from './lib/report.js'
  */
 const BATCH = Number(process.env.BENCH_CLIENT_BATCH ?? 200);
 /** Pairs per strategy, end to end. */
-const PAIRS = Number(process.env.BENCH_CLIENT_PAIRS ?? 80);
+const PAIRS = Number(process.env.BENCH_CLIENT_PAIRS ?? 64);
 /** Pairs, and calls per side, of the two in-process levels: no kernel, so less noise per call. */
-const INPROC_PAIRS = Number(process.env.BENCH_CLIENT_INPROC_PAIRS ?? 24);
+const INPROC_PAIRS = Number(process.env.BENCH_CLIENT_INPROC_PAIRS ?? 20);
 const INPROC_BATCH = 1_000;
 const CODE_PAIRS = 10;
 const CODE_BATCH = 10_000;
