@@ -20,6 +20,7 @@
  * Goals (issue #14): the bare route's CPU per request ≥ 0.75 of Konsul's (Konsul within 1.33×),
  * and Konsul's req/s ≥ 0.75 of the bare route's; p99 within 2× of the bare route's.
  */
+import { loadConfig } from '../src/config/load.js';
 import { registerService } from './lib/catalog-setup.js';
 import { sendOk } from './lib/http-client.js';
 import { loadavg } from 'node:os';
@@ -39,18 +40,8 @@ const SESSION_KEYS = 10_000;
 /** The goal of both ratios (issue #14): Konsul within 1.33× of the bare route. */
 const RATIO_GOAL = 0.75;
 const HEALTH_PATH = '/v1/health/service/web?passing=true';
-export const STRATEGIES = [
-  'round-robin',
-  'weighted-round-robin',
-  'random',
-  'weighted-random',
-  'least-connections',
-  'p2c',
-  'ip-hash',
-  'ring-hash',
-  'maglev',
-  'latency-based',
-];
+/** Every strategy the server ships enabled. */
+export const STRATEGIES = loadConfig({ env: {} }).lb.enabled;
 
 /** The benchmark's query path; a varying key cycles through SESSION_KEYS so the consistent-hash lookups differ per request. */
 export function queryPath(strategy: string, key: number | 'fixed'): string {

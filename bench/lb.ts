@@ -8,12 +8,11 @@
  *   npx tsx bench/lb.ts            (npm run bench:lb)
  */
 import type { Instance } from '../src/catalog/types.js';
+import { loadConfig } from '../src/config/load.js';
 import { buildMaglevTable } from '../src/lb/maglev-table.js';
 import { createStrategyManager } from '../src/lb/manager.js';
 import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { buildRing } from '../src/lb/ring.js';
-import { OUTLIER_DETECTION_DEFAULTS } from '../src/lb/outliers.js';
-import { SLOW_START_DEFAULTS } from '../src/lb/slow-start.js';
 import type { Candidates, LbConfig, OrderOptions } from '../src/lb/types.js';
 import { effectiveWeights } from '../src/lb/weights.js';
 
@@ -24,30 +23,8 @@ const WARMUP_ITERATIONS = 20_000;
 const KEYS = 1024;
 
 const config: LbConfig = {
-  default: 'round-robin',
-  enabled: [
-    'round-robin',
-    'weighted-round-robin',
-    'random',
-    'weighted-random',
-    'least-connections',
-    'p2c',
-    'ip-hash',
-    'ring-hash',
-    'maglev',
-    'latency-based',
-  ],
-  ringHash: { pointsPerWeight: 100, minRingSize: 1024, maxRingSize: 65536 },
-  maglev: { tableSize: 65537 },
+  ...loadConfig({ env: {} }).lb,
   latency: { 'eu-west': { 'eu-west': 1, 'eu-central': 12, 'us-east': 80 } },
-  latencyEwmaAlpha: 0.3,
-  panicThreshold: 0,
-  cacheSize: 1024,
-  cacheBytes: 33_554_432,
-  buildSliceWork: 8192,
-  outlierDetection: OUTLIER_DETECTION_DEFAULTS,
-  slowStart: SLOW_START_DEFAULTS,
-  buildSliceTime: '1ms',
 };
 const REGIONS = ['eu-west', 'eu-central', 'us-east', 'ap-south'];
 

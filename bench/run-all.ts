@@ -174,6 +174,12 @@ const steps: Step[] = [
     timeoutMs: 5 * MINUTE,
     run: async () => (await (await import('./hostile.js')).run(['lb']))[0],
   },
+  // The other full-size repros of issue #13 (items 2, 5 and 6), each a script with processes of its own.
+  ...(['connections', 'dns', 'churn'] as const).map((name) => ({
+    title: `Hostile load: ${name}`,
+    timeoutMs: 8 * MINUTE,
+    run: async () => (await (await import('./hostile.js')).run([name]))[0],
+  })),
   {
     title: 'Consistent hashing: key spread and remapping',
     timeoutMs: 2 * MINUTE,

@@ -10,6 +10,7 @@ import type { Config } from './config/load.js';
 import { startDnsServer, type DnsServer } from './dns/server.js';
 import { HealthManager } from './health/manager.js';
 import { buildApp, type UiParts } from './http/app.js';
+import { compileAllSchemas } from './http/lazy-schemas.js';
 import { StatusHistory } from './catalog/status-history.js';
 import { fdBudget, readOpenFileLimit } from './http/fd-budget.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
@@ -174,6 +175,12 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       catalog.releaseWaiters();
       await closed;
     });
+    if (config.http.compileSchemas === 'startup') {
+      // Fastify hands routes their (lazy) compilers when it becomes ready; compiling them all
+      // before listening spares the first request of each route a stall of up to tens of ms.
+      await app.ready();
+      compileAllSchemas(app);
+    }
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address !== null ? address.port : config.http.port;

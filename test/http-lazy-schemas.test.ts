@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import t from 'tap';
-import { compileAllSchemas, lazySchemas, useLazySchemas } from '../src/http/lazy-schemas.js';
+import { compileAllSchemas, lazySchemas, schemaCompilations, useLazySchemas } from '../src/http/lazy-schemas.js';
 import { json, startTestKonsul } from './helpers/konsul.js';
 
 // Route schemas compile on first use (src/http/lazy-schemas.ts). Start-up used to prove that every
@@ -54,4 +54,29 @@ t.test('a broken schema fails compileAllSchemas, and its route fails only when u
   t.equal((await app.inject({ url: '/fine?n=1' })).statusCode, 200, 'start-up compiled nothing that could fail');
   t.equal((await app.inject({ url: '/broken?n=1' })).statusCode, 500);
   t.throws(() => compileAllSchemas(app), /no-such-type|type/);
+});
+
+t.test('http.compileSchemas "startup" (the default) compiles every route before the server listens', async (t) => {
+  const server = await startTestKonsul(t, { http: { compileSchemas: 'startup' } });
+  // Nothing left for a first request to compile: none of them can stall the event loop for it.
+  t.equal(compileAllSchemas(server.app), 0, 'nothing is pending once the server listens');
+  const before = schemaCompilations();
+  // The answers that serialize outside their route's own schema too: instance lists, an explained answer.
+  const registered = await server.app.inject({
+    method: 'PUT',
+    url: '/catalog/register',
+    payload: { id: 'w1', name: 'web', address: '10.0.0.1', port: 80 },
+  });
+  t.equal(registered.statusCode, 200, registered.body);
+  for (const url of [
+    '/catalog/services?name=web&lb=ring-hash&session-key=u1&limit=1',
+    '/catalog/services/web?explain=true',
+    '/services/web',
+    '/v1/health/service/web',
+    '/v1/catalog/service/web',
+  ]) {
+    const answer = await server.app.inject({ method: 'GET', url });
+    t.equal(answer.statusCode, 200, `${url}: ${answer.body}`);
+  }
+  t.equal(schemaCompilations(), before, 'serving compiled nothing');
 });

@@ -1,12 +1,4 @@
-import {
-  Etcd3,
-  type ICompare,
-  type IDuplexStream,
-  type IKeyValue,
-  type IRequestOp,
-  type IWatchRequest,
-  type IWatchResponse,
-} from 'etcd3';
+import { Etcd3, type ICompare, type IKeyValue, type IRequestOp, type IWatchResponse } from 'etcd3';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import type { Instance, ServiceConfigEntry } from '../catalog/types.js';
@@ -24,6 +16,14 @@ import {
 import { decodeConfig, decodeInstance, encodeConfig, encodeInstance, EtcdKeys, prefixEnd } from './etcd-codec.js';
 import { EtcdStats } from './etcd-stats.js';
 import { decodeMember } from './membership.js';
+import { PrefixFollower } from './prefix-follower.js';
+
+/** One consistent read of the catalog: every instance and config at one revision. */
+interface CatalogListing {
+  revision: number;
+  instances: Instance[];
+  configs: ServiceConfigEntry[];
+}
 
 export interface EtcdStoreOptions {
   endpoints: readonly string[];
@@ -38,9 +38,6 @@ export interface EtcdStoreOptions {
   logger: Logger;
   now?: () => number;
 }
-
-/** Re-list back-off after a failed listing: from the first to the last, doubling. */
-const RELIST_BACKOFF_MS = [100, 250, 500, 1000, 2000];
 
 /**
  * The catalog in etcd. Follows the Kubernetes watch cache: one paged listing pinned at one
@@ -60,9 +57,8 @@ export class EtcdStore implements ReplicatedStore {
   private readonly logger: Logger;
   private readonly now: () => number;
   private feed: ReplicaFeed | null = null;
-  private watch: IDuplexStream<IWatchRequest, IWatchResponse> | null = null;
-  /** Bumped on every (re)list so a late event from a dropped watch is ignored. */
-  private generation = 0;
+  /** The catalog's keys, listed and watched: every change reaches the feed through it. */
+  private readonly follower: PrefixFollower<CatalogListing>;
   private probeTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** The highest revision this node's view has been fed up to. */
@@ -84,6 +80,37 @@ export class EtcdStore implements ReplicatedStore {
       grpcOptions: { 'grpc.keepalive_time_ms': 2000, 'grpc.keepalive_timeout_ms': 1000 },
     });
     requireLeader(this.client);
+    this.follower = new PrefixFollower({
+      client: this.client,
+      logger: this.logger,
+      what: 'the catalog from etcd',
+      list: async () => {
+        const { revision, instances } = await this.list();
+        return { revision, instances, configs: await this.listConfigs(revision) };
+      },
+      take: ({ revision, instances, configs }) => {
+        this.fedRevision = Math.max(this.fedRevision, revision);
+        this.behindSince = null;
+        this.feed!.reset(revision, instances, configs);
+        return revision;
+      },
+      watchRequest: (startRevision) => ({
+        // Configs and instances in one range (see etcd-codec.ts), so their changes arrive in revision order.
+        key: Buffer.from(this.keys.configs),
+        range_end: prefixEnd(this.keys.instances),
+        start_revision: startRevision,
+        // Progress notifications tell a quiet watch it is still current, and let the view's
+        // index follow the store's revision without a change of ours.
+        progress_notify: true,
+      }),
+      onResponse: (response) => this.onWatchResponse(response),
+      // etcd cancels a watch whose start revision was compacted away, or whose member lost its
+      // leader (we send hasleader); either way the only safe resumption is a new listing.
+      onBreak: (reason, error) => {
+        this.logger.warn({ err: error, reason }, 'etcd watch broke; listing the catalog again');
+        this.stats.watchBreaks++;
+      },
+    });
   }
 
   contact(): StoreContact {
@@ -109,7 +136,7 @@ export class EtcdStore implements ReplicatedStore {
 
   async follow(feed: ReplicaFeed): Promise<void> {
     this.feed = feed;
-    await this.listAndWatch();
+    await this.follower.start();
     await this.probe();
     this.probeTimer = setInterval(() => void this.probe(), this.options.probeIntervalMs);
     this.probeTimer.unref();
@@ -171,36 +198,11 @@ export class EtcdStore implements ReplicatedStore {
     if (this.closed) return;
     this.closed = true;
     if (this.probeTimer !== null) clearInterval(this.probeTimer);
-    this.generation++;
-    this.dropWatch();
+    this.follower.stop();
     this.client.close();
   }
 
   // ---- listing and watching ------------------------------------------------------------------
-
-  /** Lists until it succeeds (or the store closes), hands the listing over, then watches from it. */
-  private async listAndWatch(): Promise<void> {
-    const generation = ++this.generation;
-    // A newer re-list (or close) supersedes this one.
-    for (let attempt = 0; generation === this.generation; attempt++) {
-      try {
-        const { revision, instances } = await this.list();
-        const configs = await this.listConfigs(revision);
-        // A close() or a newer re-list may have come while the listing was on its way.
-        if (generation !== this.generation) return;
-        this.fedRevision = Math.max(this.fedRevision, revision);
-        this.behindSince = null;
-        this.feed!.reset(revision, instances, configs);
-        await this.watchFrom(revision + 1, generation);
-        return;
-      } catch (error) {
-        this.logger.warn({ err: error, attempt }, 'could not list the catalog from etcd; retrying');
-        await new Promise((resolve) =>
-          setTimeout(resolve, RELIST_BACKOFF_MS[Math.min(attempt, RELIST_BACKOFF_MS.length - 1)]).unref(),
-        );
-      }
-    }
-  }
 
   /** Every instance, read page by page at the revision of the first page. */
   private async list(): Promise<{ revision: number; instances: Instance[] }> {
@@ -237,57 +239,6 @@ export class EtcdStore implements ReplicatedStore {
       ),
     );
     return response.kvs.flatMap((kv) => this.decodeConfigKey(kv) ?? []);
-  }
-
-  /**
-   * One watch stream of our own rather than etcd3's Watcher: that one resumes a broken watch
-   * from the last response header's revision, which can run ahead of the events delivered, and
-   * keeps reconnecting after its client is closed. A break here always means: list again.
-   */
-  private async watchFrom(startRevision: number, generation: number): Promise<void> {
-    const stream = await this.client.watchClient.watch();
-    if (generation !== this.generation) {
-      stream.cancel();
-      return;
-    }
-    this.watch = stream;
-    const broken = (reason: string, error?: Error) => {
-      if (generation !== this.generation) return;
-      this.logger.warn({ err: error, reason }, 'etcd watch broke; listing the catalog again');
-      this.relist();
-    };
-    stream.on('data', (response: IWatchResponse) => {
-      if (generation !== this.generation) return;
-      // etcd cancels a watch whose start revision was compacted away, or whose member lost its
-      // leader (we send hasleader); either way the only safe resumption is a new listing.
-      if (response.canceled)
-        return broken(`cancelled: ${response.cancel_reason || `compacted at ${response.compact_revision}`}`);
-      if (response.created) return;
-      this.onWatchResponse(response);
-    });
-    stream.on('error', (error: Error) => broken('stream error', error));
-    stream.on('end', () => broken('stream ended'));
-    stream.write({
-      create_request: {
-        // Configs and instances in one range (see etcd-codec.ts), so their changes arrive in revision order.
-        key: Buffer.from(this.keys.configs),
-        range_end: prefixEnd(this.keys.instances),
-        start_revision: startRevision,
-        // Progress notifications tell a quiet watch it is still current, and let the view's
-        // index follow the store's revision without a change of ours.
-        progress_notify: true,
-      },
-    });
-  }
-
-  private dropWatch(): void {
-    const stream = this.watch;
-    this.watch = null;
-    try {
-      stream?.cancel();
-    } catch {
-      // Already closed.
-    }
   }
 
   private onWatchResponse(response: IWatchResponse): void {
@@ -344,8 +295,7 @@ export class EtcdStore implements ReplicatedStore {
   private relist(): void {
     if (this.closed) return;
     this.stats.watchBreaks++;
-    this.dropWatch();
-    void this.listAndWatch();
+    this.follower.relist();
   }
 
   /**

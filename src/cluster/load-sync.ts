@@ -1,7 +1,8 @@
-import type { Etcd3, IDuplexStream, IKeyValue, IRequestOp, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { Etcd3, IKeyValue, IRangeResponse, IRequestOp } from 'etcd3';
 import type { Logger } from 'pino';
 import type { SharedLoad } from '../lb/manager.js';
 import { prefixEnd } from './etcd-codec.js';
+import { PrefixFollower } from './prefix-follower.js';
 
 export interface LoadSyncOptions {
   client: Etcd3;
@@ -23,7 +24,6 @@ export interface LoadSyncOptions {
 }
 
 const CODEC_VERSION = 1;
-const RELIST_BACKOFF_MS = [100, 250, 500, 1000, 2000];
 
 interface StoredLoad {
   v: number;
@@ -59,8 +59,7 @@ export class LoadSync {
   private readonly ownRevision = new Map<string, number>();
   /** Instances that left while their load key is this node's: deleted by the next flush. */
   private readonly leaving = new Set<string>();
-  private watch: IDuplexStream<IWatchRequest, IWatchResponse> | null = null;
-  private generation = 0;
+  private readonly follower: PrefixFollower<IRangeResponse>;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private closed = false;
@@ -72,11 +71,30 @@ export class LoadSync {
 
   constructor(private readonly options: LoadSyncOptions) {
     this.loadPrefix = `${options.prefix}load/`;
+    const range = () => ({ key: Buffer.from(this.loadPrefix), range_end: prefixEnd(this.loadPrefix) });
+    this.follower = new PrefixFollower({
+      client: options.client,
+      logger: options.logger,
+      what: 'load reports from etcd',
+      list: () => options.client.kv.range(range(), { deadline: new Date(Date.now() + options.requestTimeoutMs) }),
+      take: (page) => {
+        this.held.clear();
+        for (const kv of page.kvs) this.take(kv);
+        return Number(page.header.revision);
+      },
+      watchRequest: (startRevision) => ({ ...range(), start_revision: startRevision }),
+      onResponse: (response) => {
+        for (const event of response.events) {
+          if (event.type === 'Delete') this.held.delete(this.idOf(event.kv));
+          else this.take(event.kv);
+        }
+      },
+    });
   }
 
   /** Lists the load keys, applies them, watches them, and starts flushing. */
   async start(): Promise<void> {
-    await this.listAndWatch();
+    await this.follower.start();
     this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     this.timer.unref();
   }
@@ -118,8 +136,7 @@ export class LoadSync {
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.flushing?.catch(() => undefined);
-    this.generation++;
-    this.dropWatch();
+    this.follower.stop();
   }
 
   private async writePending(): Promise<void> {
@@ -203,71 +220,6 @@ export class LoadSync {
   private encode(load: SharedLoad): Buffer {
     const stored: StoredLoad = { v: CODEC_VERSION, c: load.connections, l: load.latencyMs, n: this.options.nodeName };
     return Buffer.from(JSON.stringify(stored));
-  }
-
-  // ---- listing and watching (as the catalog's watch: any break means list again) -------------
-
-  private async listAndWatch(): Promise<void> {
-    const generation = ++this.generation;
-    for (let attempt = 0; generation === this.generation && !this.closed; attempt++) {
-      try {
-        const page = await this.options.client.kv.range(
-          { key: Buffer.from(this.loadPrefix), range_end: prefixEnd(this.loadPrefix) },
-          { deadline: new Date(Date.now() + this.options.requestTimeoutMs) },
-        );
-        if (generation !== this.generation) return;
-        this.held.clear();
-        for (const kv of page.kvs) this.take(kv);
-        await this.watchFrom(Number(page.header.revision) + 1, generation);
-        return;
-      } catch (error) {
-        this.options.logger.warn({ err: error, attempt }, 'could not list load reports from etcd; retrying');
-        await new Promise((resolve) =>
-          setTimeout(resolve, RELIST_BACKOFF_MS[Math.min(attempt, RELIST_BACKOFF_MS.length - 1)]).unref(),
-        );
-      }
-    }
-  }
-
-  private async watchFrom(startRevision: number, generation: number): Promise<void> {
-    const stream = await this.options.client.watchClient.watch();
-    if (generation !== this.generation) {
-      stream.cancel();
-      return;
-    }
-    this.watch = stream;
-    const broken = () => {
-      if (generation !== this.generation || this.closed) return;
-      this.dropWatch();
-      void this.listAndWatch();
-    };
-    stream.on('data', (response: IWatchResponse) => {
-      if (generation !== this.generation) return;
-      if (response.canceled) return broken();
-      for (const event of response.events) {
-        if (event.type === 'Delete') this.held.delete(this.idOf(event.kv));
-        else this.take(event.kv);
-      }
-    });
-    stream.on('error', broken);
-    stream.on('end', broken);
-    stream.write({
-      create_request: {
-        key: Buffer.from(this.loadPrefix),
-        range_end: prefixEnd(this.loadPrefix),
-        start_revision: startRevision,
-      },
-    });
-  }
-
-  private dropWatch(): void {
-    const stream = this.watch;
-    this.watch = null;
-    try {
-      stream?.cancel();
-    } catch {
-      // Already closed.
-    }
   }
 
   private idOf(kv: IKeyValue): string {

@@ -1,11 +1,9 @@
 import { EventEmitter } from 'node:events';
-import type { Etcd3, IDuplexStream, IWatchRequest, IWatchResponse, Lease } from 'etcd3';
+import type { Etcd3, IRangeResponse, Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import type { ClusterMember as MemberRecord, WriteFence } from '../catalog/store.js';
 import { prefixEnd, type EtcdKeys } from './etcd-codec.js';
-
-/** Re-list back-off after a failed listing of the members, doubling up to the last. */
-const RELIST_BACKOFF_MS = [100, 250, 500, 1000, 2000];
+import { PrefixFollower } from './prefix-follower.js';
 
 /**
  * This node's key on an etcd lease, and the live members (the keys that exist), followed by one
@@ -29,8 +27,8 @@ export class Membership {
   private expiry: NodeJS.Timeout | null = null;
   /** Live members: name → create revision of their key. */
   private live = new Map<string, number>();
-  private watch: IDuplexStream<IWatchRequest, IWatchResponse> | null = null;
-  private generation = 0;
+  /** The member keys, listed and watched. */
+  private readonly follower: PrefixFollower<IRangeResponse>;
   private readonly changes = new EventEmitter();
 
   constructor(
@@ -42,13 +40,48 @@ export class Membership {
     private readonly now: () => number = Date.now,
   ) {
     this.changes.setMaxListeners(0);
+    const range = () => ({ key: Buffer.from(keys.members), range_end: prefixEnd(keys.members) });
+    const nameOf = (key: Buffer) => key.toString('utf8').slice(keys.members.length);
+    this.follower = new PrefixFollower({
+      client,
+      logger,
+      what: 'the cluster members',
+      list: () => client.kv.range(range()),
+      take: (listing) => {
+        this.live = new Map(listing.kvs.map((kv) => [nameOf(kv.key), Number(kv.create_revision)]));
+        this.changes.emit('change');
+        this.checkSelf();
+        return Number(listing.header.revision);
+      },
+      watchRequest: (startRevision) => ({ ...range(), start_revision: startRevision }),
+      onResponse: (response) => {
+        let changed = false;
+        for (const event of response.events) {
+          const name = nameOf(event.kv.key);
+          const known = this.live.get(name);
+          // This node records its own new key before the watch delivers the old one's deletion.
+          if (event.type === 'Delete') {
+            if (known !== undefined && known < Number(event.kv.mod_revision)) {
+              this.live.delete(name);
+              changed = true;
+            }
+          } else if (known === undefined || known < Number(event.kv.create_revision)) {
+            this.live.set(name, Number(event.kv.create_revision));
+            changed = true;
+          }
+        }
+        if (!changed) return;
+        this.changes.emit('change');
+        this.checkSelf();
+      },
+    });
   }
 
   /** Writes this node's key, then follows the member list. */
   async start(record: Omit<MemberRecord, 'name'>): Promise<void> {
     this.record = { name: this.name, ...record };
     await this.join();
-    await this.follow();
+    await this.follower.start();
   }
 
   /** Live member names, sorted; null while this node is not one of them. */
@@ -68,8 +101,7 @@ export class Membership {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.generation++;
-    this.dropWatch();
+    this.follower.stop();
     if (this.retry !== null) clearTimeout(this.retry);
     if (this.expiry !== null) clearTimeout(this.expiry);
     const lease = this.lease;
@@ -144,98 +176,12 @@ export class Membership {
     });
   }
 
-  // ---- the member list -------------------------------------------------------------------------
-
-  /** Lists the members, then watches from the listing's revision + 1; any break lists again. */
-  private async follow(): Promise<void> {
-    const generation = ++this.generation;
-    for (let attempt = 0; generation === this.generation; attempt++) {
-      try {
-        const listing = await this.client.kv.range({
-          key: Buffer.from(this.keys.members),
-          range_end: prefixEnd(this.keys.members),
-        });
-        if (generation !== this.generation) return;
-        this.live = new Map(
-          listing.kvs.map((kv) => [
-            kv.key.toString('utf8').slice(this.keys.members.length),
-            Number(kv.create_revision),
-          ]),
-        );
-        this.changes.emit('change');
-        this.checkSelf();
-        await this.watchFrom(Number(listing.header.revision) + 1, generation);
-        return;
-      } catch (error) {
-        this.logger.warn({ err: error, attempt }, 'could not list the cluster members; retrying');
-        await new Promise((resolve) =>
-          setTimeout(resolve, RELIST_BACKOFF_MS[Math.min(attempt, RELIST_BACKOFF_MS.length - 1)]).unref(),
-        );
-      }
-    }
-  }
-
-  private async watchFrom(startRevision: number, generation: number): Promise<void> {
-    const stream = await this.client.watchClient.watch();
-    if (generation !== this.generation) {
-      stream.cancel();
-      return;
-    }
-    this.watch = stream;
-    const broken = () => {
-      if (generation !== this.generation || this.stopped) return;
-      this.dropWatch();
-      void this.follow();
-    };
-    stream.on('data', (response: IWatchResponse) => {
-      if (generation !== this.generation) return;
-      if (response.canceled) return broken();
-      let changed = false;
-      for (const event of response.events) {
-        const name = event.kv.key.toString('utf8').slice(this.keys.members.length);
-        const known = this.live.get(name);
-        // This node records its own new key before the watch delivers the old one's deletion.
-        if (event.type === 'Delete') {
-          if (known !== undefined && known < Number(event.kv.mod_revision)) {
-            this.live.delete(name);
-            changed = true;
-          }
-        } else if (known === undefined || known < Number(event.kv.create_revision)) {
-          this.live.set(name, Number(event.kv.create_revision));
-          changed = true;
-        }
-      }
-      if (!changed) return;
-      this.changes.emit('change');
-      this.checkSelf();
-    });
-    stream.on('error', broken);
-    stream.on('end', broken);
-    stream.write({
-      create_request: {
-        key: Buffer.from(this.keys.members),
-        range_end: prefixEnd(this.keys.members),
-        start_revision: startRevision,
-      },
-    });
-  }
-
   /** This node's key went (its lease expired while etcd could not hear it): join again under a new one. */
   private checkSelf(): void {
     if (this.stopped || this.joinedRevision === 0) return;
     if (this.live.get(this.name) === this.joinedRevision) return;
     this.logger.warn({ member: this.name }, 'this node’s membership key is gone; joining again');
     this.rejoin();
-  }
-
-  private dropWatch(): void {
-    const stream = this.watch;
-    this.watch = null;
-    try {
-      stream?.cancel();
-    } catch {
-      // Already closed.
-    }
   }
 }
 

@@ -26,6 +26,7 @@ export const ConfigSchema = Type.Object(
         requestTimeout: Duration,
         keepAliveTimeout: Duration,
         idleTimeout: Duration,
+        compileSchemas: Type.Union([Type.Literal('startup'), Type.Literal('first-use')]),
       },
       { additionalProperties: false },
     ),

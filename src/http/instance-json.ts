@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { TSchema } from 'typebox';
 import type { Instance } from '../catalog/types.js';
+import { sharedSerializer } from './lazy-schemas.js';
 
 /** What Fastify's own serializer path sets for a JSON body. */
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
@@ -20,8 +21,9 @@ const CLOSE = 0x5d; // ]
  * own, plus superseded ones an in-flight request or a cached load-balancing list still holds
  * until it lets go), about the size of the answers that list it (docs/api.md, "Answer bytes").
  *
- * Items are serialized by the route's own serializer compiler (reply.compileSerializationSchema
- * with the item schema of the route's 200 response), kept as UTF-8 bytes and joined the way
+ * Items are serialized by Fastify's serializer compiler with the item schema of the route's 200
+ * response (sharedSerializer: compiled once per process, at start-up unless the server compiles
+ * schemas on first use), kept as UTF-8 bytes and joined the way
  * fast-json-stringify joins array items, so the bytes are the ones the route's array serializer
  * would write; the route keeps declaring its response schema, which still describes the body.
  */
@@ -29,7 +31,7 @@ export class InstanceListJson {
   private readonly items = new WeakMap<Instance, Buffer>();
   /** The items of the answer being built, reused: answering is synchronous from here on. */
   private readonly parts: Buffer[] = [];
-  private serializeItem: ((item: Record<string, unknown>) => string) | null = null;
+  private readonly serializeItem: (item: unknown) => string;
 
   /**
    * @param itemSchema the schema of one item of the route's 200 array
@@ -37,22 +39,24 @@ export class InstanceListJson {
    *   depend on nothing but the instance and values fixed for the life of this object
    */
   constructor(
-    private readonly itemSchema: TSchema,
+    itemSchema: TSchema,
     private readonly toItem?: (instance: Instance) => object,
-  ) {}
+  ) {
+    this.serializeItem = sharedSerializer(itemSchema);
+  }
 
   /**
    * The array of `instances`' items as JSON, in UTF-8: bytes, so a long answer (every instance of
    * a large service) is one copy of cached bytes, not a string to encode again on every write.
    */
-  body(reply: FastifyReply, instances: readonly Instance[]): Buffer {
+  body(instances: readonly Instance[]): Buffer {
     const parts = this.parts;
     // Empty even if a serializer threw half-way through the previous answer.
     parts.length = 0;
     // Brackets and one comma between items.
     let length = instances.length === 0 ? 2 : instances.length + 1;
     for (let i = 0; i < instances.length; i++) {
-      const item = this.item(reply, instances[i]);
+      const item = this.item(instances[i]);
       parts.push(item);
       length += item.length;
     }
@@ -68,15 +72,11 @@ export class InstanceListJson {
     return body;
   }
 
-  private item(reply: FastifyReply, instance: Instance): Buffer {
+  private item(instance: Instance): Buffer {
     let item = this.items.get(instance);
     if (item === undefined) {
-      const serialize = (this.serializeItem ??= reply.compileSerializationSchema(
-        this.itemSchema as unknown as Record<string, unknown>,
-        '200',
-      ));
       const shown = this.toItem === undefined ? instance : this.toItem(instance);
-      item = Buffer.from(serialize(shown as unknown as Record<string, unknown>));
+      item = Buffer.from(this.serializeItem(shown));
       this.items.set(instance, item);
     }
     return item;
@@ -84,6 +84,6 @@ export class InstanceListJson {
 
   /** Sends the array of `instances`' items with the JSON content-type, bypassing per-request serialization (Fastify sends bytes as they are). */
   send(reply: FastifyReply, instances: readonly Instance[]): FastifyReply {
-    return reply.header('content-type', JSON_CONTENT_TYPE).send(this.body(reply, instances));
+    return reply.header('content-type', JSON_CONTENT_TYPE).send(this.body(instances));
   }
 }

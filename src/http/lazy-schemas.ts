@@ -7,13 +7,14 @@ import type { FastifyInstance, FastifySchema, FastifySchemaCompiler, FastifySche
 import { validatorCompiler } from './validation.js';
 
 /**
- * Route schemas compiled when a route is first used instead of when the server starts.
+ * Route schemas compiled when a route is first used, or all at once by `compileAllSchemas`.
  *
- * Compiling every route's validators (Ajv) and response serializers (fast-json-stringify) was
- * most of start-up: about 0.6 s of CPU for some 80 routes, of which a server typically serves a
- * handful. Now start-up compiles nothing and the first request to a route pays for that route
- * alone (a few milliseconds). `compileAll` compiles whatever is still pending, so a test can
- * still prove every schema compiles, as eager start-up used to.
+ * Compiling every route's validators (Ajv) and response serializers (fast-json-stringify) is
+ * about 0.3 s of CPU for some 80 routes, one schema up to tens of milliseconds, of which a test
+ * typically serves a handful. The server compiles them all before it listens
+ * (http.compileSchemas "startup"), since a compile on a request's path holds the event loop
+ * that DNS and every other request share; a test server compiles each on first use
+ * ("first-use"). `compileAll` also lets a test prove that every schema compiles.
  *
  * Serializers are also shared between Fastify instances in one process, keyed by the schema
  * object: Ajv already caches validators that way, and route schemas are module constants.
@@ -36,11 +37,46 @@ interface Validate {
 }
 
 const buildEagerSerializer = SerializerSelector();
+
+/** Validators and serializers compiled by this process so far: a server compiling at start-up adds none while it serves. */
+let compilations = 0;
+
+export function schemaCompilations(): number {
+  return compilations;
+}
 /**
  * Compiled serializers by schema object, for instances without shared schemas (`addSchema`) or
  * serializer options, whose serializers depend on nothing else; holds at most one per route schema the process defines.
  */
 const serializers = new WeakMap<object, Serialize>();
+
+/**
+ * Serializers of schemas that are no route's own (an instance-list item, the explained answer),
+ * one per schema object per process, compiled on first use or by `compileAllSchemas`. Their
+ * schemas are module constants, so this holds a fixed handful.
+ */
+const sharedSerializers = new Map<object, Serialize | null>();
+
+/**
+ * The serializer of `schema` as a route without shared schemas or serializer options would
+ * compile it (Fastify's own compiler, so the bytes are the same), compiled on first use unless
+ * `compileAllSchemas` got there first.
+ */
+export function sharedSerializer(schema: object): Serialize {
+  if (!sharedSerializers.has(schema)) sharedSerializers.set(schema, null);
+  let compiled = sharedSerializers.get(schema) ?? null;
+  return (data) => (compiled ??= compileShared(schema))(data);
+}
+
+function compileShared(schema: object): Serialize {
+  let compiled = sharedSerializers.get(schema) ?? null;
+  if (compiled === null) {
+    compiled = buildEagerSerializer(undefined, undefined)({ schema, method: '', url: '', httpStatus: '200' });
+    compilations++;
+    sharedSerializers.set(schema, compiled);
+  }
+  return compiled;
+}
 
 /** The lazy compilers of each Fastify instance that uses them, for `compileAllSchemas`. */
 const byApp = new WeakMap<object, LazySchemas>();
@@ -51,11 +87,20 @@ export function useLazySchemas(app: FastifyInstance, schemas: LazySchemas): void
   byApp.set(app, schemas);
 }
 
-/** Compiles every route schema of `app` not compiled yet (all of them right after start-up). */
+/**
+ * Compiles every route schema of `app` not compiled yet (all of them right after start-up), and
+ * every shared serializer (sharedSerializer) not compiled yet; returns how many it compiled.
+ */
 export function compileAllSchemas(app: FastifyInstance): number {
   const schemas = byApp.get(app);
   if (schemas === undefined) throw new Error('this Fastify instance does not compile its schemas lazily');
-  return schemas.compileAll();
+  let count = schemas.compileAll();
+  for (const [schema, compiled] of sharedSerializers) {
+    if (compiled !== null) continue;
+    compileShared(schema);
+    count++;
+  }
+  return count;
 }
 
 export function lazySchemas(): LazySchemas {
@@ -67,6 +112,7 @@ export function lazySchemas(): LazySchemas {
     const compile = (): Validate => {
       if (compiled === null) {
         compiled = validatorCompiler(route) as Validate;
+        compilations++;
         pending.delete(compile);
       }
       return compiled;
@@ -95,8 +141,12 @@ export function lazySchemas(): LazySchemas {
       if (compiled !== null) return compiled;
       const compile = (): Serialize => {
         if (compiled === null) {
-          compiled = cache?.get(schema) ?? eager(route);
-          cache?.set(schema, compiled);
+          compiled = cache?.get(schema) ?? null;
+          if (compiled === null) {
+            compiled = eager(route);
+            compilations++;
+            cache?.set(schema, compiled);
+          }
           pending.delete(compile);
         }
         return compiled;

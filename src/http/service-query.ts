@@ -6,6 +6,7 @@ import { Errors } from '../errors.js';
 import type { StrategyManager } from '../lb/manager.js';
 import { isBlocking, waitIfBlocking, type BlockingSettings } from './blocking.js';
 import type { InstanceListJson } from './instance-json.js';
+import { sharedSerializer } from './lazy-schemas.js';
 import { ExplainedAnswerSchema, type ServiceQuery } from './schemas.js';
 
 export interface ServiceQueryDeps {
@@ -81,7 +82,7 @@ export function answerServiceInstances(
   const send =
     query.explain === true
       ? (body: ServiceAnswer): undefined => {
-          void reply.serializer(reply.compileSerializationSchema(EXPLAINED_ANSWER)).send(explained(body));
+          void reply.serializer(serializeExplained).send(explained(body));
           return undefined;
         }
       : (body: ServiceAnswer): undefined => {
@@ -92,6 +93,7 @@ export function answerServiceInstances(
 }
 
 const EXPLAINED_ANSWER = { ...ExplainedAnswerSchema };
+const serializeExplained = sharedSerializer(EXPLAINED_ANSWER);
 
 const explained = (answer: ServiceAnswer): ExplainedAnswer => ({
   instances: answer.instances,

@@ -250,15 +250,3 @@ export class OutlierDetector {
     return { ejected, capped };
   }
 }
-
-/** The defaults of lb.outlierDetection (konsul.config.json holds the same), for code that builds an lb config. */
-export const OUTLIER_DETECTION_DEFAULTS = {
-  consecutiveFailures: 5,
-  interval: '10s',
-  baseEjectionTime: '30s',
-  maxEjectionTime: '5m',
-  maxEjectionPercent: 10,
-  successRateMinimumHosts: 5,
-  successRateRequestVolume: 100,
-  successRateStdevFactor: 1.9,
-};

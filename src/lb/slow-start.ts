@@ -25,9 +25,6 @@ export interface SlowStartConfig {
   minWeightPercent: number;
 }
 
-/** The defaults of lb.slowStart (konsul.config.json holds the same), for code that builds an lb config. */
-export const SLOW_START_DEFAULTS = { window: '0s', aggression: 1, minWeightPercent: 10 };
-
 /** The share of its weight an instance gets `elapsedMs` into its ramp. */
 export function rampFactor(elapsedMs: number, config: SlowStartConfig): number {
   if (config.windowMs <= 0 || elapsedMs >= config.windowMs) return 1;

@@ -16,9 +16,16 @@ export interface Metrics {
   httpDuration: LabelledHistogram;
 }
 
+/**
+ * How often konsul_nodejs_eventloop_lag_* samples the loop (prom-client's default). Node records
+ * the whole time between two samples, so an idle loop reads about this much: a stall is what a
+ * reading exceeds it by.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 10;
+
 export function createMetrics(catalog: Catalog): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'konsul_' });
+  collectDefaultMetrics({ register: registry, prefix: 'konsul_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   // These default gauges end in _total, which Prometheus reserves for counters (promtool
   // rejects them); the per-type gauges konsul_nodejs_active_{handles,requests,resources} stay.
   for (const kind of ['handles', 'requests', 'resources'])

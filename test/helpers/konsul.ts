@@ -23,7 +23,8 @@ export async function startTestKonsul(
   options: StartOptions = {},
 ): Promise<TestKonsul> {
   const base: DeepPartial<Config> = {
-    http: { port: 0 },
+    // A test serves a handful of routes: compiling all of them at each start would be most of its CPU.
+    http: { port: 0, compileSchemas: 'first-use' },
     dns: { enabled: false, port: 0 },
     storage: { dataDir: tempDir(t) },
     log: { level: 'info' },

@@ -1,37 +1,16 @@
 /** Instance fixtures and a default lb config for the load-balancing tests. */
 import type { HealthStatus, Instance } from '../../src/catalog/types.js';
-import { OUTLIER_DETECTION_DEFAULTS } from '../../src/lb/outliers.js';
-import { SLOW_START_DEFAULTS } from '../../src/lb/slow-start.js';
+import { loadConfig } from '../../src/config/load.js';
 import type { Candidates, LbConfig } from '../../src/lb/types.js';
 
+/** The shipped lb defaults (konsul.config.json), with every table built inline unless a test says otherwise. */
 export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
   return {
-    default: 'round-robin',
-    enabled: [
-      'round-robin',
-      'weighted-round-robin',
-      'random',
-      'weighted-random',
-      'least-connections',
-      'p2c',
-      'ip-hash',
-      'ring-hash',
-      'maglev',
-      'latency-based',
-    ],
-    ringHash: { pointsPerWeight: 100, minRingSize: 1024, maxRingSize: 65536 },
-    maglev: { tableSize: 65537 },
-    latency: {},
-    latencyEwmaAlpha: 0.3,
-    panicThreshold: 0,
-    cacheSize: 1024,
-    cacheBytes: 33_554_432,
+    ...loadConfig({ env: {} }).lb,
     // Large enough that every table builds inline: these tests check what tables contain.
     // Sliced builds (the production default, 8192) are specified in lb-table-builder.test.ts
     // and lb-tables.test.ts, which set it explicitly.
     buildSliceWork: 100_000_000,
-    outlierDetection: OUTLIER_DETECTION_DEFAULTS,
-    slowStart: SLOW_START_DEFAULTS,
     buildSliceTime: '1h',
     ...overrides,
   };
