@@ -1,19 +1,28 @@
 /**
  * Hostile DNS-over-TCP load at full size (issue #13, item 5), against Konsul's DNS server in a
- * process of its own with the default config. For each scenario it records the server's
- * event-loop delay, its RSS before, at the peak, after the attackers close and after a forced GC,
- * and whether a known-good query kept being answered over UDP and over TCP from another source.
+ * process of its own with the default config. For each scenario it records:
+ * - the server's event-loop stalls during the attack and in the 2 s after the attackers close
+ *   (monitorEventLoopDelay with a 10 ms timer, minus those 10 ms: an idle loop reads 0);
+ * - its RSS, V8 heap used and ArrayBuffer bytes before, at the RSS peak (sampled each second)
+ *   and after a forced GC once the attackers have closed; RSS staying up while heap and buffers
+ *   are back down is memory the allocator kept, not memory Konsul holds;
+ * - the most query bytes held (read, not yet answered) and reply bytes queued, sampled each second;
+ * - whether a known-good A query from another source (127.0.0.250), every 500 ms, was answered
+ *   within 1 s over UDP and over TCP (a new connection each time).
  *
- *   npx tsx bench/hostile-dns.ts
+ *   npx tsx bench/hostile-dns.ts                   (or: npx tsx bench/hostile.ts dns)
  *   HOSTILE_DNS_SECONDS=10 HOSTILE_DNS_CONNECTIONS=2000 npx tsx bench/hostile-dns.ts
  *   HOSTILE_DNS_SCENARIOS=pipeline npx tsx bench/hostile-dns.ts
+ *   HOSTILE_DNS_VERBOSE=1 ...   a line a second, each probe failure, each server stall over 100 ms
+ *                               and the largest memory mappings after GC, on stderr
+ *   HOSTILE_DNS_PROF=dir ...    a --cpu-prof of the server into dir
  *
  * Scenarios:
  * - trickle-one-source: 4,096 connections from one address, each sending one byte of a query
  *   every 3 s and reconnecting 1 s after being closed (the attack that once held every slot).
  * - trickle-many-sources: the same from 256 loopback addresses, 16 each, under the per-source
  *   limit: only the message deadline and eviction of stale connections stand in the way.
- * - pipeline: 4,000 connections from 64 addresses, each writing 2,000 pipelined SRV queries
+ * - pipeline: 4,096 connections from 64 addresses (64 each, the per-source limit), each writing 2,000 pipelined SRV queries
  *   for a 40-instance service and never reading an answer (this once took RSS from 470 MB to
  *   1.28 GB, and it stayed there after they closed).
  *
@@ -21,7 +30,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,16 +45,24 @@ const PROBE_SOURCE = '127.0.0.250';
 const PROBE_INTERVAL_MS = 500;
 const PROBE_TIMEOUT_MS = 1000;
 const BIG_INSTANCES = 40;
+/**
+ * monitorEventLoopDelay's timer period. It records the whole interval between two of its timer
+ * callbacks, so an idle loop reads about this much: the table reports the delay beyond it.
+ */
+const LOOP_RESOLUTION_MS = 10;
 
 interface Stats {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   arrayBuffers: number;
+  external: number;
   delayP50: number;
   delayP99: number;
   delayMax: number;
   connections: number;
   queuedOutputBytes: number;
+  heldInputBytes: number;
 }
 
 type Command = { cmd: 'stats'; resetDelay: boolean } | { cmd: 'gc' };
@@ -79,11 +96,29 @@ async function serve(): Promise<void> {
     registry: new Registry(),
     logger: pino({ level: 'silent' }),
   });
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   delay.enable();
+  if (process.env.HOSTILE_DNS_VERBOSE !== undefined) {
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      if (now - last > 110) console.error(`server stall ${(now - last - 10).toFixed(0)} ms ending ${clock()}`);
+      last = now;
+    }, 10).unref();
+  }
   process.on('message', (message: Command) => {
     if (message.cmd === 'gc') {
       (globalThis as { gc?: () => void }).gc?.();
+      if (process.env.HOSTILE_DNS_VERBOSE !== undefined) {
+        const maps = readFileSync('/proc/self/smaps', 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
+        const sized = maps
+          .map((entry) => ({ head: entry.split('\n')[0], rss: Number(/\nRss:\s+(\d+)/.exec(entry)?.[1] ?? 0) }))
+          .sort((a, b) => b.rss - a.rss)
+          .slice(0, 6);
+        const memory = process.memoryUsage();
+        console.error(`after gc heapTotal=${Math.round(memory.heapTotal / 2 ** 20)} MB; largest mappings:`);
+        for (const { head, rss } of sized) console.error(`  ${Math.round(rss / 1024)} MB ${head}`);
+      }
       process.send?.({ done: true });
       return;
     }
@@ -91,13 +126,16 @@ async function serve(): Promise<void> {
     const stats: Stats = {
       rss: memory.rss,
       heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
       arrayBuffers: memory.arrayBuffers,
+      external: memory.external,
       delayP50: delay.percentile(50) / 1e6,
-      delayP99: delay.percentile(99) / 1e6,
-      delayMax: delay.max / 1e6,
+      delayP99: Math.max(0, delay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+      delayMax: Math.max(0, delay.max / 1e6 - LOOP_RESOLUTION_MS),
       // Absent before the TCP limits existed: the same script then measures the old server.
       connections: (server.tcp as typeof server.tcp | undefined)?.connectionCount ?? -1,
       queuedOutputBytes: (server.tcp as typeof server.tcp | undefined)?.queuedOutputBytes ?? -1,
+      heldInputBytes: (server.tcp as typeof server.tcp | undefined)?.heldInputBytes ?? -1,
     };
     if (message.resetDelay) delay.reset();
     process.send?.(stats);
@@ -164,12 +202,20 @@ async function runScenario(
   probe.start();
   let peak = before;
   let peakConnections = 0;
+  let peakInput = 0;
   const started = performance.now();
   while (performance.now() - started < SECONDS * 1000) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const now = await ask<Stats>(child, { cmd: 'stats', resetDelay: false });
     if (now.rss > peak.rss) peak = now;
     peakConnections = Math.max(peakConnections, now.connections);
+    peakInput = Math.max(peakInput, now.heldInputBytes);
+    if (process.env.HOSTILE_DNS_VERBOSE !== undefined) {
+      const t = ((performance.now() - started) / 1000).toFixed(0);
+      console.error(
+        `${clock()} ${scenario} t=${t}s conns=${now.connections} queuedKB=${Math.round(now.queuedOutputBytes / 1024)} inputKB=${Math.round(now.heldInputBytes / 1024)} rss=${Math.round(now.rss / 2 ** 20)} heap=${Math.round(now.heapUsed / 2 ** 20)}/${Math.round(now.heapTotal / 2 ** 20)} ab=${Math.round(now.arrayBuffers / 2 ** 20)} ext=${Math.round(now.external / 2 ** 20)} max=${now.delayMax.toFixed(0)} probe tcp ${probe.tcp.ok}/${probe.tcp.sent} udp ${probe.udp.ok}/${probe.udp.sent}`,
+      );
+    }
   }
   const during = await ask<Stats>(child, { cmd: 'stats', resetDelay: true });
   probe.stop();
@@ -183,18 +229,27 @@ async function runScenario(
     scenario,
     'attacker conns opened': attack.opened,
     'server conns (peak)': peakConnections,
-    'loop delay p99 ms': Number(during.delayP99.toFixed(1)),
-    'loop delay max ms': Number(during.delayMax.toFixed(1)),
+    'loop stall p99 ms': Number(during.delayP99.toFixed(1)),
+    'loop stall max ms': Number(during.delayMax.toFixed(1)),
+    'loop stall max at close ms': Number(afterClose.delayMax.toFixed(1)),
     'RSS before MB': mb(before.rss),
     'RSS peak MB': mb(peak.rss),
     'queued at peak KB': Math.round(peak.queuedOutputBytes / 1024),
+    'input held max KB': Math.round(peakInput / 1024),
     'RSS after close MB': mb(afterClose.rss),
     'RSS after GC MB': mb(afterGc.rss),
+    'heap before/peak/after GC MB': `${mb(before.heapUsed)}/${mb(peak.heapUsed)}/${mb(afterGc.heapUsed)}`,
+    'buffers before/peak/after GC MB': `${mb(before.arrayBuffers)}/${mb(peak.arrayBuffers)}/${mb(afterGc.arrayBuffers)}`,
     'conns after close': afterGc.connections,
     'probe UDP ok': `${probe.udp.ok}/${probe.udp.sent}`,
     'probe TCP ok': `${probe.tcp.ok}/${probe.tcp.sent}`,
     'probe TCP worst ms': Math.round(probe.tcp.worstMs),
   };
+}
+
+/** Wall clock to the millisecond, to line up the server's and the bench's lines. */
+function clock(): string {
+  return new Date().toISOString().slice(14, 23);
 }
 
 function nextMessage<T>(child: ChildProcess): Promise<T> {
@@ -240,6 +295,7 @@ class Probe {
   private readonly socket = createSocket('udp4');
   private readonly waiting = new Map<number, NodeJS.Timeout>();
   private id = 0;
+  private startedAt = 0;
 
   constructor(private readonly port: number) {
     this.socket.bind({ address: PROBE_SOURCE, port: 0 });
@@ -253,6 +309,7 @@ class Probe {
   }
 
   start(): void {
+    this.startedAt = performance.now();
     this.timer = setInterval(() => {
       this.id = (this.id + 1) & 0xffff;
       const id = this.id;
@@ -276,19 +333,31 @@ class Probe {
     this.tcp.sent++;
     const started = performance.now();
     const socket = connect({ port: this.port, host: '127.0.0.1', localAddress: PROBE_SOURCE });
-    const done = (ok: boolean): void => {
+    let connectedAt = -1;
+    let finished = false;
+    const done = (ok: boolean, how = ''): void => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       socket.destroy();
+      if (!ok && process.env.HOSTILE_DNS_VERBOSE !== undefined) {
+        console.error(
+          `${clock()} probe TCP failed (${how}) at ${((started - this.startedAt) / 1000).toFixed(1)} s: connected after ${connectedAt < 0 ? '-' : (connectedAt - started).toFixed(0)} ms`,
+        );
+      }
       if (ok) {
         this.tcp.ok++;
         this.tcp.worstMs = Math.max(this.tcp.worstMs, performance.now() - started);
       }
     };
-    const timer = setTimeout(() => done(false), PROBE_TIMEOUT_MS);
+    const timer = setTimeout(() => done(false, 'timeout'), PROBE_TIMEOUT_MS);
     let received = Buffer.alloc(0);
-    socket.on('error', () => done(false));
-    socket.on('close', () => done(false));
-    socket.on('connect', () => socket.write(framed(query('web.service.konsul', id))));
+    socket.on('error', (error: NodeJS.ErrnoException) => done(false, error.code ?? 'error'));
+    socket.on('close', () => done(false, 'closed'));
+    socket.on('connect', () => {
+      connectedAt = performance.now();
+      socket.write(framed(query('web.service.konsul', id)));
+    });
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       if (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0)) {

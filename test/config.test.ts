@@ -182,6 +182,7 @@ t.test('dns guard keys default to the documented bounds and are checked with one
         maxConnectionsPerSource: 64,
         connectionOutputBytes: 65536,
         outputBytes: 16777216,
+        inputBytes: 4194304,
       },
     },
   );

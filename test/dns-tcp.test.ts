@@ -1,7 +1,9 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import { MAX_QUERY_BYTES, sourceKey, TcpFront } from '../src/dns/tcp.js';
-import { ANSWERS_PER_TURN, ANSWERS_WHILE_ACCEPTING } from '../src/dns/tcp-turns.js';
+import { ADMITS_PER_TURN, InputBudget, READ_BYTES, type InputWaiter } from '../src/dns/tcp-input.js';
+import { OutputBudget } from '../src/dns/tcp-output.js';
+import { AnswerTurns, ANSWERS_PER_TURN, ANSWERS_WHILE_ACCEPTING } from '../src/dns/tcp-turns.js';
 
 /** A front that answers each message with itself reversed, so replies are easy to check. */
 async function front(
@@ -16,6 +18,7 @@ async function front(
     messageTimeoutMs: 2000,
     connectionOutputBytes: 65536,
     outputBytes: 16 * 1024 * 1024,
+    inputBytes: 4 * 1024 * 1024,
     answer: (message, source) => {
       seen.push(source);
       return message.length === 0 ? null : Buffer.from([...message].reverse());
@@ -623,4 +626,176 @@ t.test('a client that stopped reading its answers is closed a message timeout af
   t.equal(tcp.connectionCount, 0, 'its slot is free');
   t.equal(tcp.queuedOutputBytes, 0, 'and its queued answers are let go');
   t.same(reasons, ['stalled']);
+});
+
+/** `count` connections from `localAddress`, each writing `queries` pipelined 30-byte queries and never reading. */
+async function pipeliners(
+  t: { teardown(fn: () => unknown): void },
+  port: number,
+  count: number,
+  queries: number,
+  localAddress = '127.0.0.1',
+): Promise<Socket[]> {
+  const burst = Buffer.concat(Array.from({ length: queries }, () => frame(Array.from({ length: 28 }, (_, i) => i))));
+  const clients = await Promise.all(Array.from({ length: count }, () => open(t, port, localAddress)));
+  for (const client of clients) {
+    client.pause();
+    client.write(burst);
+  }
+  return clients;
+}
+
+t.test('query bytes read and not yet answered stay bounded however many connections pipeline', async (t) => {
+  const total = 40 * 2000;
+  let answered = 0;
+  let resolveAll: () => void = () => undefined;
+  const allAnswered = new Promise<void>((resolve) => (resolveAll = resolve));
+  const inputBytes = 65_536;
+  const { tcp, port } = await front(t, {
+    maxConnections: 40,
+    maxConnectionsPerSource: 40,
+    inputBytes,
+    answer: () => {
+      if (++answered === total) resolveAll();
+      return Buffer.from([1]);
+    },
+  });
+  // 40 connections × 60 KB: each was read in full as soon as it came (2.4 MB held at once).
+  await pipeliners(t, port, 40, 2000);
+  await allAnswered;
+  const bound = inputBytes + ADMITS_PER_TURN * READ_BYTES;
+  t.ok(
+    tcp.input.mostHeldBytes <= bound,
+    `at most ${tcp.input.mostHeldBytes} bytes held at once (bound ${bound}, 40 × 60 KB before)`,
+  );
+  t.equal(tcp.heldInputBytes, 0, 'and nothing once all is answered');
+});
+
+t.test('a client from a quiet source is read before connections flooding the input budget from another', async (t) => {
+  const flood = 20 * 2000;
+  let floodAnswered = 0;
+  let floodAnsweredWhenProbed = -1;
+  const { tcp, port } = await front(t, {
+    maxConnections: 40,
+    maxConnectionsPerSource: 40,
+    inputBytes: 65_536,
+    idleTimeoutMs: 60_000,
+    answer: (message, source) => {
+      if (source === '127.0.0.3') floodAnsweredWhenProbed = floodAnswered;
+      else floodAnswered++;
+      return Buffer.from([message.length]);
+    },
+  });
+  await pipeliners(t, port, 20, 2000, '127.0.0.2');
+  await waitFor(() => tcp.input.full && tcp.input.waiting > 0);
+  const probe = await open(t, port, '127.0.0.3');
+  const reply = await new Promise<Buffer>((resolve) => {
+    probe.once('data', (chunk: Buffer) => resolve(chunk));
+    probe.write(frame([5, 6]));
+  });
+  t.same([...reply], [0, 1, 2], 'the quiet client is answered');
+  // Let in behind every flooding connection waiting before it, it came after most of the flood.
+  t.ok(
+    floodAnsweredWhenProbed < flood / 2,
+    `after ${floodAnsweredWhenProbed} of the flood's ${flood} queries (20 connections waited to read before it)`,
+  );
+});
+
+t.test("when a waiting source's last bytes go, its next connection is let in though the budget is full", async (t) => {
+  const { tcp, port } = await front(t, { inputBytes: 2 * READ_BYTES, idleTimeoutMs: 60_000 });
+  // Let in before its first read, a connection counts as one read's worth: two fill the budget.
+  await open(t, port);
+  await open(t, port);
+  await waitFor(() => tcp.input.full);
+  // A source holding nothing is let in even so, once; its second connection waits.
+  const first = await open(t, port, '127.0.0.2');
+  await waitFor(() => tcp.input.heldBytes === 0 && tcp.connectionCount === 3 && !tcp.input.waiting);
+  const second = await open(t, port, '127.0.0.2');
+  await waitFor(() => tcp.input.waiting === 1);
+  const reply = new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('no reply within 3 s'), 3000);
+    second.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk.toString('hex'));
+    });
+  });
+  second.write(frame([7, 8]));
+  first.destroy();
+  t.equal(await reply, '00020807', 'let in once the first has gone, while the other source still fills the budget');
+});
+
+t.test('connections that send nothing give way, after a message timeout, to one waiting to read', async (t) => {
+  const reasons: string[] = [];
+  const { tcp, port } = await front(t, {
+    inputBytes: READ_BYTES,
+    idleTimeoutMs: 60_000,
+    messageTimeoutMs: 100,
+    onClose: (reason) => reasons.push(reason),
+  });
+  // Let in before its first read, it is counted as one read's worth: the budget is full, a
+  // minute before its idle timeout.
+  const silent = await open(t, port);
+  await waitFor(() => tcp.input.full);
+  const next = await open(t, port);
+  await waitFor(() => tcp.input.waiting === 1);
+  const reply = new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('no reply within 3 s'), 3000);
+    next.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk.toString('hex'));
+    });
+  });
+  next.write(frame([7, 8]));
+  t.equal(await reply, '00020807', 'the one waiting is read and answered');
+  t.equal(await closedByServer(silent, 3000), 'server', 'the silent one was closed');
+  t.same(reasons, ['idle']);
+});
+
+t.test('connections waiting to read are let in one per turn while connections are being accepted', async (t) => {
+  const input = new InputBudget(READ_BYTES, 1000);
+  const turns = new AnswerTurns(new OutputBudget(1_000_000), input);
+  t.teardown(() => {
+    turns.close();
+    input.close();
+  });
+  let admitted = 0;
+  const waiter = (): InputWaiter => ({
+    sourceKey: '127.0.0.1',
+    first: false,
+    admitted: () => void admitted++,
+    closeSilent: () => undefined,
+  });
+  input.adjust('127.0.0.1', READ_BYTES);
+  for (let i = 0; i < 40; i++) input.mayRead(waiter(), false);
+  t.equal(input.waiting, 40, 'the budget is full: all wait');
+  // Room, and a connection was just accepted: libuv accepts one per turn, and a turn that reads
+  // 16 connections' 64 KiB each made the next accept wait that much longer.
+  input.adjust('127.0.0.1', -READ_BYTES);
+  turns.accepted();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(admitted, 1, 'one let in by the turn after an accept');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(admitted, 1 + ADMITS_PER_TURN, `then ${ADMITS_PER_TURN} a turn`);
+});
+
+t.test('between waiting sources that hold nothing, the one with fewer connections is let in first', async (t) => {
+  const connections = new Map([
+    ['10.0.0.2', 16],
+    ['10.0.0.3', 1],
+  ]);
+  const input = new InputBudget(READ_BYTES, 1000, (source) => connections.get(source) ?? 0);
+  t.teardown(() => input.close());
+  const order: string[] = [];
+  const waiter = (sourceKey: string): InputWaiter => ({
+    sourceKey,
+    first: false,
+    admitted: () => void order.push(sourceKey),
+    closeSilent: () => undefined,
+  });
+  input.adjust('10.0.0.1', READ_BYTES);
+  for (let i = 0; i < 16; i++) input.mayRead(waiter('10.0.0.2'), false);
+  input.mayRead(waiter('10.0.0.3'), false);
+  // Full: only sources holding nothing are let in, one here (a turn that follows an accept).
+  input.turn(1);
+  t.same(order, ['10.0.0.3'], 'the client with one connection, though it came last');
 });

@@ -60,6 +60,7 @@ export const ConfigSchema = Type.Object(
             maxConnectionsPerSource: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
             connectionOutputBytes: Type.Integer({ minimum: 512, maximum: 64 * 1024 * 1024 }),
             outputBytes: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024 }),
+            inputBytes: Type.Integer({ minimum: 65_536, maximum: 1024 * 1024 * 1024 }),
           },
           { additionalProperties: false },
         ),

@@ -50,7 +50,12 @@ export interface DnsServer {
   readonly port: number;
   readonly host: string;
   /** The TCP side's open connections and reply bytes queued in Konsul, for metrics and benchmarks. */
-  readonly tcp: { readonly connectionCount: number; readonly queuedOutputBytes: number };
+  readonly tcp: {
+    readonly connectionCount: number;
+    readonly queuedOutputBytes: number;
+    /** Query bytes read and not yet answered. */
+    readonly heldInputBytes: number;
+  };
   /**
    * What a query for `name` from `source` would get, answered by the same guard and responder
    * as the network's queries (and taking a rotating strategy's turn like them), laid out as over
@@ -162,6 +167,7 @@ async function bindBoth(
       messageTimeoutMs: parseDuration(config.tcp.messageTimeout)!,
       connectionOutputBytes: config.tcp.connectionOutputBytes,
       outputBytes: config.tcp.outputBytes,
+      inputBytes: config.tcp.inputBytes,
       answer: (message, source) => answer(message, source, false),
       onClose: onTcpClose,
     });

@@ -16,7 +16,8 @@
  *
  * Memory. Replies queued beyond `connectionOutputBytes` stop the reading of more queries until
  * the kernel has taken them (RFC 7766 §6.2.2 flow control), and the shared OutputBudget does the
- * same across connections. What is held is at most one read of queries and the bounded replies;
+ * same across connections. Reading itself waits for the shared InputBudget to let it in (it is
+ * accepted paused), which bounds the query bytes read and not yet answered across connections. What is held is at most one read of queries and the bounded replies;
  * closing lets go of both, at once.
  *
  * CPU. Queries are answered in AnswerTurns' turns, a few per connection at a time, never from
@@ -25,6 +26,7 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { InputBudget, InputWaiter } from './tcp-input.js';
 import type { OutputBudget, OutputWaiter } from './tcp-output.js';
 import type { AnswerTurns, TurnTaker } from './tcp-turns.js';
 
@@ -44,6 +46,7 @@ export interface ConnectionLimits {
 export interface ConnectionHost {
   readonly limits: ConnectionLimits;
   readonly budget: OutputBudget;
+  readonly input: InputBudget;
   readonly turns: AnswerTurns;
   answer(message: Buffer, source: string): Buffer | null;
   /** Told after each complete query, so the host can tell busy connections from stale ones. */
@@ -58,7 +61,7 @@ export interface ConnectionHost {
 
 const EMPTY = Buffer.alloc(0);
 
-export class TcpConnection implements OutputWaiter, TurnTaker {
+export class TcpConnection implements OutputWaiter, TurnTaker, InputWaiter {
   private pending: Buffer = EMPTY;
   private peerEnded = false;
   /** Reading stopped until queued replies reach the kernel, or the shared budget has room. */
@@ -68,6 +71,8 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
   private finished = false;
   private closeReason: TcpCloseReason | undefined;
   private everAnswered = false;
+  /** Never let in to read yet (InputWaiter). */
+  first = true;
   /** Reply bytes this connection has charged to the budget, and each write's share in write order. */
   private charged = 0;
   private readonly writes: number[] = [];
@@ -100,6 +105,8 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
     // Resets and the like end this connection only; there is no one to tell.
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.release());
+    // Accepted paused (TcpFront): it reads once the input budget lets it in.
+    this.readMore();
   }
 
   /** Reply bytes queued for this connection in Konsul (not yet taken by the kernel). */
@@ -134,12 +141,13 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
 
   private received(chunk: Buffer): void {
     const now = performance.now();
+    this.host.input.unreserve(this);
     if (this.pending.length === 0) {
       // The first byte of a message: its deadline starts now and nothing the client sends moves it.
-      this.pending = chunk;
+      this.keep(chunk);
       this.setDeadline(now + this.host.limits.messageTimeoutMs, 'message_timeout');
     } else {
-      this.pending = Buffer.concat([this.pending, chunk]);
+      this.keep(Buffer.concat([this.pending, chunk]));
     }
     const pending = this.pending;
     if (pending.length < 2) return;
@@ -147,7 +155,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
     // A query is one question and at most one OPT record: far below this. A larger declared
     // length can only be an attack (a 64 KiB message trickled in, re-buffered per segment).
     if (length > MAX_QUERY_BYTES) {
-      this.pending = EMPTY;
+      this.keep(EMPTY);
       this.close('oversize');
       return;
     }
@@ -172,7 +180,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
       const length = pending.readUInt16BE(0);
       if (length > MAX_QUERY_BYTES) {
         socket.uncork();
-        this.pending = EMPTY;
+        this.keep(EMPTY);
         this.close('oversize');
         return answered;
       }
@@ -213,11 +221,44 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
     // read buffer it came from can be freed. (Not when stopping with whole queries left: they
     // are most of that buffer anyway, and copying them each turn would cost quadratic time.)
     const waitingForBytes = !this.held && !this.waitingTurn;
-    this.pending = consumed && pending.length > 0 && waitingForBytes ? Buffer.from(pending) : pending;
+    this.keep(consumed && pending.length > 0 && waitingForBytes ? Buffer.from(pending) : pending);
     // Read more only once every whole query read so far is answered: reading on while queries
     // wait would pile read after read into `pending`.
-    if (waitingForBytes && !this.finished) socket.resume();
+    if (waitingForBytes && !this.finished) this.readMore();
     return answered;
+  }
+
+  /** Holds `pending` as the bytes read and not yet answered, and tells the input budget. */
+  private keep(pending: Buffer): void {
+    this.host.input.adjust(this.sourceKey, pending.length - this.pending.length);
+    this.pending = pending;
+  }
+
+  /** Reads now if the input budget lets it, or waits in its line until `admitted`. */
+  private readMore(): void {
+    if (this.host.input.mayRead(this, this.first)) {
+      this.first = false;
+      this.socket.resume();
+      return;
+    }
+    this.socket.pause();
+    // Waiting to be let in is not the client's doing: a message it has begun is not timed meanwhile.
+    this.setDeadline(performance.now() + this.host.limits.idleTimeoutMs, 'idle');
+  }
+
+  /** InputWaiter: let in, it has sent nothing for a message timeout while others wait to read. */
+  closeSilent(): void {
+    this.close('idle');
+  }
+
+  /** Let in by the input budget (InputWaiter). */
+  admitted(): void {
+    if (this.finished) return;
+    this.first = false;
+    // A message begun before the wait has a message timeout again from now.
+    if (this.pending.length > 0)
+      this.setDeadline(performance.now() + this.host.limits.messageTimeoutMs, 'message_timeout');
+    this.socket.resume();
   }
 
   private send(reply: Buffer): void {
@@ -286,7 +327,7 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
   private finishIfDone(): void {
     // Once the peer has half-closed no more bytes come: a partial message left over is dropped.
     if (this.peerEnded && !this.held && !this.waitingTurn && !this.socket.destroyed) {
-      this.pending = EMPTY;
+      this.keep(EMPTY);
       this.socket.end();
     }
   }
@@ -319,7 +360,9 @@ export class TcpConnection implements OutputWaiter, TurnTaker {
     this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.pending = EMPTY;
+    this.keep(EMPTY);
+    this.host.input.forget(this);
+    this.host.input.unreserve(this);
     this.host.budget.forget(this);
     this.host.turns.forget(this);
     this.host.stuck(this, false);

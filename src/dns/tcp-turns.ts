@@ -26,6 +26,7 @@
  * their queries: a newcomer queued behind all of them would wait as long as before).
  */
 import { performance } from 'node:perf_hooks';
+import type { InputBudget } from './tcp-input.js';
 import type { OutputBudget } from './tcp-output.js';
 
 /** Queries one connection answers before the next connection's turn. */
@@ -62,8 +63,12 @@ export class AnswerTurns {
   turns = 0;
   mostAnswersInTurn = 0;
 
-  constructor(private readonly budget: OutputBudget) {
+  constructor(
+    private readonly budget: OutputBudget,
+    private readonly input: InputBudget,
+  ) {
     budget.onRoom = () => this.schedule();
+    input.onWaiting = () => this.schedule();
   }
 
   /** `taker` has `bytes` of new queries and had no turn waiting: a few go before the backlog, more behind it. */
@@ -107,6 +112,9 @@ export class AnswerTurns {
     const started = performance.now();
     let answered = 0;
     const allowance = this.accepting ? ANSWERS_WHILE_ACCEPTING : ANSWERS_PER_TURN;
+    // Connections let in to read now read in the next poll of the event loop, a bounded number
+    // of them: one while connections are being accepted, so that the loop turns fast then.
+    this.input.turn(this.accepting ? 1 : undefined);
     this.accepting = false;
     while (answered < allowance && performance.now() - started < TURN_MS) {
       const next = take(this.fresh) ?? (this.budget.full ? undefined : this.budget.nextWaiter()) ?? take(this.backlog);
@@ -114,7 +122,12 @@ export class AnswerTurns {
       answered += next.takeTurn(Math.min(ANSWERS_PER_CONNECTION, allowance - answered));
     }
     if (answered > this.mostAnswersInTurn) this.mostAnswersInTurn = answered;
-    if (this.fresh.size > 0 || this.backlog.size > 0 || (this.budget.waiting > 0 && !this.budget.full)) {
+    if (
+      this.fresh.size > 0 ||
+      this.backlog.size > 0 ||
+      (this.budget.waiting > 0 && !this.budget.full) ||
+      (this.input.waiting > 0 && !this.input.full)
+    ) {
       this.schedule();
     }
   };

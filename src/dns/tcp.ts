@@ -12,6 +12,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { peerOctets } from './address.js';
 import { TcpConnection, type ConnectionHost, type ConnectionLimits, type TcpCloseReason } from './tcp-connection.js';
+import { InputBudget } from './tcp-input.js';
 import { OutputBudget } from './tcp-output.js';
 import { AnswerTurns } from './tcp-turns.js';
 
@@ -33,6 +34,11 @@ export interface TcpFrontOptions extends ConnectionLimits {
    * clients do not read) are closed to make room.
    */
   outputBytes: number;
+  /**
+   * Query bytes read and not yet answered across all connections before connections wait to
+   * read, those of the source holding the fewest bytes let in first (see InputBudget).
+   */
+  inputBytes: number;
   /** The reply to one message, or null to send nothing. Must not throw. */
   answer(message: Buffer, source: string): Buffer | null;
   /** Told each time Konsul itself ends or turns away a connection (for metrics). */
@@ -43,6 +49,7 @@ export class TcpFront implements ConnectionHost {
   readonly server: Server;
   readonly limits: ConnectionLimits;
   readonly budget: OutputBudget;
+  readonly input: InputBudget;
   readonly turns: AnswerTurns;
   /** Open connections, least recently queried first (a Set keeps insertion order). */
   private readonly connections = new Set<TcpConnection>();
@@ -60,13 +67,26 @@ export class TcpFront implements ConnectionHost {
       connectionOutputBytes: options.connectionOutputBytes,
     };
     this.budget = new OutputBudget(options.outputBytes);
-    this.turns = new AnswerTurns(this.budget);
+    this.input = new InputBudget(
+      options.inputBytes,
+      options.messageTimeoutMs,
+      (key) => this.perSource.get(key)?.size ?? 0,
+    );
+    this.turns = new AnswerTurns(this.budget, this.input);
     // allowHalfOpen: a client may send its query and half-close at once; it still gets the reply.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    // pauseOnConnect: a connection reads only once the input budget lets it in (TcpConnection).
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) =>
+      this.accept(socket),
+    );
   }
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Query bytes read and not yet answered across all connections. */
+  get heldInputBytes(): number {
+    return this.input.heldBytes;
   }
 
   /** Reply bytes queued in Konsul (not yet taken by the kernel) across all connections. */
@@ -96,6 +116,7 @@ export class TcpFront implements ConnectionHost {
       if (this.connections.size === 0) resolve();
     });
     this.turns.close();
+    this.input.close();
     if (this.shedTimer !== undefined) clearTimeout(this.shedTimer);
     this.shedTimer = undefined;
     for (const connection of this.connections) connection.close('shutdown');
