@@ -1,9 +1,18 @@
 /**
  * What konsul/client costs per call: extra CPU of `balancer.fetch()` over a plain `fetch()` to
- * the same target in the same process, in paired rounds (plain and balanced alternate, each
- * round starting with the other), medians of the per-round differences. CPU is
- * process.cpuUsage() (user + system) of the bench process, which runs only the client side:
- * Konsul and the target are child processes. Goal: under 10 µs of extra CPU per call.
+ * the same target in the same process, in paired rounds, medians of the per-round differences.
+ * CPU is process.cpuUsage() (user + system) of the bench process, which runs only the client
+ * side: Konsul and the target are child processes. Goal: under 10 µs of extra CPU per call.
+ *
+ * Three levels, each the same paired measurement:
+ *  - end to end: both sides over loopback to bench/bare-server.ts (what a service pays; the
+ *    noisiest: a call costs some 200–500 µs here, most of it the kernel's TCP path);
+ *  - without the socket: undici's dispatcher for the target answers in-process at once (the
+ *    global one, so the plain fetch keeps its empty init), so fetch builds its Request,
+ *    Response and body stream as usual and only the kernel path is gone; it is the same bytes
+ *    on the same pooled connection for both sides, so this is the end-to-end difference with
+ *    less noise on top;
+ *  - the client's own code: fetch itself replaced by a function that answers at once.
  */
 import { loadavg } from 'node:os';
 import { Konsul, type Balancer } from '../src/client/index.js';
@@ -11,19 +20,36 @@ import { machineLine } from './lib/machine.js';
 import { startBareServer, startKonsul, withServers, type ServerProcess } from './lib/processes.js';
 import { goalTable, isMain, renderSection, type Section } from './lib/report.js';
 
-/** Calls per batch; a pair is one plain and one balanced batch, back to back. */
-const BATCH = Number(process.env.BENCH_CLIENT_BATCH ?? 25);
-/** Pairs per strategy. Small batches in many pairs: load swings on a shared machine hit both sides of a pair alike. */
-const PAIRS = Number(process.env.BENCH_CLIENT_PAIRS ?? 400);
+/**
+ * Calls per side per pair, end to end. A young-generation collection comes every few hundred
+ * calls and costs milliseconds: in batches of 25 it made most of the spread (a batch had one or
+ * none), batches of this size each see about the same share of it.
+ */
+const BATCH = Number(process.env.BENCH_CLIENT_BATCH ?? 200);
+/** Pairs per strategy, end to end. */
+const PAIRS = Number(process.env.BENCH_CLIENT_PAIRS ?? 64);
+/** Pairs, and calls per side, of the two in-process levels: no kernel, so less noise per call. */
+const INPROC_PAIRS = Number(process.env.BENCH_CLIENT_INPROC_PAIRS ?? 20);
+const INPROC_BATCH = 1_000;
+const CODE_PAIRS = 10;
+const CODE_BATCH = 10_000;
 const INSTANCES = 3;
 const GOAL_US = 10;
+const PATH = '/catalog/services';
+/** Where undici (Node's and the npm package alike) keeps the global dispatcher. */
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
-/** Microseconds of CPU per call for `calls` sequential calls, bodies read. */
-async function cpuPerCall(call: () => Promise<Response>, calls: number): Promise<number> {
+interface Cpu {
+  user: number;
+  system: number;
+}
+
+/** Microseconds of CPU (user, system) per call for `calls` sequential calls, bodies read. */
+async function cpuPerCall(call: () => Promise<Response>, calls: number): Promise<Cpu> {
   const before = process.cpuUsage();
   for (let i = 0; i < calls; i++) await (await call()).arrayBuffer();
   const used = process.cpuUsage(before);
-  return (used.user + used.system) / calls;
+  return { user: used.user / calls, system: used.system / calls };
 }
 
 /** The q-quantile (0.5: the median) by linear interpolation. */
@@ -35,84 +61,197 @@ function quantile(values: number[], q: number): number {
   return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
 }
 
-/** Pairs, and calls per batch, of the in-process decomposition below: no I/O, so few and large. */
-const CODE_PAIRS = 10;
-const CODE_BATCH = 20_000;
+/** 95% percentile-bootstrap interval of the median, with a fixed seed (mulberry32) so a rerun on the same data agrees. */
+function medianInterval(values: number[]): [number, number] {
+  let seed = 0x9e3779b9;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const medians: number[] = [];
+  const sample = new Array<number>(values.length);
+  for (let round = 0; round < 2000; round++) {
+    for (let i = 0; i < values.length; i++) sample[i] = values[Math.floor(random() * values.length)];
+    medians.push(quantile(sample, 0.5));
+  }
+  return [quantile(medians, 0.025), quantile(medians, 0.975)];
+}
+
+interface Paired {
+  /** Per pair: balanced minus plain, CPU per call (user + system), and the user and system parts. */
+  extra: number[];
+  extraUser: number[];
+  extraSystem: number[];
+  /** Mean CPU per call of each side. */
+  plain: number;
+  balanced: number;
+}
 
 /**
- * The client's own code per call, without the network: fetch to the target is replaced, for
- * this measurement only, by a function that answers at once, and the baseline calls that
- * function directly. What remains is picking, counting, timers and the attempt; what undici
- * does with the attempt (its dispatcher) is in the end-to-end figure only.
+ * `pairs` pairs of `batch` calls per side. Within a pair the sides run ABBA (half a batch of
+ * one, a batch of the other, the other half of the first), and A alternates between pairs:
+ * a load that rises or falls steadily through a pair weighs on both sides alike.
  */
-async function clientCodePerCall(balancer: Balancer, targetUrl: string): Promise<number> {
+async function paired(
+  plain: () => Promise<Response>,
+  balanced: () => Promise<Response>,
+  pairs: number,
+  batch: number,
+): Promise<Paired> {
+  const half = Math.max(1, Math.floor(batch / 2));
+  await cpuPerCall(plain, batch);
+  await cpuPerCall(balanced, batch);
+  const result: Paired = { extra: [], extraUser: [], extraSystem: [], plain: 0, balanced: 0 };
+  for (let pair = 0; pair < pairs; pair++) {
+    const [outer, inner] = pair % 2 === 0 ? [plain, balanced] : [balanced, plain];
+    const first = await cpuPerCall(outer, half);
+    const middle = await cpuPerCall(inner, 2 * half);
+    const last = await cpuPerCall(outer, half);
+    const outerCpu = { user: (first.user + last.user) / 2, system: (first.system + last.system) / 2 };
+    const [p, b] = outer === plain ? [outerCpu, middle] : [middle, outerCpu];
+    result.extraUser.push(b.user - p.user);
+    result.extraSystem.push(b.system - p.system);
+    result.extra.push(b.user + b.system - p.user - p.system);
+    result.plain += (p.user + p.system) / pairs;
+    result.balanced += (b.user + b.system) / pairs;
+  }
+  return result;
+}
+
+interface Level {
+  median: number;
+  interval: [number, number];
+  p25: number;
+  p75: number;
+  mean: number;
+  userMedian: number;
+  systemMedian: number;
+  plain: number;
+  balanced: number;
+}
+
+function summarize(measured: Paired): Level {
+  const extra = measured.extra;
+  return {
+    median: quantile(extra, 0.5),
+    interval: medianInterval(extra),
+    p25: quantile(extra, 0.25),
+    p75: quantile(extra, 0.75),
+    mean: extra.reduce((sum, value) => sum + value, 0) / extra.length,
+    userMedian: quantile(measured.extraUser, 0.5),
+    systemMedian: quantile(measured.extraSystem, 0.5),
+    plain: measured.plain,
+    balanced: measured.balanced,
+  };
+}
+
+interface DispatchHandler {
+  onConnect(abort: (reason?: unknown) => void): void;
+  onResponseStarted?(): void;
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: Buffer[]): void;
+}
+
+interface Dispatcher {
+  dispatch(options: { origin?: unknown }, handler: DispatchHandler): boolean;
+}
+
+/**
+ * Without the socket: for the target's origin the global dispatcher answers in-process, on the
+ * next microtask, what the target answers (200, text/plain, "ok"); other origins (Konsul's
+ * blocking queries) go to the real one. Both sides go through it: the plain fetch with its empty
+ * init, the balanced one through its attempt, as on the network.
+ */
+async function withoutSocket<T>(targetOrigin: string, body: () => Promise<T>): Promise<T> {
+  const slot = globalThis as unknown as Record<symbol, Dispatcher>;
+  const real = slot[GLOBAL_DISPATCHER];
+  const headers = [
+    Buffer.from('content-type'),
+    Buffer.from('text/plain'),
+    Buffer.from('content-length'),
+    Buffer.from('2'),
+  ];
+  const answer = Buffer.from('ok');
+  const noop = (): void => {};
+  slot[GLOBAL_DISPATCHER] = {
+    dispatch(options, handler) {
+      if (options.origin !== targetOrigin) return real.dispatch(options, handler);
+      queueMicrotask(() => {
+        handler.onConnect(noop);
+        handler.onResponseStarted?.();
+        handler.onHeaders(200, headers, noop, 'OK');
+        handler.onData(answer);
+        handler.onComplete([]);
+      });
+      return true;
+    },
+  };
+  try {
+    return await body();
+  } finally {
+    slot[GLOBAL_DISPATCHER] = real;
+  }
+}
+
+/**
+ * The client's own code per call: fetch to the target is replaced, for this measurement only,
+ * by a function that answers at once, and the baseline calls that function directly. What
+ * remains is picking, counting, timers and the attempt; what undici does with the attempt (its
+ * dispatcher) is in the two levels above only.
+ */
+async function clientCodePerCall(balancer: Balancer, targetUrl: string): Promise<Paired> {
   const realFetch = globalThis.fetch;
   const answer = (): Promise<Response> => Promise.resolve(new Response('ok'));
   globalThis.fetch = (input: string | URL | Request, init?: RequestInit) =>
     typeof input === 'string' && input.startsWith(targetUrl) ? answer() : realFetch(input, init);
   try {
-    const stubbed = () => globalThis.fetch(`${targetUrl}/`);
-    const balanced = () => balancer.fetch('/');
-    await cpuPerCall(stubbed, CODE_BATCH);
-    await cpuPerCall(balanced, CODE_BATCH);
-    const extra: number[] = [];
-    for (let pair = 0; pair < CODE_PAIRS; pair++) {
-      const first = pair % 2 === 0 ? stubbed : balanced;
-      const a = await cpuPerCall(first, CODE_BATCH);
-      const b = await cpuPerCall(first === stubbed ? balanced : stubbed, CODE_BATCH);
-      extra.push(first === stubbed ? b - a : a - b);
-    }
-    return quantile(extra, 0.5);
+    return await paired(
+      () => globalThis.fetch(`${targetUrl}${PATH}`),
+      () => balancer.fetch(PATH),
+      CODE_PAIRS,
+      CODE_BATCH,
+    );
   } finally {
     globalThis.fetch = realFetch;
   }
 }
 
-async function measure(konsulProcess: ServerProcess, target: ServerProcess, strategy: string) {
+interface Measured {
+  strategy: string;
+  endToEnd: Level;
+  noSocket: Level;
+  clientCode: Level;
+}
+
+async function measure(konsulProcess: ServerProcess, target: ServerProcess, strategy: string): Promise<Measured> {
   const konsul = new Konsul({ urls: [konsulProcess.url], handleSignals: false });
   try {
     const balancer = konsul.balancer('bench-target', { strategy });
     await balancer.ready();
-    const plainUrl = `${target.url}/`;
+    const plainUrl = `${target.url}${PATH}`;
     const plain = () => fetch(plainUrl);
-    const balanced = () => balancer.fetch('/');
+    const balanced = () => balancer.fetch(PATH);
     // Warm-up: JIT, connection pools, the strategy's caches.
-    await cpuPerCall(plain, 500);
-    await cpuPerCall(balanced, 500);
-    const extra: number[] = [];
-    let plainTotal = 0;
-    let balancedTotal = 0;
-    for (let pair = 0; pair < PAIRS; pair++) {
-      let p: number;
-      let b: number;
-      if (pair % 2 === 0) {
-        p = await cpuPerCall(plain, BATCH);
-        b = await cpuPerCall(balanced, BATCH);
-      } else {
-        b = await cpuPerCall(balanced, BATCH);
-        p = await cpuPerCall(plain, BATCH);
-      }
-      plainTotal += p;
-      balancedTotal += b;
-      extra.push(b - p);
-    }
-    const clientCode = await clientCodePerCall(balancer, target.url);
+    await cpuPerCall(plain, 1000);
+    await cpuPerCall(balanced, 1000);
+    const endToEnd = summarize(await paired(plain, balanced, PAIRS, BATCH));
+    const noSocket = summarize(
+      await withoutSocket(new URL(target.url).origin, () => paired(plain, balanced, INPROC_PAIRS, INPROC_BATCH)),
+    );
+    const clientCode = summarize(await clientCodePerCall(balancer, target.url));
     const stats = balancer.stats();
     if (stats.failures > 0 || stats.retries > 0) throw new Error(`the balanced calls failed: ${JSON.stringify(stats)}`);
-    return {
-      strategy,
-      plain: plainTotal / PAIRS,
-      balanced: balancedTotal / PAIRS,
-      extra: quantile(extra, 0.5),
-      extraP25: quantile(extra, 0.25),
-      extraP75: quantile(extra, 0.75),
-      extraMean: (balancedTotal - plainTotal) / PAIRS,
-      clientCode,
-    };
+    return { strategy, endToEnd, noSocket, clientCode };
   } finally {
     await konsul.close();
   }
 }
+
+const us = (value: number): string => `${value.toFixed(1)} µs`;
+const interval = (level: Level): string => `${us(level.interval[0])} to ${us(level.interval[1])}`;
 
 export async function run(): Promise<Section> {
   return withServers(
@@ -132,7 +271,7 @@ export async function run(): Promise<Section> {
         });
         if (response.status !== 200) throw new Error(`register: ${response.status} ${await response.text()}`);
       }
-      const results = [];
+      const results: Measured[] = [];
       const machine = machineLine();
       for (const strategy of ['round-robin', 'p2c']) results.push(await measure(konsulProcess, target, strategy));
       const loadAtEnd = loadavg()
@@ -141,37 +280,56 @@ export async function run(): Promise<Section> {
       const rows = results.flatMap((result) => [
         {
           figure: `extra CPU per call, ${result.strategy}`,
-          value: `${result.extra.toFixed(1)} µs (mean ${result.extraMean.toFixed(1)} µs)`,
-          baseline: `${result.plain.toFixed(1)} µs`,
-          ratio: `${(result.balanced / result.plain).toFixed(2)}×`,
+          value: `${us(result.endToEnd.median)} (95% CI ${interval(result.endToEnd)})`,
+          baseline: us(result.endToEnd.plain),
+          ratio: `${(result.endToEnd.balanced / result.endToEnd.plain).toFixed(2)}×`,
           goal: `< ${GOAL_US} µs`,
-          met: result.extra < GOAL_US,
+          met: result.endToEnd.median < GOAL_US,
         },
         {
-          figure: `of which the client's own code (no I/O), ${result.strategy}`,
-          value: `${result.clientCode.toFixed(1)} µs`,
+          figure: `the same without the socket, ${result.strategy}`,
+          value: `${us(result.noSocket.median)} (95% CI ${interval(result.noSocket)})`,
+          baseline: us(result.noSocket.plain),
+          ratio: `${(result.noSocket.balanced / result.noSocket.plain).toFixed(2)}×`,
+          goal: '—',
+          met: null,
+        },
+        {
+          figure: `of which the client's own code, ${result.strategy}`,
+          value: `${us(result.clientCode.median)} (95% CI ${interval(result.clientCode)})`,
           baseline: '—',
           ratio: '—',
           goal: '—',
           met: null,
         },
       ]);
+      const spread = (name: string, pick: (result: Measured) => Level) =>
+        `${name}: ${results
+          .map((result) => {
+            const level = pick(result);
+            return `${result.strategy} ${us(level.p25)} to ${us(level.p75)} (mean ${us(level.mean)}; user ${us(level.userMedian)}, system ${us(level.systemMedian)})`;
+          })
+          .join(', ')}`;
       return {
         title: 'Client',
         summary:
-          `CPU of the bench process per call of \`balancer.fetch('/')\` (konsul/client, ${INSTANCES} instances, defaults: outlier ejection, ` +
-          `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target: ${PAIRS} pairs of batches of ` +
-          `${BATCH} sequential calls (plain then balanced, or the reverse, alternating), bodies read. "Konsul" is the median over pairs of ` +
-          `balanced minus plain per call (the mean in brackets, which keeps garbage-collection spikes), "baseline" the mean CPU of a plain call. ` +
-          `Konsul and the target (bench/bare-server.ts) run in their own processes. "Of which the client's own code" runs the same calls ` +
-          `with fetch to the target answered in-process at once (${CODE_PAIRS} pairs of ${CODE_BATCH} calls against calling that answer directly, median): ` +
-          `the part of the figure above that no network noise hides. ${machine}, ${loadAtEnd} at the end.`,
+          `CPU of the bench process per call of \`balancer.fetch('${PATH}')\` (konsul/client, ${INSTANCES} instances, defaults: outlier ejection, ` +
+          `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target, bodies read. ` +
+          `End to end: ${PAIRS} pairs of ${BATCH} sequential calls per side, each pair run ABBA (half the calls of one side, ` +
+          `all of the other, the other half of the first; the side that starts alternates). "Konsul" is the median over pairs of ` +
+          `balanced minus plain per call, with a 95% bootstrap interval of that median; "baseline" the mean CPU of a plain call. ` +
+          `Konsul and the target (bench/bare-server.ts) run in their own processes. "Without the socket" repeats it ` +
+          `(${INPROC_PAIRS} pairs of ${INPROC_BATCH}) with undici's dispatcher answering the target in-process at once: ` +
+          `fetch's Request, Response and body stream are all there, only the kernel's TCP path (the same for both sides) is not, ` +
+          `so it is the figure above with less noise on top. "Of which the client's own code" replaces fetch itself by a function ` +
+          `that answers at once (${CODE_PAIRS} pairs of ${CODE_BATCH}). ${machine}, ${loadAtEnd} at the end.`,
         tables: [goalTable(rows)],
         command: 'npm run bench:client',
         notes: [
-          `Spread of the per-pair differences (25th–75th percentile): ${results
-            .map((result) => `${result.strategy} ${result.extraP25.toFixed(1)} to ${result.extraP75.toFixed(1)} µs`)
-            .join(', ')}. ` +
+          `Spread of the per-pair differences (25th–75th percentile), their mean (which keeps garbage-collection spikes), ` +
+            `and the medians of the user and system parts: ` +
+            `${spread('end to end', (result) => result.endToEnd)}; ${spread('without the socket', (result) => result.noSocket)}; ` +
+            `${spread("client's own code", (result) => result.clientCode)}. ` +
             "CPU is counted in the bench process because the client runs in its caller's process: what it adds there is what a service pays.",
         ],
       };

@@ -37,6 +37,8 @@ export interface Dispatcher {
   readonly isMockActive?: boolean;
 }
 
+const NO_INIT: object = Object.freeze({});
+
 /** Where undici (Node's and the npm package alike) keeps the global dispatcher. */
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
@@ -66,6 +68,10 @@ export class Attempt implements Dispatcher, DispatchHandler {
   error: unknown = undefined;
   /** The AbortSignal route only. */
   controller: AbortController | undefined = undefined;
+  /** fetch's init for this attempt (the caller's, with this attempt as dispatcher or its signal). */
+  init: object = NO_INIT;
+  /** performance.now() when the request was handed to fetch. */
+  started = 0;
   private handler: DispatchHandler | undefined = undefined;
   private abortRequest: ((reason?: unknown) => void) | undefined = undefined;
   /** fetch's handler was already told of the failure: later callbacks from undici are dropped. */

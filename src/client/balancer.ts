@@ -203,21 +203,28 @@ export class Balancer extends EventEmitter {
       attempts++;
       lastState = state;
       const remaining = deadline - now;
-      const outcome = await this.attempt(
+      // The await is here rather than in a helper of its own: an async helper per attempt was one
+      // more promise and two more microtask turns per call, for nothing the caller needs.
+      const attempt = this.begin(
         state,
-        path,
         init,
         remaining < options.perTryTimeoutMs ? remaining : options.perTryTimeoutMs,
       );
-      const response = outcome.response;
+      try {
+        attempt.response = await fetch(state.base + path, attempt.init);
+      } catch (caught) {
+        attempt.error = attempt.reason !== undefined ? attempt.reason : caught;
+      }
+      this.end(state, attempt, init.signal);
+      const response = attempt.response;
       if (response !== undefined) {
         if (!options.retryOn.has(response.status)) return response;
         held = response;
         lastError = undefined;
       } else {
         if (init.signal?.aborted === true) throw init.signal.reason;
-        if (outcome.error === CLOSED) throw ClientErrors.closed();
-        lastError = outcome.error;
+        if (attempt.error === CLOSED) throw ClientErrors.closed();
+        lastError = attempt.error;
       }
     }
     if (held !== undefined) return held;
@@ -278,23 +285,18 @@ export class Balancer extends EventEmitter {
     }
   }
 
-  private async attempt(
-    state: InstanceState,
-    path: string,
-    init: BalancedRequestInit,
-    timeoutMs: number,
-  ): Promise<Attempt> {
+  /** Starts an attempt on `state`: its init for fetch, its per-try timeout, the counts. */
+  private begin(state: InstanceState, init: BalancedRequestInit, timeoutMs: number): Attempt {
     const clock = this.clock;
     const attempt = new Attempt(clock.now() + timeoutMs, (init as { dispatcher?: Dispatcher }).dispatcher);
-    const callerSignal = init.signal;
     // fetch takes any object with undici's dispatch(): RequestInit's type names undici's whole Dispatcher class.
-    let requestInit: object;
     if (usesDispatcherRoute()) {
       // The caller's signal, if any, goes to fetch untouched; the timeout goes through the attempt.
-      requestInit = init === NO_INIT ? { dispatcher: attempt } : { ...init, dispatcher: attempt };
+      attempt.init = init === NO_INIT ? { dispatcher: attempt } : { ...init, dispatcher: attempt };
     } else {
       const signal = attempt.signalled();
-      requestInit = {
+      const callerSignal = init.signal;
+      attempt.init = {
         ...init,
         signal: callerSignal === undefined || callerSignal === null ? signal : AbortSignal.any([callerSignal, signal]),
       };
@@ -304,15 +306,14 @@ export class Balancer extends EventEmitter {
     state.inFlight++;
     state.breaker?.begin(clock.now());
     if (this.loadAware) this.manager.reportLoad(state.instance.id, { connections: state.inFlight });
-    const started = performance.now();
-    try {
-      attempt.response = await fetch(state.base + path, requestInit);
-    } catch (caught) {
-      attempt.error = attempt.reason !== undefined ? attempt.reason : caught;
-    } finally {
-      this.deadlines.finish(attempt);
-    }
-    const elapsedMs = performance.now() - started;
+    attempt.started = performance.now();
+    return attempt;
+  }
+
+  /** The attempt has its response or error: counts, latency, passive health, load reports. */
+  private end(state: InstanceState, attempt: Attempt, callerSignal: AbortSignal | null | undefined): void {
+    this.deadlines.finish(attempt);
+    const elapsedMs = performance.now() - attempt.started;
     state.inFlight--;
     const response = attempt.response;
     const error = attempt.error;
@@ -326,8 +327,7 @@ export class Balancer extends EventEmitter {
           : { connections: state.inFlight, latencyMs: elapsedMs },
       );
     }
-    this.reporter?.maybeReport(state, clock.now());
-    return attempt;
+    this.reporter?.maybeReport(state, this.clock.now());
   }
 
   private record(state: InstanceState, failed: boolean, elapsedMs: number): void {
