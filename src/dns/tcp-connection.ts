@@ -17,8 +17,9 @@
  * Memory. Replies queued beyond `connectionOutputBytes` stop the reading of more queries until
  * the kernel has taken them (RFC 7766 §6.2.2 flow control), and the shared OutputBudget does the
  * same across connections. Reading itself waits for the shared InputBudget to let it in (it is
- * accepted paused), which bounds the query bytes read and not yet answered across connections. What is held is at most one read of queries and the bounded replies;
- * closing lets go of both, at once.
+ * accepted paused), which bounds the query bytes read and not yet answered across connections.
+ * What is held is at most one read of queries and the bounded replies; closing lets go of both,
+ * at once.
  *
  * CPU. Queries are answered in AnswerTurns' turns, a few per connection at a time, never from
  * the socket's own callbacks: however many connections pipeline, one turn of the event loop
