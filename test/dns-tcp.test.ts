@@ -170,6 +170,17 @@ function closedByServer(socket: Socket, withinMs: number): Promise<'server' | 's
   });
 }
 
+/** The first bytes `socket` receives, in hex, or a line saying none came within `withinMs`. */
+function firstReply(socket: Socket, withinMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(`no reply within ${withinMs / 1000} s`), withinMs);
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      resolve(chunk.toString('hex'));
+    });
+  });
+}
+
 t.test(
   'a message trickled in a byte at a time is cut off at the message deadline, which bytes do not extend',
   async (t) => {
@@ -712,13 +723,7 @@ t.test("when a waiting source's last bytes go, its next connection is let in tho
   await waitFor(() => tcp.input.heldBytes === 0 && tcp.connectionCount === 3 && !tcp.input.waiting);
   const second = await open(t, port, '127.0.0.2');
   await waitFor(() => tcp.input.waiting === 1);
-  const reply = new Promise<string>((resolve) => {
-    const timer = setTimeout(() => resolve('no reply within 3 s'), 3000);
-    second.once('data', (chunk: Buffer) => {
-      clearTimeout(timer);
-      resolve(chunk.toString('hex'));
-    });
-  });
+  const reply = firstReply(second, 3000);
   second.write(frame([7, 8]));
   first.destroy();
   t.equal(await reply, '00020807', 'let in once the first has gone, while the other source still fills the budget');
@@ -738,13 +743,7 @@ t.test('connections that send nothing give way, after a message timeout, to one 
   await waitFor(() => tcp.input.full);
   const next = await open(t, port);
   await waitFor(() => tcp.input.waiting === 1);
-  const reply = new Promise<string>((resolve) => {
-    const timer = setTimeout(() => resolve('no reply within 3 s'), 3000);
-    next.once('data', (chunk: Buffer) => {
-      clearTimeout(timer);
-      resolve(chunk.toString('hex'));
-    });
-  });
+  const reply = firstReply(next, 3000);
   next.write(frame([7, 8]));
   t.equal(await reply, '00020807', 'the one waiting is read and answered');
   t.equal(await closedByServer(silent, 3000), 'server', 'the silent one was closed');
