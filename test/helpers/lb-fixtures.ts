@@ -3,10 +3,13 @@ import type { HealthStatus, Instance } from '../../src/catalog/types.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Candidates, LbConfig } from '../../src/lb/types.js';
 
-/** The shipped lb defaults (konsul.config.json), with every table built inline unless a test says otherwise. */
+/** The lb section of konsul.config.json, read once per process rather than once per config built. */
+const SHIPPED_LB = loadConfig({ env: {} }).lb;
+
+/** The shipped lb defaults, with every table built inline unless a test says otherwise; a fresh copy each call. */
 export function lbConfig(overrides: Partial<LbConfig> = {}): LbConfig {
   return {
-    ...loadConfig({ env: {} }).lb,
+    ...structuredClone(SHIPPED_LB),
     // Large enough that every table builds inline: these tests check what tables contain.
     // Sliced builds (the production default, 8192) are specified in lb-table-builder.test.ts
     // and lb-tables.test.ts, which set it explicitly.
