@@ -14,11 +14,17 @@
  * after, whether /health/live kept answering (one fresh connection every 250 ms, 2 s timeout),
  * whether a tcp check on a local target kept reaching it and stayed passing, how long the server
  * let flood connections live, and its connection counters.
+ *
+ * The stall at the close (the flooders closing every connection at once) is also shown apart, beside
+ * a same-run baseline: a bare node:http server with the same header deadline, flooded until it
+ * holds as many connections as Konsul did, then closed the same way, its stall read from its own
+ * monitorEventLoopDelay. The two tell Konsul's share of the close from Node's and the kernel's.
  */
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '../src/duration.js';
 import { EVENT_LOOP_SAMPLE_MS } from '../src/metrics/registry.js';
@@ -89,6 +95,88 @@ function runFlooder(port: number, count: number): void {
     for (const socket of sockets) socket.destroy();
     process.send?.({ ...report, final: true }, () => process.exit(0));
   });
+}
+
+const NO_REPORT: FlooderReport = { open: 0, opened: 0, connectErrors: 0, closedByServer: 0, lifetimesMs: [] };
+
+interface Flood {
+  /** Connections the flooders hold now, from their last periodic reports. */
+  held(): number;
+  /** Makes every flooder close all its connections at once and exit; resolves with their final reports. */
+  stop(): Promise<FlooderReport[]>;
+}
+
+function startFlood(port: number, connections: number): Flood {
+  const reports: (FlooderReport | undefined)[] = [];
+  const flooders = Array.from({ length: Math.ceil(connections / PER_FLOODER) }, (_, n) => {
+    const count = Math.min(PER_FLOODER, connections - n * PER_FLOODER);
+    const child = fork(fileURLToPath(import.meta.url), ['--flooder', String(port), String(count)], {
+      execArgv: process.execArgv,
+    });
+    child.on('message', (message: FlooderReport) => (reports[n] = message));
+    return child;
+  });
+  return {
+    held: () => reports.reduce((sum, report) => sum + (report?.open ?? 0), 0),
+    stop: () =>
+      Promise.all(
+        flooders.map(
+          (child, n) =>
+            new Promise<FlooderReport>((resolve) => {
+              // A periodic report may still be on its way; the final one is marked.
+              child.on('message', (message: FlooderReport & { final?: true }) => {
+                if (message.final === true) resolve(message);
+              });
+              child.once('exit', () => resolve(reports[n] ?? NO_REPORT));
+              child.send('stop');
+            }),
+        ),
+      ),
+  };
+}
+
+/** The baseline of the close: a bare node:http server, reporting its own longest loop stall at GET /loop (and resetting it). */
+function runBareHttp(headersTimeoutMs: number): void {
+  const delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
+  delay.enable();
+  const server = http.createServer(
+    { headersTimeout: headersTimeoutMs, requestTimeout: Math.max(headersTimeoutMs, 30_000) },
+    (request, response) => {
+      if (request.url !== '/loop') return response.end('ok');
+      const maxMs = delay.max / 1e6;
+      delay.reset();
+      response.end(JSON.stringify({ maxMs }));
+    },
+  );
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+}
+
+/** Floods a bare node:http server until it holds `connections` (or `seconds` pass), closes them all at once, and returns its stall at the close and the count it held. */
+async function bareCloseStall(
+  seconds: number,
+  connections: number,
+  headersTimeout: string,
+): Promise<{ stallMs: number; held: number }> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const bare = fork(fileURLToPath(import.meta.url), ['--bare-http', String(parseDuration(headersTimeout))], {
+    execArgv: process.execArgv,
+  });
+  try {
+    const port = await new Promise<number>((resolve) =>
+      bare.once('message', (message: { port: number }) => resolve(message.port)),
+    );
+    const loopMaxMs = async () => (JSON.parse((await get(port, '/loop', 10_000)).body) as { maxMs: number }).maxMs;
+    const flood = startFlood(port, connections);
+    const started = performance.now();
+    while (flood.held() < connections && performance.now() - started < seconds * 1000) await sleep(1000);
+    const held = flood.held();
+    await loopMaxMs();
+    await flood.stop();
+    await sleep(5000);
+    return { stallMs: Math.max(0, (await loopMaxMs()) - EVENT_LOOP_SAMPLE_MS), held };
+  } finally {
+    bare.kill();
+  }
 }
 
 function percentile(values: number[], p: number): number {
@@ -190,45 +278,22 @@ async function main(): Promise<void> {
 
     state.phase = 'flood';
     const probesBefore = probesReached;
-    const flooderCount = Math.ceil(connections / PER_FLOODER);
-    const reports: (FlooderReport | undefined)[] = [];
-    const flooders = Array.from({ length: flooderCount }, (_, n) => {
-      const count = Math.min(PER_FLOODER, connections - n * PER_FLOODER);
-      const child = fork(fileURLToPath(import.meta.url), ['--flooder', String(konsul.httpPort), String(count)], {
-        execArgv: process.execArgv,
-      });
-      child.on('message', (message: FlooderReport) => (reports[n] = message));
-      return child;
-    });
+    const flooding = startFlood(konsul.httpPort, connections);
     let rssPeak = 0;
     const floodStarted = performance.now();
     while (performance.now() - floodStarted < seconds * 1000) {
       await sleep(1000);
       rssPeak = Math.max(rssPeak, residentBytes(konsul.pid) ?? 0);
-      const open = reports.reduce((sum, report) => sum + (report?.open ?? 0), 0);
       process.stderr.write(
-        `\r  flood ${((performance.now() - floodStarted) / 1000).toFixed(0)} s: ${open} held by flooders `,
+        `\r  flood ${((performance.now() - floodStarted) / 1000).toFixed(0)} s: ${flooding.held()} held by flooders `,
       );
     }
     process.stderr.write('\n');
     const flood = await scrape(konsul.httpPort);
     const probesDuringFlood = probesReached - probesBefore;
     const checkDuringFlood = (await get(konsul.httpPort, '/catalog/instances/flood-target', 5000)).body;
-    const finals = await Promise.all(
-      flooders.map(
-        (child, n) =>
-          new Promise<FlooderReport>((resolve) => {
-            // A periodic report may still be on its way; the final one is marked.
-            child.on('message', (message: FlooderReport & { final?: true }) => {
-              if (message.final === true) resolve(message);
-            });
-            child.once('exit', () =>
-              resolve(reports[n] ?? { open: 0, opened: 0, connectErrors: 0, closedByServer: 0, lifetimesMs: [] }),
-            );
-            child.send('stop');
-          }),
-      ),
-    );
+    const heldAtClose = flooding.held();
+    const finals = await flooding.stop();
     state.phase = 'after';
     await sleep(5000);
     state.sampling = false;
@@ -273,6 +338,10 @@ async function main(): Promise<void> {
       `  server counters    shed ${sumOf(after, 'konsul_http_connections_shed_total')}, refused ${sumOf(after, 'konsul_http_connections_refused_total')}, open now ${sumOf(after, 'konsul_http_connections')}`,
     );
     console.log(`  EMFILE in the log: ${log.includes('EMFILE') ? 'yes' : 'no'}`);
+    const bare = await bareCloseStall(seconds, heldAtClose, headersTimeout);
+    console.log(
+      `  stall at the close Konsul ${stall(after, 'konsul_nodejs_eventloop_lag_max_seconds')} ms closing ${heldAtClose} | bare node:http ${bare.stallMs.toFixed(1)} ms closing ${bare.held}`,
+    );
   } finally {
     await konsul.stop();
     target.close();
@@ -280,6 +349,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--flooder') runFlooder(Number(process.argv[3]), Number(process.argv[4]));
+else if (process.argv[2] === '--bare-http') runBareHttp(Number(process.argv[3]));
 else
   main().catch((error: unknown) => {
     console.error(error);
