@@ -35,6 +35,7 @@ interface Tracked {
  * connection that arrives past the limit makes the oldest connections with no request in flight
  * close (up to 32), so only requests being answered can fill the server; those are bounded by
  * the request and idle timeouts. With none to close, the newcomer is closed and counted.
+ * A connection whose client closes it while idle is closed at once, without a half-close.
  */
 export function guardConnections(server: Server, options: ConnectionGuardOptions): ConnectionGuard {
   const { maxConnections, logger } = options;
@@ -90,8 +91,20 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
   // room; past that (a burst while shed sockets are still closing) Node closes it and says 'drop'.
   server.maxConnections = maxConnections + 1;
   server.on('drop', refuse);
+  // A client that closes a connection with no request in flight has nothing left to receive, yet
+  // Node's http answers its FIN with socket.end(): a shutdown() (a ShutdownWrap, one more loop
+  // turn) before the close. Closing it at once halves what a mass close costs (about 30 µs per
+  // connection instead of 55-60 µs on loopback, docs/benchmarks.md), and Node's own 'end' listener,
+  // which runs after this one, then finds the socket destroyed and sends nothing. nginx likewise
+  // closes a connection whose client closed while it waited for a request, answering nothing.
+  // Bytes still queued in Node (writableLength) are left to Node's graceful end.
+  function onPeerEnd(this: Socket): void {
+    if (idle.has(this) && this.writableLength === 0) this.destroy();
+  }
   server.on('connection', (socket: Socket) => {
     idle.set(socket, { inFlight: 0 });
+    // Before http's own 'end' listener, which would start the half-close.
+    socket.prependListener('end', onPeerEnd);
     socket.once('close', () => {
       idle.delete(socket);
       busy.delete(socket);
