@@ -28,6 +28,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '../src/duration.js';
 import { EVENT_LOOP_SAMPLE_MS } from '../src/metrics/registry.js';
+import { cpuMicros } from './lib/cpu.js';
 import { megabytes, residentBytes } from './lib/proc.js';
 import { startKonsul } from './lib/processes.js';
 
@@ -156,7 +157,7 @@ async function bareCloseStall(
   seconds: number,
   connections: number,
   headersTimeout: string,
-): Promise<{ stallMs: number; held: number }> {
+): Promise<{ stallMs: number; held: number; cpuMicros: number }> {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const bare = fork(fileURLToPath(import.meta.url), ['--bare-http', String(parseDuration(headersTimeout))], {
     execArgv: process.execArgv,
@@ -171,9 +172,11 @@ async function bareCloseStall(
     while (flood.held() < connections && performance.now() - started < seconds * 1000) await sleep(1000);
     const held = flood.held();
     await loopMaxMs();
+    const cpuBefore = cpuMicros(bare.pid!) ?? Number.NaN;
     await flood.stop();
     await sleep(5000);
-    return { stallMs: Math.max(0, (await loopMaxMs()) - EVENT_LOOP_SAMPLE_MS), held };
+    const stallMs = Math.max(0, (await loopMaxMs()) - EVENT_LOOP_SAMPLE_MS);
+    return { stallMs, held, cpuMicros: (cpuMicros(bare.pid!) ?? Number.NaN) - cpuBefore };
   } finally {
     bare.kill();
   }
@@ -273,7 +276,9 @@ async function main(): Promise<void> {
     })();
     await scrape(konsul.httpPort);
     const rssBefore = residentBytes(konsul.pid);
+    const cpuBeforeQuiet = cpuMicros(konsul.pid) ?? Number.NaN;
     await sleep(5000);
+    const cpuOfQuiet = (cpuMicros(konsul.pid) ?? Number.NaN) - cpuBeforeQuiet;
     const quiet = await scrape(konsul.httpPort);
 
     state.phase = 'flood';
@@ -293,11 +298,13 @@ async function main(): Promise<void> {
     const probesDuringFlood = probesReached - probesBefore;
     const checkDuringFlood = (await get(konsul.httpPort, '/catalog/instances/flood-target', 5000)).body;
     const heldAtClose = flooding.held();
+    const cpuBeforeClose = cpuMicros(konsul.pid) ?? Number.NaN;
     const finals = await flooding.stop();
     state.phase = 'after';
     await sleep(5000);
     state.sampling = false;
     await sampler;
+    const cpuOfClose = (cpuMicros(konsul.pid) ?? Number.NaN) - cpuBeforeClose;
     const rssAfter = residentBytes(konsul.pid);
     const after = await scrape(konsul.httpPort);
     const log = readFileSync(konsul.logFile, 'utf8');
@@ -339,8 +346,12 @@ async function main(): Promise<void> {
     );
     console.log(`  EMFILE in the log: ${log.includes('EMFILE') ? 'yes' : 'no'}`);
     const bare = await bareCloseStall(seconds, heldAtClose, headersTimeout);
+    // CPU over the close and the 5 s after it, less Konsul's own over the 5 s quiet period (its
+    // checks and the liveness probes), per connection closed: steadier than the one longest
+    // loop turn, which depends on how the flooders' FINs bunch up.
+    const perClose = (micros: number, closed: number) => (micros / closed).toFixed(0);
     console.log(
-      `  stall at the close Konsul ${stall(after, 'konsul_nodejs_eventloop_lag_max_seconds')} ms closing ${heldAtClose} | bare node:http ${bare.stallMs.toFixed(1)} ms closing ${bare.held}`,
+      `  close of the flood Konsul stall ${stall(after, 'konsul_nodejs_eventloop_lag_max_seconds')} ms closing ${heldAtClose}, ${perClose(cpuOfClose - cpuOfQuiet, heldAtClose)} µs CPU each | bare node:http stall ${bare.stallMs.toFixed(1)} ms closing ${bare.held}, ${perClose(bare.cpuMicros, bare.held)} µs CPU each`,
     );
   } finally {
     await konsul.stop();

@@ -101,14 +101,17 @@ export function guardConnections(server: Server, options: ConnectionGuardOptions
   function onPeerEnd(this: Socket): void {
     if (idle.has(this) && this.writableLength === 0) this.destroy();
   }
+  // Shared listeners, not closures per connection: a flood opens and closes tens of thousands.
+  // on, not once: a socket closes once, and once() would wrap the listener per connection.
+  function onSocketClose(this: Socket): void {
+    idle.delete(this);
+    busy.delete(this);
+  }
   server.on('connection', (socket: Socket) => {
     idle.set(socket, { inFlight: 0 });
     // Before http's own 'end' listener, which would start the half-close.
     socket.prependListener('end', onPeerEnd);
-    socket.once('close', () => {
-      idle.delete(socket);
-      busy.delete(socket);
-    });
+    socket.on('close', onSocketClose);
     if (idle.size + busy.size <= maxConnections) return;
     let closed = 0;
     for (const candidate of idle.keys()) {
