@@ -4,10 +4,16 @@
  * CPU is process.cpuUsage() (user + system) of the bench process, which runs only the client
  * side: Konsul and the target are child processes. Goal: under 10 µs of extra CPU per call.
  *
- * Three levels, each the same paired measurement:
+ * Three levels:
  *  - end to end: both sides over loopback to bench/bare-server.ts (what a service pays; the
- *    noisiest: a call costs some 200–500 µs here, most of it the kernel's TCP path);
- *  - without the socket: undici's dispatcher for the target answers in-process at once (the
+ *    noisiest: a call costs some 200–500 µs here, most of it the kernel's TCP path). The two
+ *    sides alternate call by call and each call's CPU is read around it: undici's fetch makes
+ *    the heap's old generation grow by some 16 KB a call, so a full collection of 15–30 ms of CPU
+ *    comes every few thousand calls, and a batch of a few hundred calls either has one or not.
+ *    Alternating per call spreads each collection over both sides by what they allocate, so
+ *    a round's difference of means keeps every cost, collections included, and many rounds
+ *    make the noise small;
+ *  - without the socket (batches, paired as below): undici's dispatcher for the target answers in-process at once (the
  *    global one, so the plain fetch keeps its empty init), so fetch builds its Request,
  *    Response and body stream as usual and only the kernel path is gone; it is the same bytes
  *    on the same pooled connection for both sides, so this is the end-to-end difference with
@@ -20,14 +26,9 @@ import { machineLine } from './lib/machine.js';
 import { startBareServer, startKonsul, withServers, type ServerProcess } from './lib/processes.js';
 import { goalTable, isMain, renderSection, type Section } from './lib/report.js';
 
-/**
- * Calls per side per pair, end to end. A young-generation collection comes every few hundred
- * calls and costs milliseconds: in batches of 25 it made most of the spread (a batch had one or
- * none), batches of this size each see about the same share of it.
- */
-const BATCH = Number(process.env.BENCH_CLIENT_BATCH ?? 200);
-/** Pairs per strategy, end to end. */
-const PAIRS = Number(process.env.BENCH_CLIENT_PAIRS ?? 64);
+/** Rounds per strategy, end to end, and calls per side in a round (alternating with the other side's). */
+const ROUNDS = Number(process.env.BENCH_CLIENT_ROUNDS ?? 100);
+const ROUND_CALLS = Number(process.env.BENCH_CLIENT_ROUND_CALLS ?? 1000);
 /** Pairs, and calls per side, of the two in-process levels: no kernel, so less noise per call. */
 const INPROC_PAIRS = Number(process.env.BENCH_CLIENT_INPROC_PAIRS ?? 20);
 const INPROC_BATCH = 1_000;
@@ -50,6 +51,14 @@ async function cpuPerCall(call: () => Promise<Response>, calls: number): Promise
   for (let i = 0; i < calls; i++) await (await call()).arrayBuffer();
   const used = process.cpuUsage(before);
   return { user: used.user / calls, system: used.system / calls };
+}
+
+/** One call's CPU (user + system, µs), body read. */
+async function cpuOfCall(call: () => Promise<Response>): Promise<number> {
+  const before = process.cpuUsage();
+  await (await call()).arrayBuffer();
+  const used = process.cpuUsage(before);
+  return used.user + used.system;
 }
 
 /** The q-quantile (0.5: the median) by linear interpolation. */
@@ -120,6 +129,53 @@ async function paired(
   return result;
 }
 
+interface Interleaved {
+  /** Per round: balanced minus plain, mean CPU per call (collections included). */
+  extra: number[];
+  /** Per round: balanced minus plain, median CPU of one call (a call without a collection in it). */
+  typical: number[];
+  /** Mean CPU per call of each side over all rounds. */
+  plain: number;
+  balanced: number;
+}
+
+/**
+ * End to end: `rounds` rounds of `calls` calls per side, the sides alternating call by call
+ * (plain then balanced, then balanced then plain, ...), each call's CPU read around it. Both
+ * sides pay the two CPU readings alike, and any background work (the balancer's blocking
+ * query to Konsul) falls on either side alike.
+ */
+async function interleaved(
+  plain: () => Promise<Response>,
+  balanced: () => Promise<Response>,
+  rounds: number,
+  calls: number,
+): Promise<Interleaved> {
+  const result: Interleaved = { extra: [], typical: [], plain: 0, balanced: 0 };
+  const plainCalls = new Array<number>(calls);
+  const balancedCalls = new Array<number>(calls);
+  for (let round = 0; round < rounds; round++) {
+    let plainSum = 0;
+    let balancedSum = 0;
+    for (let i = 0; i < calls; i++) {
+      if (i % 2 === 0) {
+        plainCalls[i] = await cpuOfCall(plain);
+        balancedCalls[i] = await cpuOfCall(balanced);
+      } else {
+        balancedCalls[i] = await cpuOfCall(balanced);
+        plainCalls[i] = await cpuOfCall(plain);
+      }
+      plainSum += plainCalls[i];
+      balancedSum += balancedCalls[i];
+    }
+    result.extra.push((balancedSum - plainSum) / calls);
+    result.typical.push(quantile(balancedCalls, 0.5) - quantile(plainCalls, 0.5));
+    result.plain += plainSum / calls / rounds;
+    result.balanced += balancedSum / calls / rounds;
+  }
+  return result;
+}
+
 interface Level {
   median: number;
   interval: [number, number];
@@ -130,6 +186,31 @@ interface Level {
   systemMedian: number;
   plain: number;
   balanced: number;
+}
+
+interface EndToEnd {
+  median: number;
+  interval: [number, number];
+  p25: number;
+  p75: number;
+  /** Median over rounds of the difference of per-call medians, and its interval. */
+  typical: number;
+  typicalInterval: [number, number];
+  plain: number;
+  balanced: number;
+}
+
+function summarizeInterleaved(measured: Interleaved): EndToEnd {
+  return {
+    median: quantile(measured.extra, 0.5),
+    interval: medianInterval(measured.extra),
+    p25: quantile(measured.extra, 0.25),
+    p75: quantile(measured.extra, 0.75),
+    typical: quantile(measured.typical, 0.5),
+    typicalInterval: medianInterval(measured.typical),
+    plain: measured.plain,
+    balanced: measured.balanced,
+  };
 }
 
 function summarize(measured: Paired): Level {
@@ -221,7 +302,7 @@ async function clientCodePerCall(balancer: Balancer, targetUrl: string): Promise
 
 interface Measured {
   strategy: string;
-  endToEnd: Level;
+  endToEnd: EndToEnd;
   noSocket: Level;
   clientCode: Level;
 }
@@ -237,7 +318,7 @@ async function measure(konsulProcess: ServerProcess, target: ServerProcess, stra
     // Warm-up: JIT, connection pools, the strategy's caches.
     await cpuPerCall(plain, 1000);
     await cpuPerCall(balanced, 1000);
-    const endToEnd = summarize(await paired(plain, balanced, PAIRS, BATCH));
+    const endToEnd = summarizeInterleaved(await interleaved(plain, balanced, ROUNDS, ROUND_CALLS));
     const noSocket = summarize(
       await withoutSocket(new URL(target.url).origin, () => paired(plain, balanced, INPROC_PAIRS, INPROC_BATCH)),
     );
@@ -251,7 +332,7 @@ async function measure(konsulProcess: ServerProcess, target: ServerProcess, stra
 }
 
 const us = (value: number): string => `${value.toFixed(1)} µs`;
-const interval = (level: Level): string => `${us(level.interval[0])} to ${us(level.interval[1])}`;
+const interval = (bounds: [number, number]): string => `${us(bounds[0])} to ${us(bounds[1])}`;
 
 export async function run(): Promise<Section> {
   return withServers(
@@ -280,15 +361,23 @@ export async function run(): Promise<Section> {
       const rows = results.flatMap((result) => [
         {
           figure: `extra CPU per call, ${result.strategy}`,
-          value: `${us(result.endToEnd.median)} (95% CI ${interval(result.endToEnd)})`,
+          value: `${us(result.endToEnd.median)} (95% CI ${interval(result.endToEnd.interval)})`,
           baseline: us(result.endToEnd.plain),
           ratio: `${(result.endToEnd.balanced / result.endToEnd.plain).toFixed(2)}×`,
           goal: `< ${GOAL_US} µs`,
           met: result.endToEnd.median < GOAL_US,
         },
         {
+          figure: `the same in a call without a collection (per-call medians), ${result.strategy}`,
+          value: `${us(result.endToEnd.typical)} (95% CI ${interval(result.endToEnd.typicalInterval)})`,
+          baseline: '—',
+          ratio: '—',
+          goal: '—',
+          met: null,
+        },
+        {
           figure: `the same without the socket, ${result.strategy}`,
-          value: `${us(result.noSocket.median)} (95% CI ${interval(result.noSocket)})`,
+          value: `${us(result.noSocket.median)} (95% CI ${interval(result.noSocket.interval)})`,
           baseline: us(result.noSocket.plain),
           ratio: `${(result.noSocket.balanced / result.noSocket.plain).toFixed(2)}×`,
           goal: '—',
@@ -296,13 +385,16 @@ export async function run(): Promise<Section> {
         },
         {
           figure: `of which the client's own code, ${result.strategy}`,
-          value: `${us(result.clientCode.median)} (95% CI ${interval(result.clientCode)})`,
+          value: `${us(result.clientCode.median)} (95% CI ${interval(result.clientCode.interval)})`,
           baseline: '—',
           ratio: '—',
           goal: '—',
           met: null,
         },
       ]);
+      const roundSpread = results
+        .map((result) => `${result.strategy} ${us(result.endToEnd.p25)} to ${us(result.endToEnd.p75)}`)
+        .join(', ');
       const spread = (name: string, pick: (result: Measured) => Level) =>
         `${name}: ${results
           .map((result) => {
@@ -315,20 +407,25 @@ export async function run(): Promise<Section> {
         summary:
           `CPU of the bench process per call of \`balancer.fetch('${PATH}')\` (konsul/client, ${INSTANCES} instances, defaults: outlier ejection, ` +
           `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target, bodies read. ` +
-          `End to end: ${PAIRS} pairs of ${BATCH} sequential calls per side, each pair run ABBA (half the calls of one side, ` +
-          `all of the other, the other half of the first; the side that starts alternates). "Konsul" is the median over pairs of ` +
-          `balanced minus plain per call, with a 95% bootstrap interval of that median; "baseline" the mean CPU of a plain call. ` +
-          `Konsul and the target (bench/bare-server.ts) run in their own processes. "Without the socket" repeats it ` +
-          `(${INPROC_PAIRS} pairs of ${INPROC_BATCH}) with undici's dispatcher answering the target in-process at once: ` +
+          `End to end: ${ROUNDS} rounds of ${ROUND_CALLS} sequential calls per side, the two sides alternating call by call ` +
+          `(plain then balanced, then balanced then plain), each call's CPU read around it, so a garbage collection, which comes ` +
+          `every few thousand calls and costs milliseconds, falls on both sides by what they allocate. "Konsul" is the median over ` +
+          `rounds of balanced minus plain mean CPU per call (collections included), with a 95% bootstrap interval of that median; ` +
+          `"baseline" the mean CPU of a plain call, two CPU readings included. The line after it is the same with each round's ` +
+          `per-call medians in place of its means: what a call costs when no collection falls in it. ` +
+          `Konsul and the target (bench/bare-server.ts) run in their own processes. "Without the socket" runs pairs of batches ` +
+          `(${INPROC_PAIRS} pairs of ${INPROC_BATCH} calls per side, each pair ABBA: half the calls of one side, all of the other, ` +
+          `the other half of the first) with undici's dispatcher answering the target in-process at once: ` +
           `fetch's Request, Response and body stream are all there, only the kernel's TCP path (the same for both sides) is not, ` +
           `so it is the figure above with less noise on top. "Of which the client's own code" replaces fetch itself by a function ` +
           `that answers at once (${CODE_PAIRS} pairs of ${CODE_BATCH}). ${machine}, ${loadAtEnd} at the end.`,
         tables: [goalTable(rows)],
         command: 'npm run bench:client',
         notes: [
-          `Spread of the per-pair differences (25th–75th percentile), their mean (which keeps garbage-collection spikes), ` +
-            `and the medians of the user and system parts: ` +
-            `${spread('end to end', (result) => result.endToEnd)}; ${spread('without the socket', (result) => result.noSocket)}; ` +
+          `Spread of the per-round differences end to end (25th–75th percentile): ${roundSpread}. ` +
+            `Spread of the per-pair differences of the batch levels (25th–75th percentile), their mean (which keeps ` +
+            `garbage-collection spikes), and the medians of the user and system parts: ` +
+            `${spread('without the socket', (result) => result.noSocket)}; ` +
             `${spread("client's own code", (result) => result.clientCode)}. ` +
             "CPU is counted in the bench process because the client runs in its caller's process: what it adds there is what a service pays.",
         ],
