@@ -53,13 +53,7 @@ async function cpuPerCall(call: () => Promise<Response>, calls: number): Promise
   return { user: used.user / calls, system: used.system / calls };
 }
 
-/** One call's CPU (user + system, µs), body read. */
-async function cpuOfCall(call: () => Promise<Response>): Promise<number> {
-  const before = process.cpuUsage();
-  await (await call()).arrayBuffer();
-  const used = process.cpuUsage(before);
-  return used.user + used.system;
-}
+const total = (cpu: Cpu): number => cpu.user + cpu.system;
 
 /** The q-quantile (0.5: the median) by linear interpolation. */
 function quantile(values: number[], q: number): number {
@@ -159,11 +153,11 @@ async function interleaved(
     let balancedSum = 0;
     for (let i = 0; i < calls; i++) {
       if (i % 2 === 0) {
-        plainCalls[i] = await cpuOfCall(plain);
-        balancedCalls[i] = await cpuOfCall(balanced);
+        plainCalls[i] = total(await cpuPerCall(plain, 1));
+        balancedCalls[i] = total(await cpuPerCall(balanced, 1));
       } else {
-        balancedCalls[i] = await cpuOfCall(balanced);
-        plainCalls[i] = await cpuOfCall(plain);
+        balancedCalls[i] = total(await cpuPerCall(balanced, 1));
+        plainCalls[i] = total(await cpuPerCall(plain, 1));
       }
       plainSum += plainCalls[i];
       balancedSum += balancedCalls[i];

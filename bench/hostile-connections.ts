@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '../src/duration.js';
 import { EVENT_LOOP_SAMPLE_MS } from '../src/metrics/registry.js';
@@ -158,7 +159,6 @@ async function bareCloseStall(
   connections: number,
   headersTimeout: string,
 ): Promise<{ stallMs: number; held: number; cpuMicros: number }> {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   const bare = fork(fileURLToPath(import.meta.url), ['--bare-http', String(parseDuration(headersTimeout))], {
     execArgv: process.execArgv,
   });
@@ -223,7 +223,6 @@ async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 40);
   const connections = Number(process.argv[3] ?? 22_000);
   const headersTimeout = process.argv[4] ?? '10s';
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   const target = createServer((socket) => {
     probesReached++;
