@@ -36,6 +36,24 @@ t.test('GET /metrics exposes Prometheus text with the HTTP, catalog and process 
   t.notMatch(response.body, /route="\/catalog\/services\/web"/, 'labels are route templates, never raw URLs');
 });
 
+t.test('GC pauses are counted in millisecond buckets, fine enough to hold against a 5 ms stall', async (t) => {
+  const { app } = await startTestKonsul(t);
+  const scavenged = /konsul_nodejs_gc_duration_seconds_bucket\{le="([^"]+)",kind="minor"\}/g;
+  const minorSeen = (text: string): boolean => text.includes('kind="minor"}');
+  let body = '';
+  let sink = 0;
+  // Short-lived garbage until a minor collection has been observed (each round allocates some
+  // 16 MB, more than a young generation holds). The observer reports on a later turn.
+  for (let round = 0; round < 50 && !minorSeen(body); round++) {
+    for (let i = 0; i < 1 << 18; i++) sink += new Array<number>(8).fill(i).length;
+    await new Promise((resolveTurn) => setImmediate(resolveTurn));
+    body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  }
+  t.ok(sink > 0 && minorSeen(body), 'a minor collection was observed');
+  const bounds = [...body.matchAll(scavenged)].map((match) => match[1]);
+  t.same(bounds, ['0.0005', '0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.5', '1', '+Inf']);
+});
+
 t.test('every response echoes X-Request-Id, honouring a sane one the client sent', async (t) => {
   const server = await startTestKonsul(t);
   const sent = await server.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'abc-123' } });

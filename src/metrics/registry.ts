@@ -23,9 +23,21 @@ export interface Metrics {
  */
 export const EVENT_LOOP_SAMPLE_MS = 10;
 
+/**
+ * Bounds of konsul_nodejs_gc_duration_seconds. prom-client's default buckets go from 1 ms
+ * straight to 10 ms, which cannot tell a 2 ms scavenge from a 9 ms one; a pause is what stands
+ * between a request and the loop, so the buckets follow the milliseconds a stall is judged in.
+ */
+export const GC_PAUSE_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1];
+
 export function createMetrics(catalog: Catalog): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'konsul_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  collectDefaultMetrics({
+    register: registry,
+    prefix: 'konsul_',
+    eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+    gcDurationBuckets: GC_PAUSE_BUCKETS_SECONDS,
+  });
   // These default gauges end in _total, which Prometheus reserves for counters (promtool
   // rejects them); the per-type gauges konsul_nodejs_active_{handles,requests,resources} stay.
   for (const kind of ['handles', 'requests', 'resources'])
