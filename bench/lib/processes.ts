@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { StallProbeReply, StallReading } from './stall-probe.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const READY_TIMEOUT_MS = 90_000;
@@ -84,6 +85,14 @@ export interface ServerProcess {
 export interface KonsulProcess extends ServerProcess {
   readonly dnsPort: number;
   readonly dataDir: string;
+  /** With the `stallProbe` option: what bench/lib/stall-probe.ts in the server measured. */
+  readonly stallProbe?: StallProbe;
+}
+
+/** The bench side of bench/lib/stall-probe.ts: `reset` starts a phase, `read` ends it. */
+export interface StallProbe {
+  reset(): Promise<StallReading>;
+  read(): Promise<StallReading>;
 }
 
 export interface KonsulOptions {
@@ -91,6 +100,8 @@ export interface KonsulOptions {
   logLevel?: 'warn' | 'info';
   /** Written to a file named by KONSUL_CONFIG; only the keys it changes. */
   config?: Record<string, unknown>;
+  /** Load bench/lib/stall-probe.ts into the server (a timer every millisecond: for the stall benches only). */
+  stallProbe?: boolean;
 }
 
 /** Starts `konsul` (src/main.ts through tsx) on free ports with a fresh temp data dir; resolves once /health/ready answers 200. */
@@ -114,8 +125,21 @@ export async function startKonsul(name: string, options: KonsulOptions = {}): Pr
   } else {
     delete env.KONSUL_CONFIG;
   }
-  const server = await startServer(name, [join(ROOT, 'src', 'main.ts')], env, dir, httpPort);
-  return { ...server, dnsPort, dataDir: join(dir, 'data') };
+  const probeArgs = options.stallProbe === true ? ['--import', join(ROOT, 'bench', 'lib', 'stall-probe.ts')] : [];
+  const server = await startServer(
+    name,
+    [...probeArgs, join(ROOT, 'src', 'main.ts')],
+    env,
+    dir,
+    httpPort,
+    options.stallProbe === true,
+  );
+  return {
+    ...server,
+    dnsPort,
+    dataDir: join(dir, 'data'),
+    ...(options.stallProbe === true ? { stallProbe: stallProbeOf(server.child) } : {}),
+  };
 }
 
 /** Starts bench/bare-server.ts serving `body` for GETs with `contentType`; resolves once it answers. */
@@ -138,20 +162,38 @@ function serverNodeArgs(): string[] {
   return args === undefined || args === '' ? [] : args.split(/\s+/);
 }
 
+/** Asks the probe in `child` over its IPC channel; one question at a time (the benches ask in sequence). */
+function stallProbeOf(child: ChildProcess): StallProbe {
+  const ask = (question: 'reset' | 'read'): Promise<StallReading> =>
+    new Promise((resolveReading, rejectReading) => {
+      const onMessage = (message: unknown): void => {
+        const reply = message as Partial<StallProbeReply> | null;
+        if (reply?.stallProbe !== 'reading' || reply.reading === undefined) return;
+        child.off('message', onMessage);
+        resolveReading(reply.reading);
+      };
+      child.on('message', onMessage);
+      if (!child.send({ stallProbe: question })) rejectReading(new Error('the stall probe cannot be reached'));
+    });
+  return { reset: () => ask('reset'), read: () => ask('read') };
+}
+
 async function startServer(
   name: string,
   script: string[],
   env: NodeJS.ProcessEnv,
   dir: string,
   port: number,
-): Promise<ServerProcess> {
+  /** An IPC channel to the child (the stall probe's). */
+  ipc = false,
+): Promise<ServerProcess & { child: ChildProcess }> {
   installHandlers();
   const logFile = join(dir, 'server.log');
   const logFd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...serverNodeArgs(), '--import', 'tsx', ...script], {
     cwd: ROOT,
     env,
-    stdio: ['ignore', logFd, logFd],
+    stdio: ipc ? ['ignore', logFd, logFd, 'ipc'] : ['ignore', logFd, logFd],
   });
   closeSync(logFd);
   live.add(child);
@@ -182,7 +224,7 @@ async function startServer(
     await stop();
     throw error;
   }
-  return { name, pid: child.pid!, url, httpPort: port, logFile, stop };
+  return { name, pid: child.pid!, url, httpPort: port, logFile, stop, child };
 }
 
 async function waitReady(url: string, hasExited: () => boolean, logFile: string): Promise<void> {
