@@ -551,10 +551,11 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
     ],
     command: 'npx tsx bench/hostile.ts lb',
     notes: [
-      'On a machine whose idle event loop already stalls for tens of milliseconds (other processes share the 2 cores), the ' +
-        'server-side maxima are bounded by that noise floor; the in-process rows are CPU time (process.cpuUsage, GC and JIT threads included), which the ' +
-        'OS running something else does not inflate, and are the figures the 5 ms goal is checked against; a build slice also ends after lb.buildSliceTime (1 ms) of wall time. Writes also commit ' +
-        'to SQLite (synchronous full) on the event loop, which the meta- and weight-churn server phases include.',
+      'A stall of the server’s own leaves out the time the server waited for a CPU, which on two cores shared with the ' +
+        'load generator reaches several milliseconds; the in-process rows are the CPU time (process.cpuUsage, GC and JIT threads ' +
+        'included) of the load-balancing steps alone, and a build slice also ends after lb.buildSliceTime (1 ms) of wall time. ' +
+        'Writes commit to SQLite on the event loop; in synchronous full mode the commit’s fsync runs on libuv’s thread pool, ' +
+        'but SQLite still syncs on the loop around a checkpoint (every 1,000 pages of log).',
       'A cycle is the wall time of its requests as the client saw it. Before the fix (main at 52186bd) the same repros took ' +
         'about 2 s per meta-churn cycle with +80 MB RSS each (117 MB → 1,078 MB in 12 cycles), blocked the loop for 70 s over ' +
         'the 30 tag queries (/health/live median 9.7 s, +2.2 GB), and a health flip on 1,000 instances rebuilt the ring (24 ms).',
