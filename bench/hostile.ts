@@ -412,10 +412,14 @@ function rssRow(measured: Phase): GoalRow {
   };
 }
 
-/** The longest stall of the server's own and its parts, as the stall probe split it. */
+/**
+ * The longest stall of the server's own, then how the probe's interval around it (the stall and
+ * the 1 ms tick) was spent: on a CPU + asleep, which add up to the stall and the tick, and the
+ * wait for a CPU left out of the stall.
+ */
 function ownText(stall: StallReading): string {
   return (
-    `${ms(stall.longestOwnMs)}: ${ms(stall.longestOwnOnCpuMs)} + ${ms(stall.longestOwnAsleepMs)} ` +
+    `${ms(stall.longestOwnMs)}; ${ms(stall.longestOwnOnCpuMs)} + ${ms(stall.longestOwnAsleepMs)} ` +
     `(+ ${ms(stall.longestOwnRunQueueMs)})`
   );
 }
@@ -502,7 +506,7 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
           'cycle max',
           'loop stall max',
           'loop stall p99',
-          'longest stall of its own: on a CPU + asleep (+ run-queue wait)',
+          'longest stall of its own; its interval with the 1 ms tick: on a CPU + asleep (+ waiting for a CPU)',
           'GC pauses',
           'GC total',
           '/health/live median',
