@@ -3,30 +3,15 @@ import { join } from 'node:path';
 import t from 'tap';
 import { SqliteStore } from '../src/catalog/sqlite-store.js';
 import { StorageError, type CatalogWrite } from '../src/catalog/store.js';
-import type { Instance } from '../src/catalog/types.js';
 import { tempDir } from './helpers/catalog.js';
+import { instance } from './helpers/lb-fixtures.js';
 
 // In `full` mode a commit is durable once the write-ahead log is on the disk. SQLite's own FULL
 // mode fsyncs inside the commit, on the event loop; the store flushes the log itself, with a
 // call that does not hold the loop (fdatasync on libuv's thread pool), and resolves after it.
 
 function upsert(index: number, id: string): CatalogWrite {
-  const instance: Instance = {
-    id,
-    name: 'web',
-    address: '10.0.0.1',
-    port: 80,
-    tags: [],
-    meta: {},
-    weight: 1,
-    region: null,
-    zone: null,
-    status: 'passing',
-    checks: [],
-    createIndex: index,
-    modifyIndex: index,
-  };
-  return { kind: 'upsert', index, instance };
+  return { kind: 'upsert', index, instance: { ...instance({ id }), createIndex: index, modifyIndex: index } };
 }
 
 const turn = (): Promise<void> => new Promise((resolveTurn) => setImmediate(resolveTurn));
