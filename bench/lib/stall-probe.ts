@@ -11,7 +11,8 @@
  * system calls (a commit's fsync), during which the timer could not run either.
  *
  * The benchmark asks over the IPC channel: `reset` starts a phase, `read` answers its longest gap
- * and its longest stall of its own, with their parts. Linux only; elsewhere the parts are NaN.
+ * and its longest stall of its own, with their parts. The counters are Linux's; elsewhere the parts
+ * are NaN and a stall of its own is the whole gap.
  */
 import { openSync, readSync } from 'node:fs';
 
@@ -80,7 +81,8 @@ function start(): void {
     const gapMs = Math.max(0, elapsedMs - TICK_MS);
     const onCpuMs = (run - lastRun) / 1e6;
     const runQueueMs = (wait - lastWait) / 1e6;
-    const ownMs = Math.max(0, gapMs - runQueueMs);
+    // Without the counters every gap counts as the server's own: nothing says it waited.
+    const ownMs = Number.isNaN(runQueueMs) ? gapMs : Math.max(0, gapMs - runQueueMs);
     reading.ticks++;
     if (gapMs > reading.longestGapMs) {
       reading.longestGapMs = gapMs;
