@@ -3,7 +3,9 @@
  * against a fresh Konsul process, and records what the server's event loop did
  * (monitorEventLoopDelay through /metrics), whether `/health/live` kept answering, and the
  * server's resident memory before and after (/proc/<pid>/status). Every section measures an
- * idle phase on the same server first: the noise floor of the machine in the same run.
+ * idle phase on the same server before the abuse: the noise floor of the machine in the same
+ * run. The lb section also splits each stall into the server's own time and its wait for a CPU
+ * (bench/lib/stall-probe.ts).
  *
  *   npx tsx bench/hostile.ts            (npm run bench:hostile) every section
  *   npx tsx bench/hostile.ts lb dns     only the named sections: lb, connections, dns, churn
