@@ -65,14 +65,19 @@ export async function openEtcdCatalog(
 }
 
 /**
- * Resolves once `condition()` holds, checking every 20 ms; throws naming `what` after
- * `timeoutMs`. A poll, not a wait on an event, because what it waits for happens in other
- * processes (etcd electing a leader, a member coming back, a lease expiring) that send this
- * process no event of their own; the timeout only turns a hang into a failure, it times nothing.
+ * Resolves once `condition()` holds (or resolves true), checking every 20 ms; throws naming
+ * `what` after `timeoutMs`. A poll, not a wait on an event, because what it waits for happens in
+ * other processes (etcd electing a leader, a member coming back, a lease expiring, a node's HTTP
+ * answer) that send this process no event of their own; the timeout only turns a hang into a
+ * failure, it times nothing.
  */
-export async function eventually(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function eventually(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/catalog.js';
 import { idOwnedBy, ownerAmong } from '../helpers/check-owners.js';
-import { startEtcd, uniquePrefix } from '../helpers/etcd.js';
+import { eventually, startEtcd, uniquePrefix } from '../helpers/etcd.js';
 import { startHttpTarget } from '../helpers/health-targets.js';
 import { startKonsulProcess, type KonsulProcess } from '../helpers/process.js';
 
@@ -29,16 +29,6 @@ async function statusOf(node: KonsulProcess, service: string, checkId: string): 
   const response = await call(node, 'GET', `/v1/health/checks/${service}`);
   const checks = (await response.json()) as { CheckID: string; Status: string }[];
   return checks.find((check) => check.CheckID === checkId)?.Status;
-}
-
-/** Polls an HTTP-side condition (the nodes are other processes: no event reaches this one). */
-async function eventuallyAsync(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 t.test('a SIGKILLed node: its checks move to the survivors in time, and its TTL checks still expire', async (t) => {
@@ -140,7 +130,7 @@ t.test('a SIGKILLed node: its checks move to the survivors in time, and its TTL 
   // Both TTL checks expire within TTL + 2 s of the last heartbeat, though the node that took
   // every heartbeat (and owned one of the checks) is gone.
   for (const id of [ttlOfA, ttlOfB]) {
-    await eventuallyAsync(
+    await eventually(
       `${id} critical on b and c`,
       async () => (await statusOf(b, 'beat', id)) === 'critical' && (await statusOf(c, 'beat', id)) === 'critical',
       killedAt + TTL_MS + 2000 - Date.now(),

@@ -93,11 +93,11 @@ t.test('two of three etcd members down: reads are served, writes refused in time
   // With its quorum back, etcd takes writes; the etcd client's circuit breaker on each member
   // it failed to reach still fails calls at once until its half-open wait (5 s) has passed, so
   // writes are retried until then rather than a fixed number of times.
-  const deadline = Date.now() + 20_000;
-  while (written === undefined && Date.now() < deadline) {
-    written = await a.register(web(3, { id: 'after' })).catch(() => undefined);
-    if (written === undefined) await new Promise((resolveRetry) => setTimeout(resolveRetry, 50));
-  }
+  await eventually(
+    'a write lands',
+    async () => (written = await a.register(web(3, { id: 'after' })).catch(() => undefined)) !== undefined,
+    20_000,
+  );
   t.ok(written !== undefined, 'writes resume on their own');
   // 'during' may appear now: the leader that logged it commits it once quorum is back, which
   // is why the refusal says the outcome is unknown (as a timed-out Consul write is).
