@@ -1,5 +1,5 @@
 import t from 'tap';
-import { fnv1a64Words, hash53, hash53WithSuffix, hash64, prefixState } from '../src/lb/hash.js';
+import { fnv1a64Words, hash53, hash53WithSuffix, hash53WithSuffixes, hash64, prefixState } from '../src/lb/hash.js';
 
 const MASK = (1n << 64n) - 1n;
 
@@ -69,6 +69,15 @@ t.test('hashing a prefix once and then numeric suffixes equals hashing the whole
     for (const suffix of [0, 1, 9, 10, 99, 100, 12345])
       t.equal(hash53WithSuffix(prefix, suffix), hash53(`${id}_${suffix}`), `${id}_${suffix}`);
   }
+});
+
+t.test('hashing a run of suffixes into an array equals hashing each one', async (t) => {
+  const prefix = prefixState('web-1_');
+  const into = new Float64Array(130).fill(-1);
+  hash53WithSuffixes(prefix, 95, 120, into, 7);
+  t.same([...into.subarray(0, 7)], new Array(7).fill(-1), 'nothing written before `at`');
+  for (let k = 0; k < 120; k++) t.equal(into[7 + k], hash53(`web-1_${95 + k}`), `web-1_${95 + k}`);
+  t.same([...into.subarray(127)], [-1, -1, -1], 'nothing written past `count`');
 });
 
 t.test('different seeds give unrelated hashes of the same key', async (t) => {

@@ -9,6 +9,7 @@ import { createStrategyManager } from '../src/lb/manager.js';
 import { buildMaglevTable, MaglevBuild } from '../src/lb/maglev-table.js';
 import { Membership } from '../src/lb/membership.js';
 import { buildRing, pointsPerInstance, RingBuild } from '../src/lb/ring.js';
+import { ScratchBuffer } from '../src/lb/scratch.js';
 import { TableBuilder, TASK_OVERSHOOT, TIME_CHECK_UNITS, type BuildTask } from '../src/lb/table-builder.js';
 import type { Candidates } from '../src/lb/types.js';
 import { ids, instances, keys, lbConfig, movement } from './helpers/lb-fixtures.js';
@@ -248,6 +249,46 @@ t.test('a ring or a Maglev table built in small slices equals the one built at o
   const table = new MaglevBuild(membership.ids, membership.weights, 4099);
   while (table.result === undefined) table.work(37);
   t.same([...table.result.owners], [...buildMaglevTable(members, membership.weights, 4099).owners]);
+});
+
+t.test('builds reuse one work buffer, lent to one build at a time, and build the same tables', async (t) => {
+  const scratch = new ScratchBuffer(1 << 20);
+  const small = instances(30).map((item, i) => ({ ...item, weight: 1 + (i % 5) }));
+  const large = instances(60).map((item, i) => ({ ...item, weight: 1 + (i % 7) }));
+  const ringOf = (members: Instance[], into?: ScratchBuffer) => {
+    const membership = new Membership(members);
+    const build = new RingBuild(membership.ids, membership.weights, 100, 1024, 65_536, into);
+    while (build.result === undefined) build.work(500);
+    return build.result;
+  };
+  const maglevOf = (members: Instance[], into?: ScratchBuffer) => {
+    const membership = new Membership(members);
+    const build = new MaglevBuild(membership.ids, membership.weights, 4099, into);
+    while (build.result === undefined) build.work(500);
+    return build.result;
+  };
+  t.equal(scratch.bytes, 0, 'nothing kept before the first build');
+  const first = ringOf(large, scratch);
+  const kept = scratch.bytes;
+  t.ok(kept >= first.points.length * 8, `the first build's work memory is kept (${kept} bytes)`);
+  // The kept memory now holds the large ring's points and bucket counts: a smaller build on it
+  // must not see them.
+  const again = ringOf(small, scratch);
+  t.same([...again.points], [...ringOf(small).points], 'a ring on reused memory equals one on fresh memory');
+  t.same([...again.owners], [...ringOf(small).owners]);
+  t.same([...maglevOf(small, scratch).owners], [...maglevOf(small).owners], 'and so does a Maglev table');
+  t.equal(scratch.bytes, kept, 'the smaller builds reused the kept buffer');
+
+  const lent = scratch.take(1000);
+  const other = scratch.take(1000);
+  t.not(other, lent, 'a buffer out on loan is not lent twice');
+  scratch.give(other);
+  scratch.give(lent);
+  t.equal(scratch.take(1000), lent, 'returned, it is lent again');
+  scratch.give(lent);
+  const huge = scratch.take(2 << 20);
+  scratch.give(huge);
+  t.equal(scratch.bytes, kept, 'a buffer over the bound is not kept');
 });
 
 t.test('a slice also ends when its time is up, so a slow machine does not make it longer', async (t) => {

@@ -134,6 +134,32 @@ export function hash53(key: string, seed = 0): number {
  * "<id>_0", "<id>_1", … without building or re-reading the strings.
  */
 export function hash53WithSuffix(prefix: PrefixState, suffix: number): number {
+  suffixState(prefix, suffix);
+  return mixedTop53();
+}
+
+/**
+ * into[at + k] = hash53WithSuffix(prefix, first + k) for k < count. A ring build hashes
+ * tens of thousands of points: returned one at a time, each 53-bit result is a double that
+ * V8 boxes as a heap number (about 1 MB of garbage per 65,536 points); stored straight into
+ * the typed array it is never boxed.
+ */
+export function hash53WithSuffixes(
+  prefix: PrefixState,
+  first: number,
+  count: number,
+  into: Float64Array,
+  at: number,
+): void {
+  for (let k = 0; k < count; k++) {
+    suffixState(prefix, first + k);
+    fmix64();
+    into[at + k] = out[HI] * TWO_POW_21 + (out[LO] >>> 11);
+  }
+}
+
+/** The FNV-1a state after prefix + String(suffix), into out[]. */
+function suffixState(prefix: PrefixState, suffix: number): void {
   let hi = prefix.hi | 0;
   let lo = prefix.lo | 0;
   let divisor = 1;
@@ -147,7 +173,6 @@ export function hash53WithSuffix(prefix: PrefixState, suffix: number): number {
   }
   out[HI] = hi;
   out[LO] = lo;
-  return mixedTop53();
 }
 
 export interface PrefixState {

@@ -11,6 +11,7 @@
  */
 import { hash53 } from './hash.js';
 import type { Membership } from './membership.js';
+import { ScratchBuffer } from './scratch.js';
 import { runToEnd, type BuildTask } from './table-builder.js';
 import type { LbConfig, TableSlot } from './types.js';
 import { ownerTable, type OwnerTable } from './walk.js';
@@ -45,6 +46,8 @@ export class MaglevBuild implements BuildTask<MaglevTable> {
   private readonly skip: Float64Array;
   private readonly weight: Float64Array;
   private readonly target: Float64Array;
+  /** Work memory from `scratch`, viewed as `table`; the owner copy below is what the finished table keeps. */
+  private readonly work0: ArrayBuffer;
   private readonly table: Uint32Array;
   private owners: OwnerTable | undefined = undefined;
   private copied = 0;
@@ -57,6 +60,7 @@ export class MaglevBuild implements BuildTask<MaglevTable> {
     private readonly ids: readonly string[],
     weights: Float64Array,
     tableSize: number,
+    private readonly scratch: ScratchBuffer = new ScratchBuffer(0),
   ) {
     this.size = nextPrime(tableSize);
     let maxWeight = 0;
@@ -72,7 +76,8 @@ export class MaglevBuild implements BuildTask<MaglevTable> {
     this.weight = new Float64Array(count);
     for (let p = 0; p < count; p++) this.weight[p] = weights[this.participants[p]];
     this.target = new Float64Array(count);
-    this.table = new Uint32Array(this.size).fill(EMPTY);
+    this.work0 = scratch.take(this.size * Uint32Array.BYTES_PER_ELEMENT);
+    this.table = new Uint32Array(this.work0, 0, this.size).fill(EMPTY);
   }
 
   work(budget: number): number {
@@ -125,7 +130,10 @@ export class MaglevBuild implements BuildTask<MaglevTable> {
       spent += (end - this.copied) >>> 4;
       this.copied = end;
     }
-    if (this.copied === size) this.result = { owners };
+    if (this.copied === size) {
+      this.scratch.give(this.work0);
+      this.result = { owners };
+    }
     return spent;
   }
 }
@@ -163,7 +171,7 @@ export function isPrime(n: number): boolean {
 export const MAGLEV_TABLE: TableSlot<MaglevTable> = {
   name: 'maglev-table',
   estimate: (_membership: Membership, config: LbConfig) => nextPrime(config.maglev.tableSize) * MAGLEV_WORK_PER_SLOT,
-  build: (membership: Membership, config: LbConfig) =>
-    new MaglevBuild(membership.ids, membership.weights, config.maglev.tableSize),
+  build: (membership: Membership, config: LbConfig, scratch: ScratchBuffer) =>
+    new MaglevBuild(membership.ids, membership.weights, config.maglev.tableSize, scratch),
   bytes: (table: MaglevTable) => table.owners.byteLength,
 };

@@ -36,6 +36,8 @@ export interface StrategyManagerOptions {
   observer?: LbObserver;
   /** The clock of outlier ejection and slow start; default Date.now. */
   now?: () => number;
+  /** The CPU clock of the table builder's slice statistics (table-builder.ts); benchmarks pass their own. */
+  buildCpuClock?: () => number;
 }
 
 const NO_OPTIONS: OrderOptions = {};
@@ -58,6 +60,8 @@ export interface LbCacheStats {
   evictions: number;
   /** Table builds queued or running, and how the slices went. */
   builder: BuilderStats;
+  /** Work memory kept between table builds (scratch.ts), outside `bytes`. */
+  scratchBytes: number;
 }
 
 /** An instance's load as the API shows it and cluster nodes share it. */
@@ -105,6 +109,7 @@ export class StrategyManager {
     this.rotations = new RotationCounters(config.cacheSize);
     this.builder = new TableBuilder(config.buildSliceWork, MAX_PENDING_BUILDS, {
       sliceTimeMs: parseDuration(config.buildSliceTime)!,
+      ...(options.buildCpuClock === undefined ? {} : { cpuClock: options.buildCpuClock }),
     });
     this.tables = new TableStore(this.cache, this.builder, config);
     this.tracker = new LoadTracker(config.latencyEwmaAlpha);
@@ -258,6 +263,7 @@ export class StrategyManager {
       builds: this.context.builds + this.tables.builds,
       evictions: this.cache.evictions,
       builder: this.builder.stats(),
+      scratchBytes: this.tables.scratch.bytes,
     };
   }
 

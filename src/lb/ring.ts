@@ -20,8 +20,9 @@
  * when there are more instances than that): heavy weights then scale down, again by a
  * power of two, so weights set the shares and never the memory or the build time.
  */
-import { hash53WithSuffix, prefixState, type PrefixState } from './hash.js';
+import { hash53WithSuffixes, prefixState, type PrefixState } from './hash.js';
 import type { Membership } from './membership.js';
+import { ScratchBuffer } from './scratch.js';
 import { runToEnd, type BuildTask } from './table-builder.js';
 import type { LbConfig, TableSlot } from './types.js';
 import { ownerTable, type OwnerTable } from './walk.js';
@@ -98,7 +99,12 @@ export class RingBuild implements BuildTask<HashRing> {
   private readonly counts: Uint32Array;
   private readonly total: number;
   private readonly bucket: number;
+  private readonly scratch: ScratchBuffer;
+  /** Work memory from `scratch`: the unsorted points, then the bucket starts and fill positions. */
+  private readonly work0: ArrayBuffer;
   private readonly unsorted: Float64Array;
+  private readonly starts: Uint32Array;
+  private readonly fill: Uint32Array;
   private readonly radixBuckets: number;
   private readonly divisor: number;
   private phase = 0;
@@ -106,8 +112,6 @@ export class RingBuild implements BuildTask<HashRing> {
   private point = 0;
   private next = 0;
   private prefix: PrefixState | undefined = undefined;
-  private starts: Uint32Array | undefined = undefined;
-  private fill: Uint32Array | undefined = undefined;
   private points: Float64Array | undefined = undefined;
   private owners: OwnerTable | undefined = undefined;
 
@@ -117,6 +121,7 @@ export class RingBuild implements BuildTask<HashRing> {
     pointsPerWeight: number,
     minRingSize: number,
     maxRingSize: number,
+    scratch: ScratchBuffer = new ScratchBuffer(0),
   ) {
     this.counts = pointsPerInstance(weights, pointsPerWeight, minRingSize, maxRingSize);
     let total = 0;
@@ -125,10 +130,16 @@ export class RingBuild implements BuildTask<HashRing> {
     let ownerBits = 1;
     while (2 ** ownerBits < ids.length) ownerBits++;
     this.bucket = 2 ** ownerBits;
-    this.unsorted = new Float64Array(total);
     const radixBits = Math.min(16, Math.max(1, Math.ceil(Math.log2(total + 1))));
     this.radixBuckets = 2 ** radixBits;
     this.divisor = 2 ** (53 - radixBits);
+    this.scratch = scratch;
+    const pointBytes = total * Float64Array.BYTES_PER_ELEMENT;
+    const startsBytes = (this.radixBuckets + 1) * Uint32Array.BYTES_PER_ELEMENT;
+    this.work0 = scratch.take(pointBytes + startsBytes + this.radixBuckets * Uint32Array.BYTES_PER_ELEMENT);
+    this.unsorted = new Float64Array(this.work0, 0, total);
+    this.starts = new Uint32Array(this.work0, pointBytes, this.radixBuckets + 1);
+    this.fill = new Uint32Array(this.work0, pointBytes + startsBytes, this.radixBuckets);
   }
 
   work(budget: number): number {
@@ -167,8 +178,8 @@ export class RingBuild implements BuildTask<HashRing> {
       prefix ??= prefixState(`${ids[owner]}_`);
       const end = Math.min(count, point + quota - done);
       done += end - point;
-      for (; point < end; point++)
-        unsorted[next++] = Math.floor(hash53WithSuffix(prefix, point) / bucket) * bucket + owner;
+      hash53WithSuffixes(prefix, point, end - point, unsorted, next);
+      for (; point < end; point++, next++) unsorted[next] = Math.floor(unsorted[next] / bucket) * bucket + owner;
     }
     this.owner = owner;
     this.point = point;
@@ -177,13 +188,14 @@ export class RingBuild implements BuildTask<HashRing> {
     if (owner >= ids.length) {
       this.phase = 1;
       this.next = 0;
-      this.starts = new Uint32Array(this.radixBuckets + 1);
+      // Lent memory holds the last build's counts: ≤ 65,537 stores, within TASK_OVERSHOOT's reach.
+      this.starts.fill(0);
     }
     return done * HASH_COST;
   }
 
   private countBuckets(budget: number): number {
-    const starts = this.starts!;
+    const starts = this.starts;
     const unsorted = this.unsorted;
     const divisor = this.divisor;
     const end = Math.min(this.total, this.next + Math.ceil(budget));
@@ -192,7 +204,7 @@ export class RingBuild implements BuildTask<HashRing> {
     this.next = end;
     if (end < this.total) return end - begin;
     for (let b = 0; b < this.radixBuckets; b++) starts[b + 1] += starts[b];
-    this.fill = starts.slice(0, this.radixBuckets);
+    this.fill.set(starts.subarray(0, this.radixBuckets));
     this.points = new Float64Array(this.total);
     this.phase = 2;
     this.next = 0;
@@ -201,7 +213,7 @@ export class RingBuild implements BuildTask<HashRing> {
   }
 
   private place(budget: number): number {
-    const fill = this.fill!;
+    const fill = this.fill;
     const points = this.points!;
     const unsorted = this.unsorted;
     const divisor = this.divisor;
@@ -220,7 +232,7 @@ export class RingBuild implements BuildTask<HashRing> {
   }
 
   private sortBuckets(budget: number): number {
-    const starts = this.starts!;
+    const starts = this.starts;
     const points = this.points!;
     let spent = 0;
     let b = this.next;
@@ -234,6 +246,7 @@ export class RingBuild implements BuildTask<HashRing> {
     if (b === this.radixBuckets) {
       this.phase = 4;
       this.next = 0;
+      this.scratch.give(this.work0);
       this.owners = ownerTable(this.total, this.ids.length);
     }
     return spent;
@@ -299,13 +312,14 @@ export const RING: TableSlot<HashRing> = {
   name: 'ring',
   estimate: (membership: Membership, config: LbConfig) =>
     ringSize(membership.weights, config.ringHash) * RING_WORK_PER_POINT,
-  build: (membership: Membership, config: LbConfig) =>
+  build: (membership: Membership, config: LbConfig, scratch: ScratchBuffer) =>
     new RingBuild(
       membership.ids,
       membership.weights,
       config.ringHash.pointsPerWeight,
       config.ringHash.minRingSize,
       config.ringHash.maxRingSize,
+      scratch,
     ),
   bytes: (ring: HashRing) => ring.points.byteLength + ring.owners.byteLength,
 };

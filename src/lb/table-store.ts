@@ -11,6 +11,7 @@
  */
 import type { ByteLru, LruEntry } from './byte-lru.js';
 import type { Membership } from './membership.js';
+import { ScratchBuffer } from './scratch.js';
 import type { TableBuilder } from './table-builder.js';
 import type { LbConfig, TableSlot } from './types.js';
 
@@ -36,6 +37,8 @@ export interface CacheMember extends LruEntry {
 export class TableStore {
   /** Newest table per group: the fallback while the current membership's table is built. */
   private readonly latest = new Map<string, TableEntry>();
+  /** Work memory shared by the builds (see scratch.ts). */
+  readonly scratch = new ScratchBuffer();
   builds = 0;
 
   constructor(
@@ -69,7 +72,7 @@ export class TableStore {
       key,
       group,
       slot.estimate(membership, this.config),
-      () => slot.build(membership, this.config),
+      () => slot.build(membership, this.config, this.scratch),
       (table) => this.install(slot.name, key, group, membership, table, slot.bytes(table)),
     );
     const built = membership.tables.get(slot.name);

@@ -8,6 +8,7 @@ import type { Exclusion, Instance } from '../catalog/types.js';
 import type { Config } from '../config/schema.js';
 import type { Membership } from './membership.js';
 import type { SplitSide } from './split.js';
+import type { ScratchBuffer } from './scratch.js';
 import type { BuildTask } from './table-builder.js';
 
 export type LbConfig = Config['lb'];
@@ -117,7 +118,8 @@ export interface TableSlot<T extends { readonly owners: ArrayLike<number> }> {
   readonly name: string;
   /** Work units a build will take (decides between an inline build and a sliced one). */
   estimate(membership: Membership, config: LbConfig): number;
-  build(membership: Membership, config: LbConfig): BuildTask<T>;
+  /** A build whose work memory comes from `scratch`, given back when the build is done. */
+  build(membership: Membership, config: LbConfig, scratch: ScratchBuffer): BuildTask<T>;
   /** Heap bytes the table holds, charged to the cache. */
   bytes(table: T): number;
 }
