@@ -29,6 +29,7 @@ import { sendOk } from './lib/http-client.js';
 import { LoopWatch, type LoopObservation } from './lib/loop-watch.js';
 import type { StallReading } from './lib/stall-probe.js';
 import { machineLine } from './lib/machine.js';
+import { threadCounters } from './lib/schedstat.js';
 import { megabytes, residentBytes } from './lib/proc.js';
 import { ROOT, startKonsul, type KonsulProcess } from './lib/processes.js';
 import { step } from './lib/progress.js';
@@ -260,18 +261,20 @@ async function loadBalancingTables(): Promise<Section> {
 interface InProcessPhase {
   name: string;
   /**
-   * CPU time (process.cpuUsage) of the costliest order() call and build slice: preemption-free,
-   * but it counts V8's GC and compiler threads too (Node 20 has no per-thread CPU clock, and
-   * Linux's per-thread schedstat moves in scheduler ticks of 1 to 4 ms).
+   * Own time of the costliest order() call and build slice: wall time less the main thread's
+   * wait for a CPU (schedstat.ts), so the same measure as a server stall of its own. It counts
+   * a collection that pauses the thread; unlike process.cpuUsage it does not count V8's GC and
+   * compiler threads working beside it, which do not hold the loop.
    */
-  longestOrderCpuMs: number;
-  longestSliceCpuMs: number;
+  longestOrderOwnMs: number;
+  longestSliceOwnMs: number;
   /** The same in wall time, which includes whatever else the machine ran meanwhile. */
   longestOrderMs: number;
   longestSliceMs: number;
   slices: number;
   builds: number;
   cacheBytes: number;
+  scratchBytes: number;
 }
 
 function lbInstance(id: string, weight: number, tags: string[]): Instance {
@@ -296,29 +299,32 @@ async function inProcessPhase(
   name: string,
   body: (order: (candidates: Candidates, options: OrderOptions) => void) => Promise<void> | void,
 ): Promise<InProcessPhase> {
-  const manager: StrategyManager = createStrategyManager(loadConfig({ env: {} }).lb);
+  const thread = threadCounters();
+  const manager: StrategyManager = createStrategyManager(loadConfig({ env: {} }).lb, {
+    buildCpuClock: thread.ownTimeMs,
+  });
   let longestOrderMs = 0;
-  let longestOrderCpuMs = 0;
+  let longestOrderOwnMs = 0;
   await body((candidates, options) => {
     const started = performance.now();
-    const cpu = process.cpuUsage();
+    const own = thread.ownTimeMs();
     manager.order(candidates, options);
-    const used = process.cpuUsage(cpu);
+    longestOrderOwnMs = Math.max(longestOrderOwnMs, thread.ownTimeMs() - own);
     longestOrderMs = Math.max(longestOrderMs, performance.now() - started);
-    longestOrderCpuMs = Math.max(longestOrderCpuMs, (used.user + used.system) / 1000);
   });
   await manager.tablesBuilt();
   const stats = manager.cacheStats();
   manager.close();
   return {
     name,
-    longestOrderCpuMs,
-    longestSliceCpuMs: stats.builder.longestSliceCpuMs,
+    longestOrderOwnMs,
+    longestSliceOwnMs: stats.builder.longestSliceCpuMs,
     longestOrderMs,
     longestSliceMs: stats.builder.longestSliceMs,
     slices: stats.builder.slices,
     builds: stats.builds,
     cacheBytes: stats.bytes,
+    scratchBytes: stats.scratchBytes,
   };
 }
 
@@ -437,9 +443,9 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
   const idle = phases.find((measured) => measured.name === 'idle')!;
   const goals: GoalRow[] = [];
   for (const measured of inProcess) {
-    const longest = Math.max(measured.longestOrderCpuMs, measured.longestSliceCpuMs);
+    const longest = Math.max(measured.longestOrderOwnMs, measured.longestSliceOwnMs);
     goals.push({
-      figure: `${measured.name}: costliest load-balancing step (order() or build slice), CPU ms in process`,
+      figure: `${measured.name}: costliest load-balancing step (order() or build slice) in process, own time (waiting for a CPU excluded)`,
       value: ms(longest),
       baseline: '',
       ratio: '',
@@ -468,8 +474,10 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
           : `; probe: ${ms(stall.longestGapMs)}, ${ms(stall.longestGapRunQueueMs)} of it waiting for a CPU)`),
       baseline: `${ms(idle.watch.loopMaxMs)} idle`,
       ratio: '',
-      goal: `≤ ${STALL_GOAL_MS} ms`,
-      met: measured.watch.loopMaxMs <= STALL_GOAL_MS,
+      // The wait for a CPU is the machine's (the load generator and the probes share its cores),
+      // not what a query or a write did; without the probe nothing tells it apart.
+      goal: stall === undefined ? `≤ ${STALL_GOAL_MS} ms` : 'reported (the goal is on the stall of its own)',
+      met: stall === undefined ? measured.watch.loopMaxMs <= STALL_GOAL_MS : null,
     });
     if (measured.name !== REGISTRATIONS && measured.name !== FIRST_REQUESTS) goals.push(rssRow(measured));
     goals.push({
@@ -534,32 +542,37 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
       {
         headers: [
           'in process (warm)',
-          'costliest order(), CPU',
-          'costliest build slice, CPU',
+          'costliest order(), own time',
+          'costliest build slice, own time',
           'longest order(), wall',
           'longest build slice, wall',
           'slices',
           'tables and structures built',
           'cache bytes',
+          'build work memory',
         ],
-        align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
         rows: inProcess.map((measured) => [
           measured.name,
-          ms(measured.longestOrderCpuMs),
-          ms(measured.longestSliceCpuMs),
+          ms(measured.longestOrderOwnMs),
+          ms(measured.longestSliceOwnMs),
           ms(measured.longestOrderMs),
           ms(measured.longestSliceMs),
           fmt.int(measured.slices),
           fmt.int(measured.builds),
           fmt.int(measured.cacheBytes),
+          fmt.int(measured.scratchBytes),
         ]),
       },
     ],
     command: 'npx tsx bench/hostile.ts lb',
     notes: [
       'A stall of the server’s own leaves out the time the server waited for a CPU, which on two cores shared with the ' +
-        'load generator reaches several milliseconds; the in-process rows are the CPU time (process.cpuUsage, GC and JIT threads ' +
-        'included) of the load-balancing steps alone, and a build slice also ends after lb.buildSliceTime (1 ms) of wall time. ' +
+        'load generator reaches several milliseconds. The in-process rows time the load-balancing steps alone the same way: wall ' +
+        'time less the thread’s wait for a CPU, a collection that pauses the thread included (process.cpuUsage would add what ' +
+        'V8’s GC and compiler threads did beside it, up to several milliseconds, which holds no loop). A build slice also ' +
+        'ends after lb.buildSliceTime (1 ms) of wall time. Build work memory is the buffer the builds share (lent to one at a time, ' +
+        'outside the cache). ' +
         'Writes commit to SQLite on the event loop; in synchronous full mode the commit’s fsync runs on libuv’s thread pool, ' +
         'but SQLite still syncs on the loop around a checkpoint (every 1,000 pages of log).',
       'A cycle is the wall time of its requests as the client saw it. Before the fix (main at 52186bd) the same repros took ' +

@@ -14,7 +14,7 @@
  * and its longest stall of its own, with their parts. The counters are Linux's; elsewhere the parts
  * are NaN and a stall of its own is the whole gap.
  */
-import { openSync, readSync } from 'node:fs';
+import { threadCounters } from './schedstat.js';
 
 const TICK_MS = 1;
 
@@ -56,20 +56,8 @@ function empty(): StallReading {
 }
 
 function start(): void {
-  let schedstat: number;
-  try {
-    schedstat = openSync('/proc/thread-self/schedstat', 'r');
-  } catch {
-    schedstat = -1;
-  }
-  const buffer = Buffer.alloc(128);
-  /** [ns on a CPU, ns in the run queue] of the main thread, NaN where /proc has no schedstat. */
-  const counters = (): [number, number] => {
-    if (schedstat < 0) return [Number.NaN, Number.NaN];
-    const length = readSync(schedstat, buffer, 0, buffer.length, 0);
-    const fields = buffer.toString('latin1', 0, length).split(' ');
-    return [Number(fields[0]), Number(fields[1])];
-  };
+  const thread = threadCounters();
+  const counters = thread.read;
 
   let reading = empty();
   let last = performance.now();
