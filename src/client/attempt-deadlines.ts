@@ -8,6 +8,10 @@
  * this saves): when it fires it stops what is due and re-arms for the next deadline, if any.
  * So an idle balancer keeps one timer for at most one per-try timeout; close() clears it.
  * Bounded by the attempts started within one per-try timeout.
+ *
+ * The queue is an array used from `head` to `tail`. Emptied, it keeps its capacity (the most
+ * attempts it ever held at once, 8 bytes each): emptying it by `length = 0` released its store,
+ * and the next call's push allocated one again, on every sequential call.
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Attempt } from './attempt.js';
@@ -16,8 +20,9 @@ import type { Attempt } from './attempt.js';
 const COMPACT_AFTER = 1024;
 
 export class AttemptDeadlines {
-  private items: Attempt[] = [];
+  private items: (Attempt | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   private timer: TimerHandle | undefined = undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private readonly onTimer = (): void => this.fire();
@@ -32,10 +37,12 @@ export class AttemptDeadlines {
   start(attempt: Attempt): void {
     const at = attempt.at;
     const items = this.items;
-    let position = items.length;
-    while (position > this.head && items[position - 1].at > at) position--;
-    if (position === items.length) items.push(attempt);
-    else items.splice(position, 0, attempt);
+    let position = this.tail;
+    while (position > this.head && items[position - 1]!.at > at) position--;
+    // Writing at `tail` appends when the array is full; a shorter timeout shifts the later ones.
+    for (let i = this.tail; i > position; i--) items[i] = items[i - 1];
+    items[position] = attempt;
+    this.tail++;
     if (at < this.timerAt) this.arm(at);
   }
 
@@ -49,9 +56,10 @@ export class AttemptDeadlines {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
-    const pending = this.items.slice(this.head);
+    const pending = this.items.slice(this.head, this.tail) as Attempt[];
     this.items = [];
     this.head = 0;
+    this.tail = 0;
     for (const attempt of pending) attempt.stop(reason);
   }
 
@@ -66,22 +74,25 @@ export class AttemptDeadlines {
     this.timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
     const items = this.items;
-    while (this.head < items.length && (items[this.head].done || items[this.head].at <= now)) {
-      items[this.head++].stop(this.reason);
+    while (this.head < this.tail && (items[this.head]!.done || items[this.head]!.at <= now)) {
+      const due = items[this.head]!;
+      items[this.head++] = undefined;
+      due.stop(this.reason);
     }
     this.dropFinished();
-    const next = this.items[this.head] as Attempt | undefined;
-    if (next !== undefined) this.arm(next.at);
+    if (this.head < this.tail) this.arm(this.items[this.head]!.at);
   }
 
   private dropFinished(): void {
     const items = this.items;
-    while (this.head < items.length && items[this.head].done) this.head++;
-    if (this.head === items.length) {
-      items.length = 0;
+    while (this.head < this.tail && items[this.head]!.done) items[this.head++] = undefined;
+    if (this.head === this.tail) {
       this.head = 0;
-    } else if (this.head > COMPACT_AFTER && this.head * 2 > items.length) {
-      this.items = items.slice(this.head);
+      this.tail = 0;
+    } else if (this.head > COMPACT_AFTER && this.head * 2 > this.tail) {
+      items.copyWithin(0, this.head, this.tail);
+      items.fill(undefined, this.tail - this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
   }

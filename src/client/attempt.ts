@@ -6,20 +6,28 @@
  * the controller is an EventTarget, and fetch, handed a signal, builds a WeakRef, a listener and
  * a FinalizationRegistry entry for it, each call, for a timeout that almost never fires. So the
  * attempt gives fetch no signal. It is instead the `dispatcher` fetch sends the request through
- * (undici's `init.dispatcher`, which Node's fetch honours): it hands the request on to the real
- * dispatcher (the caller's, or the global one) and stands between it and fetch's handler, where
- * undici passes the `abort` function of the request once it is on a connection. A timeout calls
- * that function (the socket is closed, as a signal would), or, while the request still waits
- * for a connection, fails fetch's handler at once and aborts the request when it connects.
- * Nothing is made for the timeout unless it fires.
+ * (undici's `init.dispatcher`, which Node's fetch honours): it keeps fetch's handler and hands
+ * the request, with that same handler, on to the real dispatcher (the caller's, or the global
+ * one). Once the request is on a connection, fetch's handler holds the request's `abort`
+ * function (undici passes it to onConnect, and fetch keeps it as `handler.abort`). A timeout
+ * calls it (undici fails the request through the handler and closes the socket, as a signal
+ * would), or, while the request still waits for a connection, fails fetch's handler at once:
+ * fetch rejects, and when the request does connect, fetch's onConnect finds its connection
+ * destroyed and aborts it. Nothing is made for the timeout unless it fires.
  *
- * The handler interface is undici's (v5–v7 `onConnect`/`onHeaders`/… handlers). On a runtime
- * whose fetch hands its dispatcher another kind of handler, the attempt uses an AbortController
- * as before (`signalled()`), so the timeout keeps working there, at the old cost.
+ * The handler is not wrapped: a wrapper relaying each of undici's callbacks (connect, headers,
+ * every chunk, completion) cost about 3 µs of CPU per call (docs/benchmarks.md#client).
+ *
+ * The handler interface is undici's (v5–v7 `onConnect`/`onHeaders`/… handlers, fetch's with its
+ * `abort` field). On a runtime whose fetch hands its dispatcher another kind of handler, the
+ * attempt uses an AbortController as before (`signalled()`), so the timeout keeps working there,
+ * at the old cost.
  */
 
 /** The part of undici's dispatch-handler interface fetch's handler implements. */
 export interface DispatchHandler {
+  /** fetch's handler: the request's abort function once it is on a connection, null before. */
+  abort?: ((reason?: unknown) => void) | null;
   onConnect?(abort: (reason?: unknown) => void, context?: unknown): void;
   onResponseStarted?(): void;
   onHeaders?(statusCode: number, headers: unknown, resume: () => void, statusText: string): boolean;
@@ -58,7 +66,7 @@ export function setDispatcherRoute(enabled: boolean): void {
   dispatcherRoute = enabled && /^[5-7]\./.test(process.versions.undici ?? '');
 }
 
-export class Attempt implements Dispatcher, DispatchHandler {
+export class Attempt implements Dispatcher {
   /** True once the call has the attempt's response (or error), or it was stopped: the timeout no longer applies. */
   done = false;
   /** Why the attempt was stopped (the per-try timeout's reason, or the balancer closing); undefined otherwise. */
@@ -72,10 +80,8 @@ export class Attempt implements Dispatcher, DispatchHandler {
   init: object = NO_INIT;
   /** performance.now() when the request was handed to fetch. */
   started = 0;
+  /** fetch's handler of the request now dispatched (a followed redirect dispatches again). */
   private handler: DispatchHandler | undefined = undefined;
-  private abortRequest: ((reason?: unknown) => void) | undefined = undefined;
-  /** fetch's handler was already told of the failure: later callbacks from undici are dropped. */
-  private handlerFailed = false;
 
   constructor(
     /** Epoch ms at which the attempt times out. */
@@ -105,78 +111,30 @@ export class Attempt implements Dispatcher, DispatchHandler {
       controller.abort(reason);
       return;
     }
-    const abort = this.abortRequest;
-    if (abort !== undefined) {
-      // undici fails the request (fetch's handler hears it through onError) and closes its socket.
-      abort(reason);
-    } else if (this.handler !== undefined) {
-      // Still waiting for a connection: fetch rejects now, the request is aborted once connected.
-      this.handlerFailed = true;
-      this.handler.onError?.(reason);
-    }
-    // No handler yet: dispatch() has not been called and will fail the request when it is.
+    const handler = this.handler;
+    if (handler === undefined) return; // dispatch() has not been called and will fail the request when it is
+    const abort = handler.abort;
+    // On a connection: undici fails the request (fetch's handler hears it through onError) and
+    // closes its socket. Still waiting for one: fetch rejects now and aborts the request on connect.
+    if (typeof abort === 'function') abort(reason);
+    else handler.onError?.(reason);
   }
 
   dispatch(options: object, handler: DispatchHandler): boolean {
     const real = this.real();
-    if (typeof handler.onConnect !== 'function' || handler.onRequestStart !== undefined) {
-      // Not a handler this class can stand in front of: later attempts use a signal.
+    if (typeof handler.onConnect !== 'function' || handler.abort !== null || handler.onRequestStart !== undefined) {
+      // Not fetch's handler as this class knows it (no abort field waiting for onConnect):
+      // later attempts use a signal.
       dispatcherRoute = false;
       return real.dispatch(options, handler);
     }
     // A followed redirect dispatches again, with a new handler: the timeout covers it too.
     this.handler = handler;
-    this.abortRequest = undefined;
-    this.handlerFailed = false;
     if (this.reason !== undefined) {
-      this.handlerFailed = true;
       handler.onError?.(this.reason);
       return true;
     }
-    return real.dispatch(options, this);
-  }
-
-  onConnect(abort: (reason?: unknown) => void, context?: unknown): void {
-    if (this.reason !== undefined) {
-      abort(this.reason);
-      return;
-    }
-    this.abortRequest = abort;
-    this.handler!.onConnect!(abort, context);
-  }
-
-  onResponseStarted(): void {
-    this.handler!.onResponseStarted?.();
-  }
-
-  onHeaders(statusCode: number, headers: unknown, resume: () => void, statusText: string): boolean {
-    return this.handler!.onHeaders!(statusCode, headers, resume, statusText);
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.handler!.onData!(chunk);
-  }
-
-  onComplete(trailers: unknown): void {
-    this.handler!.onComplete!(trailers);
-  }
-
-  onError(error: unknown): void {
-    if (this.handlerFailed) return;
-    this.handlerFailed = true;
-    this.handler!.onError!(error);
-  }
-
-  onUpgrade(statusCode: number, headers: unknown, socket: unknown): void {
-    this.handler!.onUpgrade!(statusCode, headers, socket);
-  }
-
-  onBodySent(chunk: unknown): void {
-    this.handler!.onBodySent?.(chunk);
-  }
-
-  onRequestSent(): void {
-    this.handler!.onRequestSent?.();
+    return real.dispatch(options, handler);
   }
 
   private real(): Dispatcher {
