@@ -9,7 +9,7 @@
  * replies (so dropped queries leak slots). Here every message goes through a bounded guard, is
  * answered synchronously from pre-encoded records and never leaves anything pending.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -29,6 +29,7 @@ import { Responder } from './responder.js';
 import { SourceFilter } from './allow-from.js';
 import { TcpFront, type TcpCloseReason } from './tcp.js';
 import { Zone } from './zone.js';
+import { literalLookup, SendCheck } from './udp-send.js';
 import { headerOnly } from './truncate.js';
 import { FLAG_QR, FLAG_RD, OPCODE_MASK, RCODE, TCP_MESSAGE_LIMIT } from './wire.js';
 
@@ -183,16 +184,18 @@ async function bindBoth(
 }
 
 function bindUdp(host: string, port: number, answer: Answerer, logger: Logger): Promise<Socket> {
-  const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
+  const socket = createSocket({
+    type: isIP(host) === 6 ? 'udp6' : 'udp4',
+    // dgram's options type this with dns.lookup's overloads; it calls it as (address, family, callback).
+    lookup: literalLookup as unknown as NonNullable<SocketOptions['lookup']>,
+  });
   const sendFailures = new ThrottledLog(logger);
-  const afterSend = (error: Error | null): void => {
-    if (error !== null) sendFailures.warn(error, 'DNS answer could not be sent');
-  };
+  const sendCheck = new SendCheck((error) => sendFailures.warn(error, 'DNS answer could not be sent'));
   socket.on('message', (message: Buffer, peer: RemoteInfo) => {
     // Port 0 cannot be answered; such datagrams are spoofed or broken.
     if (peer.port === 0) return;
     const reply = answer(message, peer.address, true);
-    if (reply !== null) socket.send(reply, peer.port, peer.address, afterSend);
+    if (reply !== null) socket.send(reply, peer.port, peer.address, sendCheck.next());
   });
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
