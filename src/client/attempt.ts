@@ -16,7 +16,8 @@
  * destroyed and aborts it. Nothing is made for the timeout unless it fires.
  *
  * The handler is not wrapped: a wrapper relaying each of undici's callbacks (connect, headers,
- * every chunk, completion) cost about 3 µs of CPU per call (docs/benchmarks.md#client).
+ * every chunk, completion) made a call 0.7 to 0.9 µs dearer than a plain fetch at the median,
+ * against 0.2 µs without it (undici answering in process, calls alternating).
  *
  * The handler interface is undici's (v5–v7 `onConnect`/`onHeaders`/… handlers, fetch's with its
  * `abort` field). On a runtime whose fetch hands its dispatcher another kind of handler, the

@@ -1,11 +1,11 @@
 /**
  * What sending an answer over UDP costs beyond the system call, kept small.
  *
- * Which answers are sent with a completion callback: Node's dgram reports a failed send only to a callback, and a callback costs every answer a
- * process.nextTick and a trip through the tick queue, even when the send finished at once, as
- * it almost always does: it was about a seventh of the server's CPU per answer
- * (docs/benchmarks.md#dns). So one answer in SEND_CHECK_INTERVAL carries one, the first among
- * them. A failure that lasts (a firewall's EPERM, ENOBUFS while the socket's buffer is full)
+ * Which answers are sent with a completion callback: Node's dgram reports a failed send only
+ * to a callback, and a callback costs every answer a process.nextTick and a trip through the
+ * tick queue, even when the send finished at once, as it almost always does. Under dnsperf
+ * that tick was most of the server's JavaScript time per answer. So one answer in
+ * SEND_CHECK_INTERVAL carries one, the first among them. A failure that lasts (a firewall's EPERM, ENOBUFS while the socket's buffer is full)
  * is still seen within that many answers and logged, throttled; a single lost datagram goes
  * unseen, as the client's would on the way back.
  */
