@@ -1,8 +1,8 @@
 /**
  * UDP answers carry a completion callback one in SEND_CHECK_INTERVAL times (udp-send.ts): a
  * failure that lasts is still seen and reported, and the other answers skip the tick a callback
- * costs. The socket's lookup answers an IP literal at once. Real sockets on loopback; the failure is the kernel's EMSGSIZE for a datagram over
- * 65,507 bytes.
+ * costs. The socket's lookup answers an IP literal at once. Real sockets on loopback; the
+ * failure is the kernel's EMSGSIZE for a datagram over 65,507 bytes.
  */
 import { createSocket } from 'node:dgram';
 import t from 'tap';

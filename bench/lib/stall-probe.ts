@@ -56,8 +56,7 @@ function empty(): StallReading {
 }
 
 function start(): void {
-  const thread = threadCounters();
-  const counters = thread.read;
+  const counters = threadCounters().read;
 
   let reading = empty();
   let last = performance.now();

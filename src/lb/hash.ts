@@ -153,8 +153,7 @@ export function hash53WithSuffixes(
 ): void {
   for (let k = 0; k < count; k++) {
     suffixState(prefix, first + k);
-    fmix64();
-    into[at + k] = out[HI] * TWO_POW_21 + (out[LO] >>> 11);
+    into[at + k] = mixedTop53();
   }
 }
 
