@@ -573,8 +573,9 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
         'V8’s GC and compiler threads did beside it, up to several milliseconds, which holds no loop). A build slice also ' +
         'ends after lb.buildSliceTime (1 ms) of wall time. Build work memory is the buffer the builds share (lent to one at a time, ' +
         'outside the cache). ' +
-        'Writes commit to SQLite on the event loop; in synchronous full mode the commit’s fsync runs on libuv’s thread pool, ' +
-        'but SQLite still syncs on the loop around a checkpoint (every 1,000 pages of log).',
+        'Writes commit to SQLite on the event loop; every disk flush runs on libuv’s thread pool: the log’s after each commit in ' +
+        'synchronous full mode, and the log’s and the file’s around each checkpoint (every 1,000 pages of log, made by Konsul ' +
+        'before a write rather than by SQLite inside one).',
       'A cycle is the wall time of its requests as the client saw it. Before the fix (main at 52186bd) the same repros took ' +
         'about 2 s per meta-churn cycle with +80 MB RSS each (117 MB → 1,078 MB in 12 cycles), blocked the loop for 70 s over ' +
         'the 30 tag queries (/health/live median 9.7 s, +2.2 GB), and a health flip on 1,000 instances rebuilt the ring (24 ms).',

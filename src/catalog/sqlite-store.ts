@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { MigrationError, migrate, readMigrations } from './migrate.js';
+import { DEFAULT_CHECKPOINT_FRAMES, WalCheckpoints } from './sqlite-checkpoint.js';
 import { describeStorageFailure } from './sqlite-failure.js';
 import type { CatalogSnapshot, CatalogStore, CatalogWrite } from './store.js';
 import {
@@ -30,6 +31,8 @@ export interface SqliteStoreOptions {
    * their own to see when a commit waits for it.
    */
   syncFile?: (fd: number) => Promise<void>;
+  /** The log is copied into the database file before the first write once it holds this many frames (pages). */
+  checkpointFrames?: number;
 }
 
 const fdatasyncAsync = promisify(fdatasync);
@@ -65,8 +68,12 @@ export class SqliteStore implements CatalogStore {
   readonly appliedMigrations: number[];
   private readonly db: SqliteDatabase;
   private readonly statements: ReturnType<typeof prepareStatements>;
-  /** `full` mode: the write-ahead log, flushed after each commit off the event loop; -1 in `normal` mode or once closed. */
-  private walFd: number;
+  /** The write-ahead log and the database file, flushed off the event loop; -1 once closed. */
+  private walFd = -1;
+  private dbFd = -1;
+  /** `full` mode flushes the log after each commit; `normal` only around a checkpoint. */
+  private readonly flushEachCommit: boolean;
+  private readonly checkpoints: WalCheckpoints;
   private readonly syncFile: (fd: number) => Promise<void>;
   private readonly commitBatch: (writes: readonly CatalogWrite[]) => void;
   /** A transaction that writes one page and leaves the data as it was: it fails where a commit would. */
@@ -75,6 +82,7 @@ export class SqliteStore implements CatalogStore {
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.location = resolve(file);
     this.syncFile = options.syncFile ?? fdatasyncAsync;
+    this.flushEachCommit = options.synchronous !== 'normal';
     let db: SqliteDatabase | undefined;
     try {
       mkdirSync(dirname(this.location), { recursive: true });
@@ -89,9 +97,9 @@ export class SqliteStore implements CatalogStore {
       db.pragma('journal_mode = WAL');
       // SQLite's FULL calls fsync inside the commit, on the event loop: 0.1-0.3 ms a commit on
       // this machine's disk and up to 5 ms at times, while DNS and every request waited. So
-      // SQLite runs NORMAL (it still syncs the log and the file around each checkpoint, every
-      // 1,000 pages), and in `full` mode commit() flushes the log itself with fdatasync on
-      // libuv's thread pool before it resolves: the same durability, with the loop free.
+      // SQLite runs NORMAL, in `full` mode commit() flushes the log itself with fdatasync on
+      // libuv's thread pool before it resolves, and checkpoints (where NORMAL still syncs)
+      // are WalCheckpoints': the same durability, with the loop free.
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       // Take the lock now, whatever the schema needs: a second process then stops here.
@@ -106,8 +114,17 @@ export class SqliteStore implements CatalogStore {
       this.probeWrite();
       // The log exists once something was written; in EXCLUSIVE mode SQLite keeps it (and this
       // descriptor's file) until the connection closes.
-      this.walFd = options.synchronous === 'normal' ? -1 : openSync(`${this.location}-wal`, 'r');
+      this.walFd = openSync(`${this.location}-wal`, 'r');
+      this.dbFd = openSync(this.location, 'r');
+      this.checkpoints = new WalCheckpoints(
+        db,
+        this.walFd,
+        this.dbFd,
+        this.syncFile,
+        options.checkpointFrames ?? DEFAULT_CHECKPOINT_FRAMES,
+      );
     } catch (error) {
+      this.closeFiles();
       if (db?.open === true) db.close();
       if (error instanceof MigrationError)
         throw new MigrationError(`${this.location}: ${error.message}`, { cause: error });
@@ -171,6 +188,7 @@ export class SqliteStore implements CatalogStore {
   async commit(writes: readonly CatalogWrite[]): Promise<void> {
     if (writes.length === 0) return;
     try {
+      await this.checkpoints.beforeWrite();
       this.commitBatch(writes);
       // A failed flush leaves the transaction in the log, as a failed fsync inside SQLite's own
       // FULL commit would: it may reappear after a restart though the writers were refused.
@@ -182,6 +200,7 @@ export class SqliteStore implements CatalogStore {
 
   async probe(): Promise<void> {
     try {
+      await this.checkpoints.beforeWrite();
       this.probeWrite();
       await this.flushLog();
     } catch (error) {
@@ -191,13 +210,19 @@ export class SqliteStore implements CatalogStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
-    if (this.walFd >= 0) closeSync(this.walFd);
-    this.walFd = -1;
+    this.closeFiles();
   }
 
   /** `full` mode: the log on the disk before the commit counts as done. The catalog never commits while one is flushing. */
   private async flushLog(): Promise<void> {
-    if (this.walFd >= 0) await this.syncFile(this.walFd);
+    if (this.flushEachCommit && this.walFd >= 0) await this.syncFile(this.walFd);
+  }
+
+  private closeFiles(): void {
+    if (this.walFd >= 0) closeSync(this.walFd);
+    if (this.dbFd >= 0) closeSync(this.dbFd);
+    this.walFd = -1;
+    this.dbFd = -1;
   }
 
   private apply(write: CatalogWrite): void {
