@@ -14,6 +14,7 @@ import { compileAllSchemas } from './http/lazy-schemas.js';
 import { StatusHistory } from './catalog/status-history.js';
 import { fdBudget, readOpenFileLimit } from './http/fd-budget.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
+import { warmUpStrategies } from './lb/warm-up.js';
 import { parseDuration } from './duration.js';
 import { createLogger } from './logger.js';
 import { createLbObserver } from './metrics/lb.js';
@@ -180,6 +181,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       // before listening spares the first request of each route a stall of up to tens of ms.
       await app.ready();
       compileAllSchemas(app);
+      // Likewise the ordering code, on a made-up service and a manager of its own.
+      warmUpStrategies(config.lb);
     }
     await app.listen({ host: config.http.host, port: config.http.port });
     const address = app.server.address();
