@@ -98,8 +98,8 @@ export class SqliteStore implements CatalogStore {
       // SQLite's FULL calls fsync inside the commit, on the event loop: 0.1-0.3 ms a commit on
       // this machine's disk and up to 5 ms at times, while DNS and every request waited. So
       // SQLite runs NORMAL, in `full` mode commit() flushes the log itself with fdatasync on
-      // libuv's thread pool before it resolves, and checkpoints (where NORMAL still syncs)
-      // are WalCheckpoints': the same durability, with the loop free.
+      // libuv's thread pool before it resolves, and WalCheckpoints makes the checkpoints, where
+      // NORMAL would still sync on the loop: the same durability, with the loop free.
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       // Take the lock now, whatever the schema needs: a second process then stops here.
