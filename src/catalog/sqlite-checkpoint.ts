@@ -2,6 +2,11 @@ import type { Database as SqliteDatabase } from 'better-sqlite3';
 
 /** SQLite's own default: a checkpoint once the log holds 1,000 pages. */
 export const DEFAULT_CHECKPOINT_FRAMES = 1000;
+/**
+ * `wal_checkpoint(NOOP)` came with SQLite 3.51; an older library takes any mode it does not know
+ * for PASSIVE, which would checkpoint, with SQLite's syncs, at every write.
+ */
+const NOOP_SINCE: readonly number[] = [3, 51, 0];
 
 interface CheckpointState {
   /** Frames in the write-ahead log. */
@@ -31,6 +36,9 @@ export class WalCheckpoints {
     private readonly syncFile: (fd: number) => Promise<void>,
     private readonly frames: number,
   ) {
+    const version = (db.prepare('SELECT sqlite_version() AS version').get() as { version: string }).version;
+    if (!versionAtLeast(version, NOOP_SINCE))
+      throw new Error(`SQLite ${version} is older than ${NOOP_SINCE.join('.')}, which Konsul's checkpoints need`);
     db.pragma('wal_autocheckpoint = 0');
   }
 
@@ -56,4 +64,14 @@ export class WalCheckpoints {
     const [state] = this.db.pragma('wal_checkpoint(NOOP)') as CheckpointState[];
     return state.log - state.checkpointed;
   }
+}
+
+/** Whether a dotted version (`3.53.2`) is `wanted` or later, part by part. */
+export function versionAtLeast(version: string, wanted: readonly number[]): boolean {
+  const parts = version.split('.').map(Number);
+  for (let i = 0; i < wanted.length; i++) {
+    const part = parts[i] ?? 0;
+    if (part !== wanted[i]) return part > wanted[i];
+  }
+  return true;
 }
