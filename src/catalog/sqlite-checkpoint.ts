@@ -1,4 +1,4 @@
-import type { Database as SqliteDatabase } from 'better-sqlite3';
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 
 /** SQLite's own default: a checkpoint once the log holds 1,000 pages. */
 export const DEFAULT_CHECKPOINT_FRAMES = 1000;
@@ -29,6 +29,9 @@ interface CheckpointState {
  * changes.
  */
 export class WalCheckpoints {
+  /** Prepared once: it runs before every write, and db.pragma() prepares its statement at each call. */
+  private readonly readCounters: Statement;
+
   constructor(
     private readonly db: SqliteDatabase,
     private readonly walFd: number,
@@ -40,6 +43,7 @@ export class WalCheckpoints {
     if (!versionAtLeast(version, NOOP_SINCE))
       throw new Error(`SQLite ${version} is older than ${NOOP_SINCE.join('.')}, which Konsul's checkpoints need`);
     db.pragma('wal_autocheckpoint = 0');
+    this.readCounters = db.prepare('PRAGMA wal_checkpoint(NOOP)');
   }
 
   /**
@@ -61,7 +65,7 @@ export class WalCheckpoints {
 
   /** NOOP reads the log's counters without copying anything (SQLite 3.51 and later). */
   private uncopiedFrames(): number {
-    const [state] = this.db.pragma('wal_checkpoint(NOOP)') as CheckpointState[];
+    const state = this.readCounters.get() as CheckpointState;
     return state.log - state.checkpointed;
   }
 }
