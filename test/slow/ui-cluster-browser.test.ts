@@ -15,6 +15,12 @@ import { startTestKonsul, type TestKonsul } from '../helpers/konsul.js';
 const LOAD_MS = 10_000;
 /** A stopped node leaves the member list at once (its lease is revoked), then the views re-read within 3 s. */
 const MOVE_MS = 15_000;
+/**
+ * Nothing here waits for a lease to expire (node-b leaves by revoking its own), so the lease is
+ * long enough that a loaded machine delaying a keepalive does not make a node count itself out
+ * for a moment (it then places no check and both its views read empty; seen at 2 s in CI).
+ */
+const MEMBER_TTL = '5s';
 const NODES = ['node-a', 'node-b'] as const;
 const HTTP_CHECKS = ['hc-1', 'hc-2', 'hc-3', 'hc-4', 'hc-5', 'hc-6'];
 const TCP_CHECKS = ['tc-1'];
@@ -50,7 +56,7 @@ async function startNodes(): Promise<TestKonsul[]> {
           store: {
             type: 'etcd',
             nodeName: name,
-            etcd: { endpoints: etcd.endpoints, prefix, memberTtl: '2s', probeInterval: '250ms' },
+            etcd: { endpoints: etcd.endpoints, prefix, memberTtl: MEMBER_TTL, probeInterval: '250ms' },
           },
         },
         { uiDir },
@@ -134,20 +140,34 @@ t.test(
       'watch lag in revisions and time',
     );
     // Both nodes place checks alike: node-b's server says what node-a's page shows.
-    const fromB = (await (await fetch(`http://127.0.0.1:${b.httpPort}/ui/api/cluster`)).json()) as { checks: Spread };
-    t.same(
-      fromB.checks.nodes.map(({ node, http, tcp, ttl }) => [node, http + tcp, ttl]),
-      NODES.map((node) => [node, expected.get(node)!.probes, expected.get(node)!.ttl]),
-      'node-b reports the same spread',
-    );
+    const spreadOf = async (node: TestKonsul) => {
+      const answer = (await (await fetch(`http://127.0.0.1:${node.httpPort}/ui/api/cluster`)).json()) as {
+        checks: Spread;
+      };
+      return answer.checks.nodes.map(({ node, http, tcp, ttl }) => [node, http + tcp, ttl]);
+    };
+    const spreadExpected = NODES.map((node) => [node, expected.get(node)!.probes, expected.get(node)!.ttl]);
+    await eventually(
+      'node-b reports the spread of checks',
+      async () => JSON.stringify(await spreadOf(b)) === JSON.stringify(spreadExpected),
+      LOAD_MS,
+    ).catch(() => undefined);
+    t.same(await spreadOf(b), spreadExpected, 'node-b reports the same spread');
     await screenshot(page, 'cluster');
 
     // A service's page, served by node-b: the node that runs each check.
     const service = await openPage(browser);
     await service.page.goto(`http://127.0.0.1:${b.httpPort}/ui/#/service/web`);
     await runBy(service.page, 'beat-1').waitFor({ timeout: LOAD_MS });
-    for (const id of [...HTTP_CHECKS, ...TCP_CHECKS, ...TTL_CHECKS])
-      t.equal(await runBy(service.page, id).getAttribute('data-run-by'), ownerAmong(NODES, id), `${id}: its owner`);
+    for (const id of [...HTTP_CHECKS, ...TCP_CHECKS, ...TTL_CHECKS]) {
+      const owner = ownerAmong(NODES, id);
+      // The page re-reads every 3 s: wait for the owner rather than read the first rendering once.
+      await service.page
+        .locator(`tr[data-check="${id}"] td[data-run-by="${owner}"]`)
+        .waitFor({ timeout: LOAD_MS })
+        .catch(() => undefined);
+      t.equal(await runBy(service.page, id).getAttribute('data-run-by'), owner, `${id}: its owner`);
+    }
     t.equal(await runBy(service.page, 'hc-1').textContent(), ownerAmong(NODES, 'hc-1'));
     t.match(
       await runBy(service.page, 'beat-1').textContent(),
