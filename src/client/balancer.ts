@@ -305,7 +305,8 @@ export class Balancer extends EventEmitter {
     state.requests++;
     state.inFlight++;
     state.breaker?.begin(clock.now());
-    if (this.loadAware) this.manager.reportLoad(state.instance.id, { connections: state.inFlight });
+    const load = state.load;
+    if (load !== undefined) load.connections = state.inFlight;
     attempt.started = performance.now();
     return attempt;
   }
@@ -319,13 +320,10 @@ export class Balancer extends EventEmitter {
     const error = attempt.error;
     const callerAborted = error !== undefined && (callerSignal?.aborted === true || error === CLOSED);
     if (!callerAborted) this.record(state, response === undefined || response.status >= 500, elapsedMs);
-    if (this.loadAware) {
-      this.manager.reportLoad(
-        state.instance.id,
-        response === undefined
-          ? { connections: state.inFlight }
-          : { connections: state.inFlight, latencyMs: elapsedMs },
-      );
+    const load = state.load;
+    if (load !== undefined) {
+      load.connections = state.inFlight;
+      if (response !== undefined) this.manager.observeLatency(load, elapsedMs);
     }
     this.reporter?.maybeReport(state, this.clock.now());
   }
@@ -367,6 +365,7 @@ export class Balancer extends EventEmitter {
       let state = this.states.get(instance.id);
       if (state === undefined) {
         state = new InstanceState(instance, this.options.breaker, this.options.scheme);
+        if (this.loadAware) state.load = this.manager.liveLoad(instance.id);
         this.states.set(instance.id, state);
       } else {
         state.update(instance, this.options.scheme);

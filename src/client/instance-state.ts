@@ -5,6 +5,7 @@
  * when the instance leaves the list, so the state stays bounded by the service's size.
  */
 import type { Instance } from '../catalog/types.js';
+import type { LoadRecord } from '../lb/load-tracker.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ResolvedBreaker } from './options.js';
 
@@ -31,6 +32,12 @@ export class InstanceState {
   reportedAt = Number.NEGATIVE_INFINITY;
   reporting = false;
   readonly breaker: CircuitBreaker | undefined;
+  /**
+   * The strategy manager's load record of the instance, for the strategies that read load
+   * (least-connections, p2c, latency-based); undefined for the others. The balancer writes its
+   * in-flight count and latency into it at each attempt's start and end.
+   */
+  load: LoadRecord | undefined = undefined;
   /** `scheme://address:port`, built once per list change; a call appends its path. */
   base: string;
 

@@ -38,12 +38,15 @@ export class LoadTracker {
     const record = this.record(instanceId);
     if (service !== undefined) record.service = service;
     if (connections !== undefined) record.connections = connections;
-    if (latencyMs !== undefined) {
-      record.latencyMs = Number.isNaN(record.latencyMs)
-        ? latencyMs
-        : this.alpha * latencyMs + (1 - this.alpha) * record.latencyMs;
-    }
+    if (latencyMs !== undefined) this.observeLatency(record, latencyMs);
     return record;
+  }
+
+  /** Averages one latency sample (ms, finite, non-negative) into `record`. */
+  observeLatency(record: LoadRecord, latencyMs: number): void {
+    record.latencyMs = Number.isNaN(record.latencyMs)
+      ? latencyMs
+      : this.alpha * latencyMs + (1 - this.alpha) * record.latencyMs;
   }
 
   /**

@@ -15,7 +15,7 @@ import { chooseSide, splitOrder } from './split.js';
 import { OutlierDetector, type OutlierConfig } from './outliers.js';
 import { SlowStartTracker, type RampStarts, type SlowStartConfig } from './slow-start.js';
 import { WEIGHTS } from './weights.js';
-import { LoadTracker, type LoadReport } from './load-tracker.js';
+import { LoadTracker, type LoadRecord, type LoadReport } from './load-tracker.js';
 import { IpHashStrategy } from './strategies/ip-hash.js';
 import { LatencyBasedStrategy } from './strategies/latency-based.js';
 import { LeastConnectionsStrategy } from './strategies/least-connections.js';
@@ -223,6 +223,22 @@ export class StrategyManager {
     if (load.connections !== undefined)
       this.observer?.connections?.(record.service ?? service ?? 'unknown', instanceId, record.connections);
     this.onLocalReport?.(instanceId, this.loadOf(instanceId));
+  }
+
+  /**
+   * The live load record of an instance, for a caller that counts its own requests in flight
+   * twice a call (konsul/client): it sets `connections` itself and averages latency in with
+   * observeLatency(), which strategies read as they read reports, without reportLoad's checks,
+   * report object and lookup (a measurable share of a p2c call). Observers and onLocalReport are
+   * not told. Valid until forgetInstance(instanceId); the caller keeps the count non-negative.
+   */
+  liveLoad(instanceId: string): LoadRecord {
+    return this.tracker.record(instanceId);
+  }
+
+  /** Averages a latency sample into a record from liveLoad(), as a report's latencyMs is. */
+  observeLatency(record: LoadRecord, latencyMs: number): void {
+    this.tracker.observeLatency(record, latencyMs);
   }
 
   /**
