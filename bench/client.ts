@@ -1,18 +1,15 @@
 /**
  * What konsul/client costs per call: extra CPU of `balancer.fetch()` over a plain `fetch()` to
- * the same target in the same process, in paired rounds, medians of the per-round differences.
- * CPU is process.cpuUsage() (user + system) of the bench process, which runs only the client
- * side: Konsul and the target are child processes. Goal: under 10 µs of extra CPU per call.
+ * the same target in the same process. CPU is process.cpuUsage() (user + system) of the process
+ * making the calls, which runs only the client side: Konsul and the target are child processes.
+ * Goal: under 10 µs of extra CPU per call.
  *
  * Three levels:
  *  - end to end: both sides over loopback to bench/bare-server.ts (what a service pays; the
- *    noisiest: a call costs some 200–500 µs here, most of it the kernel's TCP path). The two
- *    sides alternate call by call and each call's CPU is read around it: undici's fetch makes
- *    the heap's old generation grow by some 16 KB a call, so a full collection of 15–30 ms of CPU
- *    comes every few thousand calls, and a batch of a few hundred calls either has one or not.
- *    Alternating per call spreads each collection over both sides by what they allocate, so
- *    a round's difference of means keeps every cost, collections included, and many rounds
- *    make the noise small;
+ *    noisiest: a call costs some 150–300 µs here, most of it the kernel's TCP path and undici).
+ *    Plain calls and calls of both balancers take turns call by call in the same rounds, with
+ *    garbage collections charged by the bytes each kind allocates (lib/interleaved-calls.ts says
+ *    why and how), in several fresh processes (client-calls.ts), whose median is the figure;
  *  - without the socket (batches, paired as below): undici's dispatcher for the target answers in-process at once (the
  *    global one, so the plain fetch keeps its empty init), so fetch builds its Request,
  *    Response and body stream as usual and only the kernel path is gone; it is the same bytes
@@ -22,13 +19,19 @@
  */
 import { loadavg } from 'node:os';
 import { Konsul, type Balancer } from '../src/client/index.js';
+import { runScript } from './lib/child-script.js';
+import { STALL_US, type InterleavedResult } from './lib/interleaved-calls.js';
 import { machineLine } from './lib/machine.js';
+import { step } from './lib/progress.js';
 import { startBareServer, startKonsul, withServers, type ServerProcess } from './lib/processes.js';
 import { goalTable, isMain, renderSection, type Section } from './lib/report.js';
 
-/** Rounds per strategy, end to end, and calls per side in a round (alternating with the other side's). */
-const ROUNDS = Number(process.env.BENCH_CLIENT_ROUNDS ?? 100);
+/** End to end: fresh processes, rounds in each, and calls of each kind in a round (taking turns). */
+const PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 6);
+const ROUNDS = Number(process.env.BENCH_CLIENT_ROUNDS ?? 20);
 const ROUND_CALLS = Number(process.env.BENCH_CLIENT_ROUND_CALLS ?? 1000);
+/** A process's share takes some 20 s here; this bounds a stuck one. */
+const PROCESS_TIMEOUT_MS = 600_000;
 /** Pairs, and calls per side, of the two in-process levels: no kernel, so less noise per call. */
 const INPROC_PAIRS = Number(process.env.BENCH_CLIENT_INPROC_PAIRS ?? 20);
 const INPROC_BATCH = 1_000;
@@ -37,6 +40,7 @@ const CODE_BATCH = 10_000;
 const INSTANCES = 3;
 const GOAL_US = 10;
 const PATH = '/catalog/services';
+const SERVICE = 'bench-target';
 /** Where undici (Node's and the npm package alike) keeps the global dispatcher. */
 const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
 
@@ -52,8 +56,6 @@ async function cpuPerCall(call: () => Promise<Response>, calls: number): Promise
   const used = process.cpuUsage(before);
   return { user: used.user / calls, system: used.system / calls };
 }
-
-const total = (cpu: Cpu): number => cpu.user + cpu.system;
 
 /** The q-quantile (0.5: the median) by linear interpolation. */
 function quantile(values: number[], q: number): number {
@@ -123,53 +125,6 @@ async function paired(
   return result;
 }
 
-interface Interleaved {
-  /** Per round: balanced minus plain, mean CPU per call (collections included). */
-  extra: number[];
-  /** Per round: balanced minus plain, median CPU of one call (a call without a collection in it). */
-  typical: number[];
-  /** Mean CPU per call of each side over all rounds. */
-  plain: number;
-  balanced: number;
-}
-
-/**
- * End to end: `rounds` rounds of `calls` calls per side, the sides alternating call by call
- * (plain then balanced, then balanced then plain, ...), each call's CPU read around it. Both
- * sides pay the two CPU readings alike, and any background work (the balancer's blocking
- * query to Konsul) falls on either side alike.
- */
-async function interleaved(
-  plain: () => Promise<Response>,
-  balanced: () => Promise<Response>,
-  rounds: number,
-  calls: number,
-): Promise<Interleaved> {
-  const result: Interleaved = { extra: [], typical: [], plain: 0, balanced: 0 };
-  const plainCalls = new Array<number>(calls);
-  const balancedCalls = new Array<number>(calls);
-  for (let round = 0; round < rounds; round++) {
-    let plainSum = 0;
-    let balancedSum = 0;
-    for (let i = 0; i < calls; i++) {
-      if (i % 2 === 0) {
-        plainCalls[i] = total(await cpuPerCall(plain, 1));
-        balancedCalls[i] = total(await cpuPerCall(balanced, 1));
-      } else {
-        balancedCalls[i] = total(await cpuPerCall(balanced, 1));
-        plainCalls[i] = total(await cpuPerCall(plain, 1));
-      }
-      plainSum += plainCalls[i];
-      balancedSum += balancedCalls[i];
-    }
-    result.extra.push((balancedSum - plainSum) / calls);
-    result.typical.push(quantile(balancedCalls, 0.5) - quantile(plainCalls, 0.5));
-    result.plain += plainSum / calls / rounds;
-    result.balanced += balancedSum / calls / rounds;
-  }
-  return result;
-}
-
 interface Level {
   median: number;
   interval: [number, number];
@@ -182,29 +137,84 @@ interface Level {
   balanced: number;
 }
 
+/** End to end, one strategy: per process, medians over its rounds of the per-round differences. */
 interface EndToEnd {
-  median: number;
-  interval: [number, number];
-  p25: number;
-  p75: number;
-  /** Median over rounds of the difference of per-call medians, and its interval. */
-  typical: number;
-  typicalInterval: [number, number];
-  plain: number;
-  balanced: number;
+  /** Balanced minus plain, collections charged by bytes (the figure), per process. */
+  extra: number[];
+  /** The same with collections where they fell (each round's mean of every call), per process. */
+  asFallen: number[];
+  /** Bytes allocated per call beyond a plain call's, per process. */
+  extraBytes: number[];
+  /** CPU of a plain call, collections charged, per process. */
+  plain: number[];
+  balanced: number[];
+  /** Collection CPU per KB allocated, per process. */
+  usPerKb: number[];
+  /** Over all processes: calls with a collection in them, calls left out as stalled, and all calls, of each side. */
+  counts: { plain: Counts; balanced: Counts };
 }
 
-function summarizeInterleaved(measured: Interleaved): EndToEnd {
-  return {
-    median: quantile(measured.extra, 0.5),
-    interval: medianInterval(measured.extra),
-    p25: quantile(measured.extra, 0.25),
-    p75: quantile(measured.extra, 0.75),
-    typical: quantile(measured.typical, 0.5),
-    typicalInterval: medianInterval(measured.typical),
-    plain: measured.plain,
-    balanced: measured.balanced,
-  };
+interface Counts {
+  collected: number;
+  stalled: number;
+  calls: number;
+}
+
+const median = (values: number[]): number => quantile(values, 0.5);
+const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+/** Runs client-calls.ts in `PROCESSES` fresh processes, one after another; per strategy, what each read. */
+async function endToEnd(konsulProcess: ServerProcess, target: ServerProcess): Promise<Map<string, EndToEnd>> {
+  const byStrategy = new Map<string, EndToEnd>();
+  for (let run = 1; run <= PROCESSES; run++) {
+    step(`client: end to end, process ${run} of ${PROCESSES} (${ROUNDS} rounds of ${ROUND_CALLS} calls a kind)`);
+    const result = await runScript(
+      'bench/client-calls.ts',
+      [],
+      {
+        BENCH_KONSUL_URL: konsulProcess.url,
+        BENCH_TARGET_URL: target.url,
+        BENCH_PATH: PATH,
+        BENCH_SERVICE: SERVICE,
+        BENCH_ROUNDS: String(ROUNDS),
+        BENCH_CALLS: String(ROUND_CALLS),
+        BENCH_REVERSE: run % 2 === 0 ? '1' : '0',
+      },
+      PROCESS_TIMEOUT_MS,
+    );
+    if (!result.ok) throw new Error(`client-calls.ts failed (exit ${result.exitCode}): ${result.stderr.slice(-2000)}`);
+    const measured = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as InterleavedResult & { names: string[] };
+    const plain = measured.kinds[0];
+    for (let kind = 1; kind < measured.kinds.length; kind++) {
+      const balanced = measured.kinds[kind];
+      const strategy = measured.names[kind];
+      const entry = byStrategy.get(strategy) ?? {
+        extra: [],
+        asFallen: [],
+        extraBytes: [],
+        plain: [],
+        balanced: [],
+        usPerKb: [],
+        counts: { plain: { collected: 0, stalled: 0, calls: 0 }, balanced: { collected: 0, stalled: 0, calls: 0 } },
+      };
+      entry.extra.push(median(balanced.charged.map((value, round) => value - plain.charged[round])));
+      entry.asFallen.push(median(balanced.asFallen.map((value, round) => value - plain.asFallen[round])));
+      entry.extraBytes.push(balanced.bytes - plain.bytes);
+      entry.plain.push(mean(plain.charged));
+      entry.balanced.push(mean(balanced.charged));
+      entry.usPerKb.push(measured.usPerKb);
+      for (const [side, kindRounds] of [
+        [entry.counts.plain, plain],
+        [entry.counts.balanced, balanced],
+      ] as const) {
+        side.collected += kindRounds.collected;
+        side.stalled += kindRounds.stalled;
+        side.calls += kindRounds.calls;
+      }
+      byStrategy.set(strategy, entry);
+    }
+  }
+  return byStrategy;
 }
 
 function summarize(measured: Paired): Level {
@@ -296,7 +306,6 @@ async function clientCodePerCall(balancer: Balancer, targetUrl: string): Promise
 
 interface Measured {
   strategy: string;
-  endToEnd: EndToEnd;
   noSocket: Level;
   clientCode: Level;
 }
@@ -304,7 +313,7 @@ interface Measured {
 async function measure(konsulProcess: ServerProcess, target: ServerProcess, strategy: string): Promise<Measured> {
   const konsul = new Konsul({ urls: [konsulProcess.url], handleSignals: false });
   try {
-    const balancer = konsul.balancer('bench-target', { strategy });
+    const balancer = konsul.balancer(SERVICE, { strategy });
     await balancer.ready();
     const plainUrl = `${target.url}${PATH}`;
     const plain = () => fetch(plainUrl);
@@ -312,14 +321,13 @@ async function measure(konsulProcess: ServerProcess, target: ServerProcess, stra
     // Warm-up: JIT, connection pools, the strategy's caches.
     await cpuPerCall(plain, 1000);
     await cpuPerCall(balanced, 1000);
-    const endToEnd = summarizeInterleaved(await interleaved(plain, balanced, ROUNDS, ROUND_CALLS));
     const noSocket = summarize(
       await withoutSocket(new URL(target.url).origin, () => paired(plain, balanced, INPROC_PAIRS, INPROC_BATCH)),
     );
     const clientCode = summarize(await clientCodePerCall(balancer, target.url));
     const stats = balancer.stats();
     if (stats.failures > 0 || stats.retries > 0) throw new Error(`the balanced calls failed: ${JSON.stringify(stats)}`);
-    return { strategy, endToEnd, noSocket, clientCode };
+    return { strategy, noSocket, clientCode };
   } finally {
     await konsul.close();
   }
@@ -338,57 +346,76 @@ export async function run(): Promise<Section> {
           method: 'PUT',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({
-            id: `bench-target-${i}`,
-            name: 'bench-target',
+            id: `${SERVICE}-${i}`,
+            name: SERVICE,
             address: '127.0.0.1',
             port: target.httpPort,
           }),
         });
         if (response.status !== 200) throw new Error(`register: ${response.status} ${await response.text()}`);
       }
-      const results: Measured[] = [];
       const machine = machineLine();
-      for (const strategy of ['round-robin', 'p2c']) results.push(await measure(konsulProcess, target, strategy));
+      const ends = await endToEnd(konsulProcess, target);
+      const results: Measured[] = [];
+      for (const strategy of ['round-robin', 'p2c']) {
+        step(`client: ${strategy} without the socket, and the client's own code`);
+        results.push(await measure(konsulProcess, target, strategy));
+      }
       const loadAtEnd = loadavg()
         .map((value) => value.toFixed(2))
         .join(' ');
-      const rows = results.flatMap((result) => [
-        {
-          figure: `extra CPU per call, ${result.strategy}`,
-          value: `${us(result.endToEnd.median)} (95% CI ${interval(result.endToEnd.interval)})`,
-          baseline: us(result.endToEnd.plain),
-          ratio: `${(result.endToEnd.balanced / result.endToEnd.plain).toFixed(2)}×`,
-          goal: `< ${GOAL_US} µs`,
-          met: result.endToEnd.median < GOAL_US,
-        },
-        {
-          figure: `the same in a call without a collection (per-call medians), ${result.strategy}`,
-          value: `${us(result.endToEnd.typical)} (95% CI ${interval(result.endToEnd.typicalInterval)})`,
-          baseline: '—',
-          ratio: '—',
-          goal: '—',
-          met: null,
-        },
-        {
-          figure: `the same without the socket, ${result.strategy}`,
-          value: `${us(result.noSocket.median)} (95% CI ${interval(result.noSocket.interval)})`,
-          baseline: us(result.noSocket.plain),
-          ratio: `${(result.noSocket.balanced / result.noSocket.plain).toFixed(2)}×`,
-          goal: '—',
-          met: null,
-        },
-        {
-          figure: `of which the client's own code, ${result.strategy}`,
-          value: `${us(result.clientCode.median)} (95% CI ${interval(result.clientCode.interval)})`,
-          baseline: '—',
-          ratio: '—',
-          goal: '—',
-          met: null,
-        },
-      ]);
-      const roundSpread = results
-        .map((result) => `${result.strategy} ${us(result.endToEnd.p25)} to ${us(result.endToEnd.p75)}`)
+      const list = (values: number[]) => values.map((value) => value.toFixed(1)).join(', ');
+      const rows = results.flatMap((result) => {
+        const end = ends.get(result.strategy)!;
+        const extra = median(end.extra);
+        return [
+          {
+            figure: `extra CPU per call, ${result.strategy}`,
+            value: `${us(extra)} (per process: ${list(end.extra)})`,
+            baseline: us(median(end.plain)),
+            ratio: `${(median(end.balanced) / median(end.plain)).toFixed(2)}×`,
+            goal: `< ${GOAL_US} µs`,
+            met: extra < GOAL_US,
+          },
+          {
+            figure: `the same with collections where they fell, ${result.strategy}`,
+            value: `${us(median(end.asFallen))} (per process: ${list(end.asFallen)})`,
+            baseline: '—',
+            ratio: '—',
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: `the same without the socket, ${result.strategy}`,
+            value: `${us(result.noSocket.median)} (95% CI ${interval(result.noSocket.interval)})`,
+            baseline: us(result.noSocket.plain),
+            ratio: `${(result.noSocket.balanced / result.noSocket.plain).toFixed(2)}×`,
+            goal: '—',
+            met: null,
+          },
+          {
+            figure: `of which the client's own code, ${result.strategy}`,
+            value: `${us(result.clientCode.median)} (95% CI ${interval(result.clientCode.interval)})`,
+            baseline: '—',
+            ratio: '—',
+            goal: '—',
+            met: null,
+          },
+        ];
+      });
+      const allocation = results
+        .map((result) => {
+          const end = ends.get(result.strategy)!;
+          return `${result.strategy} ${median(end.extraBytes).toFixed(0)} bytes`;
+        })
         .join(', ');
+      const perKb = median(ends.get('round-robin')!.usPerKb);
+      const share = (counts: Counts) =>
+        `${counts.collected} with a collection and ${counts.stalled} stalled of ${counts.calls}`;
+      const tally = [
+        `plain ${share(ends.get('round-robin')!.counts.plain)}`,
+        ...results.map((result) => `${result.strategy} ${share(ends.get(result.strategy)!.counts.balanced)}`),
+      ].join(', ');
       const spread = (name: string, pick: (result: Measured) => Level) =>
         `${name}: ${results
           .map((result) => {
@@ -399,24 +426,29 @@ export async function run(): Promise<Section> {
       return {
         title: 'Client',
         summary:
-          `CPU of the bench process per call of \`balancer.fetch('${PATH}')\` (konsul/client, ${INSTANCES} instances, defaults: outlier ejection, ` +
+          `CPU of the calling process per call of \`balancer.fetch('${PATH}')\` (konsul/client, ${INSTANCES} instances, defaults: outlier ejection, ` +
           `circuit breaker, retry budget, per-try timeout) against a plain \`fetch()\` of the same target, bodies read. ` +
-          `End to end: ${ROUNDS} rounds of ${ROUND_CALLS} sequential calls per side, the two sides alternating call by call ` +
-          `(plain then balanced, then balanced then plain), each call's CPU read around it, so a garbage collection, which comes ` +
-          `every few thousand calls and costs milliseconds, falls on both sides by what they allocate. "Konsul" is the median over ` +
-          `rounds of balanced minus plain mean CPU per call (collections included), with a 95% bootstrap interval of that median; ` +
-          `"baseline" the mean CPU of a plain call, two CPU readings included. The line after it is the same with each round's ` +
-          `per-call medians in place of its means: what a call costs when no collection falls in it. ` +
+          `End to end: in each of ${PROCESSES} fresh processes (bench/client-calls.ts; every other one makes the two balancers in the other order), ${ROUNDS} rounds of ${ROUND_CALLS} ` +
+          `sequential calls of each kind (plain, round-robin, p2c), the kinds taking turns call by call in a seeded random order, ` +
+          `each call's CPU and heap growth read around it. A garbage collection (a scavenge of some 5 ms every few hundred ` +
+          `calls here, a full one of 15–30 ms every few thousand) is charged by the bytes each kind allocates, not to the call ` +
+          `it fell in: a call with no collection in it counts as it is; the CPU of calls with one, beyond their kind's mean, ` +
+          `is spread over all bytes allocated (bench/lib/interleaved-calls.ts). "Konsul" is the median over processes of each ` +
+          `process's median over rounds of balanced minus plain; "baseline" the CPU of a plain call, its two CPU ` +
+          `readings included. The line after it is the same with collections where they fell (each round's mean of every call), ` +
+          `as this section measured before: the same cost with more noise. ` +
           `Konsul and the target (bench/bare-server.ts) run in their own processes. "Without the socket" runs pairs of batches ` +
           `(${INPROC_PAIRS} pairs of ${INPROC_BATCH} calls per side, each pair ABBA: half the calls of one side, all of the other, ` +
           `the other half of the first) with undici's dispatcher answering the target in-process at once: ` +
-          `fetch's Request, Response and body stream are all there, only the kernel's TCP path (the same for both sides) is not, ` +
-          `so it is the figure above with less noise on top. "Of which the client's own code" replaces fetch itself by a function ` +
+          `fetch's Request, Response and body stream are all there, only the kernel's TCP path (the same for both sides) is not. ` +
+          `"Of which the client's own code" replaces fetch itself by a function ` +
           `that answers at once (${CODE_PAIRS} pairs of ${CODE_BATCH}). ${machine}, ${loadAtEnd} at the end.`,
         tables: [goalTable(rows)],
         command: 'npm run bench:client',
         notes: [
-          `Spread of the per-round differences end to end (25th–75th percentile): ${roundSpread}. ` +
+          `End to end, a balanced call allocated beyond a plain one (median over processes): ${allocation}; ` +
+            `collections cost ${perKb.toFixed(2)} µs of CPU per KB allocated. Calls end to end (all processes): ${tally} ` +
+            `(stalled: over ${STALL_US} µs with no collection, left out of the means). ` +
             `Spread of the per-pair differences of the batch levels (25th–75th percentile), their mean (which keeps ` +
             `garbage-collection spikes), and the medians of the user and system parts: ` +
             `${spread('without the socket', (result) => result.noSocket)}; ` +
