@@ -36,6 +36,7 @@ export class InstanceState {
    * The strategy manager's load record of the instance, for the strategies that read load
    * (least-connections, p2c, latency-based); undefined for the others. The balancer writes its
    * in-flight count and latency into it at each attempt's start and end.
+   * @internal Not in the package's types: they would reach the server's (lb/types, config).
    */
   load: LoadRecord | undefined = undefined;
   /** `scheme://address:port`, built once per list change; a call appends its path. */
