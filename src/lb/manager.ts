@@ -229,8 +229,8 @@ export class StrategyManager {
    * The live load record of an instance, for a caller that counts its own requests in flight
    * twice a call (konsul/client): it sets `connections` itself and averages latency in with
    * observeLatency(), which strategies read as they read reports, without reportLoad's checks,
-   * report object and lookup (a measurable share of a p2c call). Observers and onLocalReport are
-   * not told. Valid until forgetInstance(instanceId); the caller keeps the count non-negative.
+   * a report object per call and a lookup. Observers and onLocalReport are not told. Valid until
+   * forgetInstance(instanceId); the caller keeps the count non-negative.
    */
   liveLoad(instanceId: string): LoadRecord {
     return this.tracker.record(instanceId);
