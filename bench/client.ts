@@ -19,6 +19,7 @@
  */
 import { loadavg } from 'node:os';
 import { Konsul, type Balancer } from '../src/client/index.js';
+import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { runScript } from './lib/child-script.js';
 import { STALL_US, type InterleavedResult } from './lib/interleaved-calls.js';
 import { machineLine } from './lib/machine.js';
@@ -66,15 +67,9 @@ function quantile(values: number[], q: number): number {
   return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
 }
 
-/** 95% percentile-bootstrap interval of the median, with a fixed seed (mulberry32) so a rerun on the same data agrees. */
+/** 95% percentile-bootstrap interval of the median, with a fixed seed so a rerun on the same data agrees. */
 function medianInterval(values: number[]): [number, number] {
-  let seed = 0x9e3779b9;
-  const random = (): number => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = createSeededRandom(0x9e3779b9);
   const medians: number[] = [];
   const sample = new Array<number>(values.length);
   for (let round = 0; round < 2000; round++) {

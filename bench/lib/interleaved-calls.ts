@@ -27,6 +27,7 @@
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
+import { createSeededRandom } from '../../src/lb/seeded-random.js';
 
 export type Call = () => Promise<Response>;
 
@@ -64,16 +65,6 @@ interface RoundOfKind {
   collectedCalls: number;
   stalledCalls: number;
   calls: number;
-}
-
-/** mulberry32: a small seeded generator of [0, 1). */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Shuffles `order` in place (Fisher–Yates). */
@@ -122,7 +113,7 @@ export async function interleavedCalls(
   calls: number,
   onRound?: (round: number) => void,
 ): Promise<InterleavedResult> {
-  const random = seeded(0x5eed);
+  const random = createSeededRandom(0x5eed);
   const order = kinds.map((_, kind) => kind);
   const collections = new Collections();
   const perRound: RoundOfKind[][] = kinds.map(() => []);
