@@ -422,13 +422,13 @@ function rssRow(measured: Phase): GoalRow {
 
 /**
  * The longest stall of the server's own, then how the probe's interval around it (the stall and
- * the 1 ms tick) was spent: on a CPU + asleep, which add up to the stall and the tick, and the
- * wait for a CPU left out of the stall.
+ * the 1 ms tick) was spent: the loop busy + idle in the poll, which add up to the interval, and
+ * the wait for a CPU within it, left out of the stall.
  */
 function ownText(stall: StallReading): string {
   return (
-    `${ms(stall.longestOwnMs)}; ${ms(stall.longestOwnOnCpuMs)} + ${ms(stall.longestOwnAsleepMs)} ` +
-    `(+ ${ms(stall.longestOwnRunQueueMs)})`
+    `${ms(stall.longestOwnMs)}; ${ms(stall.longestOwnBusyMs)} + ${ms(stall.longestOwnIdleMs)} ` +
+    `(${ms(stall.longestOwnRunQueueMs)} waiting for a CPU)`
   );
 }
 
@@ -457,7 +457,7 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
     const stall = measured.watch.stall;
     if (stall !== undefined) {
       goals.push({
-        figure: `${measured.name}: longest event-loop stall of the server's own (waiting for a CPU excluded)`,
+        figure: `${measured.name}: longest event-loop stall of the server's own (waiting for a CPU and idling in the poll excluded)`,
         value: ms(stall.longestOwnMs),
         baseline: `${ms(idle.watch.stall?.longestOwnMs ?? Number.NaN)} idle`,
         ratio: '',
@@ -499,10 +499,13 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
       'GC pauses are the server’s garbage-collection pauses in the phase (`konsul_nodejs_gc_duration_seconds`, scraped alike): how many, ' +
       'the bucket of the longest and their total; a stall no longer than its phase’s longest pause may be that pause. ' +
       'The server also runs bench/lib/stall-probe.ts: a 1 ms timer that reads its main thread’s scheduler counters ' +
-      '(/proc/thread-self/schedstat), so each stall splits into time on a CPU (the server’s work, collections included), ' +
-      'time asleep in a blocking system call (a commit’s fsync) and time runnable but waiting in the run queue (the load ' +
-      'generator and the probes share the two cores). A stall of the server’s own is a stall less its run-queue wait: what a ' +
-      'query or a write holds the loop for by itself, and what the goal holds it to; the wall-clock figure includes the wait. ' +
+      '(/proc/thread-self/schedstat) and the loop’s idle time (performance.eventLoopUtilization()), so each interval between ' +
+      'two ticks splits into time the loop was busy (requests, commits, collections, blocking system calls) and time it sat ' +
+      'idle in the poll, and tells how long the thread was runnable but waiting in the run queue (the load generator and the ' +
+      'probes share the two cores). A stall of the server’s own is the smaller of the stall less its run-queue wait and the ' +
+      'loop’s busy time around it: what a query or a write holds the loop for by itself, and what the goal holds it to; it ' +
+      'leaves out a timer the VM woke late while the loop had nothing to do (2 to 4 ms in an idle server here, which a request ' +
+      'arriving would have cut short). The wall-clock figure includes both. ' +
       'The first requests phase runs the first registration of each kind and the first query of each shape on the fresh ' +
       'server (code V8 compiles on first use, the first tables), and the registrations phase registers the rest of what the ' +
       'later phases use, one at a time; their resident memory grows by that, so they have no RSS goal.',
@@ -516,7 +519,7 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
           'cycle max',
           'loop stall max',
           'loop stall p99',
-          'longest stall of its own; its interval with the 1 ms tick: on a CPU + asleep (+ waiting for a CPU)',
+          'longest stall of its own; its interval with the 1 ms tick: busy + idle in the poll (waiting for a CPU)',
           'GC pauses',
           'GC total',
           '/health/live median',
