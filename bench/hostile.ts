@@ -504,7 +504,7 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
       'idle in the poll, and tells how long the thread was runnable but waiting in the run queue (the load generator and the ' +
       'probes share the two cores). A stall of the server’s own is the smaller of the stall less its run-queue wait and the ' +
       'loop’s busy time around it: what a query or a write holds the loop for by itself, and what the goal holds it to; it ' +
-      'leaves out a timer the VM woke late while the loop had nothing to do (2 to 4 ms in an idle server here, which a request ' +
+      'leaves out a timer the VM woke late while the loop had nothing to do (up to about 3 ms in an idle server here, which a request ' +
       'arriving would have cut short). The wall-clock figure includes both. ' +
       'The first requests phase runs the first registration of each kind and the first query of each shape on the fresh ' +
       'server (code V8 compiles on first use, the first tables), and the registrations phase registers the rest of what the ' +

@@ -9,7 +9,7 @@
  * two ticks the loop was blocked for the gap beyond TICK_MS. Two parts of a gap are not the
  * server's: the time in the run queue (runnable, but the kernel ran something else: on two cores
  * shared with the load generator), and the time the loop sat idle in the poll past the tick, with
- * nothing to do (a timer woken late by the VM: 2 to 4 ms in an idle server here, which a request
+ * nothing to do (a timer woken late by the VM: up to about 3 ms in an idle server here, which a request
  * arriving would have cut short). A stall of the server's own is therefore at most the gap less
  * its run-queue wait, and at most the loop's busy time in the interval (outside the poll: requests,
  * commits, garbage collection, blocking system calls); it is the smaller of the two.
