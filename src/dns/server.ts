@@ -66,7 +66,7 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-/** With port 0 the OS picks a UDP port that TCP may not get; try again with another this many times. */
+/** With port 0 the OS picks a TCP port that UDP may not get; try again with another this many times. */
 const BIND_ATTEMPTS = 8;
 /** At most one log line per this interval for repeated failures, so a bad query flood cannot flood the log. */
 const LOG_INTERVAL_MS = 10_000;
@@ -157,8 +157,6 @@ async function bindBoth(
   logger: Logger,
 ): Promise<{ udp: Socket; tcp: TcpFront; port: number }> {
   for (let attempt = 1; ; attempt++) {
-    const udp = await bindUdp(config.host, config.port, answer, logger);
-    const port = udp.address().port;
     const tcp = new TcpFront({
       // Every UDP query is answered before the next is read, so none is ever outstanding there;
       // maxConcurrent bounds what can be held open: TCP connections.
@@ -172,11 +170,14 @@ async function bindBoth(
       answer: (message, source) => answer(message, source, false),
       onClose: onTcpClose,
     });
+    // TCP first: with port 0 the kernel then picks a port no TCP socket holds. A port chosen for
+    // UDP first was often held for TCP by a client connection's TIME_WAIT after heavy TCP traffic
+    // (a connection flood left most of the ephemeral range so for a minute), and every attempt failed.
+    const port = await tcp.listen(config.port, config.host);
     try {
-      await tcp.listen(port, config.host);
-      return { udp, tcp, port };
+      return { udp: await bindUdp(config.host, port, answer, logger), tcp, port };
     } catch (error) {
-      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      await tcp.close();
       const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
       if (config.port !== 0 || !inUse || attempt >= BIND_ATTEMPTS) throw error;
     }

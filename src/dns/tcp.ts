@@ -8,7 +8,7 @@
  * Written on node:net rather than dns2's TCP server because that one runs dns2's unbounded
  * Packet.parse on every message and cannot be told to answer from raw bytes.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { peerOctets } from './address.js';
 import { TcpConnection, type ConnectionHost, type ConnectionLimits, type TcpCloseReason } from './tcp-connection.js';
@@ -94,7 +94,8 @@ export class TcpFront implements ConnectionHost {
     return this.budget.queuedBytes;
   }
 
-  listen(port: number, host: string): Promise<void> {
+  /** Listens on `port` (0: one the kernel picks); resolves with the port. */
+  listen(port: number, host: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.server.once('error', onError);
@@ -104,7 +105,7 @@ export class TcpFront implements ConnectionHost {
       const backlog = Math.max(511, this.options.maxConnections);
       this.server.listen({ port, host, exclusive: true, backlog }, () => {
         this.server.off('error', onError);
-        resolve();
+        resolve((this.server.address() as AddressInfo).port);
       });
     });
   }
