@@ -184,7 +184,10 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       // Likewise the ordering code, on a made-up service and a manager of its own.
       warmUpStrategies(config.lb);
     }
-    await app.listen({ host: config.http.host, port: config.http.port });
+    // A backlog of the connection limit (the kernel caps it at net.core.somaxconn): with Node's 511,
+    // shed flood connections reconnecting at once overflowed it, the kernel dropped handshakes past
+    // it, and a liveness probe among them waited a second per retry (docs/configuration.md).
+    await app.listen({ host: config.http.host, port: config.http.port, backlog: Math.max(511, budget.maxConnections) });
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address !== null ? address.port : config.http.port;
 

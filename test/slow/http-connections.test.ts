@@ -4,6 +4,8 @@
  * keep-alive, idle) that no trickle of bytes extends. Blocking queries must outlive them all.
  */
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { httpCall } from '../helpers/fault-targets.js';
@@ -179,4 +181,22 @@ t.test('when every connection is answering a request, a new one is refused and c
   for (const watch of await Promise.all(watches)) t.equal(watch.status, 200, 'each watch was answered');
   const live = await httpCall(server.httpPort, 'GET', '/health/live');
   t.equal(live.status, 200, 'room again once they were answered');
+});
+
+t.test('the listen backlog has room for http.maxConnections newcomers at once, up to the kernel cap', async (t) => {
+  // Node's default of 511 overflowed under a connection flood: the kernel dropped the handshakes
+  // past it, and a liveness probe caught among them waited a second per retry and timed out.
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  for (const maxConnections of [50, 3000]) {
+    const server = await startTestKonsul(t, { http: { maxConnections } });
+    // ss shows a listening socket's backlog as its Send-Q.
+    const listening = execFileSync('ss', ['-Hltn', `sport = :${server.httpPort}`], { encoding: 'utf8' });
+    const backlog = Number(listening.trim().split(/\s+/)[2]);
+    t.equal(
+      backlog,
+      Math.min(Math.max(511, maxConnections), somaxconn),
+      `maxConnections ${maxConnections}: ${listening.trim()}`,
+    );
+    await server.close();
+  }
 });
