@@ -22,6 +22,7 @@ import { Konsul, type Balancer } from '../src/client/index.js';
 import { createSeededRandom } from '../src/lb/seeded-random.js';
 import { runScript } from './lib/child-script.js';
 import { STALL_US, type InterleavedResult } from './lib/interleaved-calls.js';
+import { median } from './lib/load.js';
 import { machineLine } from './lib/machine.js';
 import { step } from './lib/progress.js';
 import { startBareServer, startKonsul, withServers, type ServerProcess } from './lib/processes.js';
@@ -155,7 +156,6 @@ interface Counts {
   calls: number;
 }
 
-const median = (values: number[]): number => quantile(values, 0.5);
 const mean = (values: number[]): number => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 /** Runs client-calls.ts in `PROCESSES` fresh processes, one after another; per strategy, what each read. */

@@ -154,13 +154,13 @@ async function call(base: string, method: string, path: string, body?: unknown):
   if (response.status !== 200) throw new Error(`${method} ${path} answered ${response.status}`);
 }
 
-async function snapshot(base: string, pid: number): Promise<Snapshot> {
+/** What /metrics and /proc tell; the live heap needs the probe (liveHeap). */
+async function snapshot(base: string, pid: number): Promise<Omit<Snapshot, 'heapUsed'>> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const lines = text.split('\n');
   const tombstones = lines.find((candidate) => candidate.startsWith('konsul_catalog_tombstones '));
   return {
     rss: residentBytes(pid),
-    heapUsed: Number.NaN,
     churnSeries: lines.filter((candidate) => /^konsul_lb_\w+\{[^}]*service="churn-/.test(candidate)).length,
     tombstones: tombstones === undefined ? -1 : Number(tombstones.split(' ')[1]),
   };
