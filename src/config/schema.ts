@@ -27,6 +27,7 @@ export const ConfigSchema = Type.Object(
         keepAliveTimeout: Duration,
         idleTimeout: Duration,
         compileSchemas: Type.Union([Type.Literal('startup'), Type.Literal('first-use')]),
+        answerCacheBytes: Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024 }),
       },
       { additionalProperties: false },
     ),

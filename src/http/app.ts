@@ -28,6 +28,8 @@ import { probeRoutes } from './routes/probes.js';
 import { uiApiRoutes, type DnsPreviewer } from './routes/ui-api.js';
 import { uiStaticRoutes } from './routes/ui-static.js';
 import { lazySchemas, useLazySchemas } from './lazy-schemas.js';
+import { registerAnswerCacheMetrics } from './answer-cache-metrics.js';
+import { JoinedAnswers } from './joined-answers.js';
 
 export interface AppDependencies {
   config: Config;
@@ -166,13 +168,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   };
   await app.register(probeRoutes, { notReadyReason: deps.notReadyReason });
   await app.register(metricsRoutes, { registry: metrics.registry });
-  await app.register(catalogRoutes, { catalog, lb, blocking });
+  const answers = new JoinedAnswers(config.http.answerCacheBytes);
+  registerAnswerCacheMetrics(metrics.registry, answers);
+  await app.register(catalogRoutes, { catalog, lb, blocking, answers });
   await app.register(checkRoutes, { catalog, health, blocking });
   await app.register(maintenanceRoutes, { catalog });
   await app.register(outcomeRoutes, { catalog, lb });
-  await app.register(serviceConfigRoutes, { catalog, lb, blocking });
-  await app.register(shortRoutes, { catalog, lb, blocking, health, defaultTtl: config.health.defaultTtl });
-  await app.register(consulRoutes, { catalog, lb, health, blocking });
+  await app.register(serviceConfigRoutes, { catalog, lb, blocking, answers });
+  await app.register(shortRoutes, { catalog, lb, blocking, answers, health, defaultTtl: config.health.defaultTtl });
+  await app.register(consulRoutes, { catalog, lb, health, blocking, answers });
   if (deps.ui !== undefined) {
     await app.register(uiStaticRoutes, { dir: deps.ui.dir });
     await app.register(uiApiRoutes, {

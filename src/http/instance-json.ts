@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { TSchema } from 'typebox';
 import type { Instance } from '../catalog/types.js';
+import { JoinedAnswers } from './joined-answers.js';
 import { sharedSerializer } from './lazy-schemas.js';
 
 /** What Fastify's own serializer path sets for a JSON body. */
@@ -35,11 +36,13 @@ export class InstanceListJson {
 
   /**
    * @param itemSchema the schema of one item of the route's 200 array
+   * @param answers whole bodies kept for reuse (joined-answers.ts), shared by the server's routes
    * @param toItem the item an instance is shown as, when it is not the instance itself; it must
    *   depend on nothing but the instance and values fixed for the life of this object
    */
   constructor(
     itemSchema: TSchema,
+    private readonly answers: JoinedAnswers,
     private readonly toItem?: (instance: Instance) => object,
   ) {
     this.serializeItem = sharedSerializer(itemSchema);
@@ -47,7 +50,8 @@ export class InstanceListJson {
 
   /**
    * The array of `instances`' items as JSON, in UTF-8: bytes, so a long answer (every instance of
-   * a large service) is one copy of cached bytes, not a string to encode again on every write.
+   * a large service) is cached bytes, not a string to encode again on every write; a long answer
+   * asked again with the same items is the body built the first time.
    */
   body(instances: readonly Instance[]): Buffer {
     const parts = this.parts;
@@ -60,6 +64,14 @@ export class InstanceListJson {
       parts.push(item);
       length += item.length;
     }
+    const long = length >= JoinedAnswers.minBodyBytes;
+    if (long) {
+      const kept = this.answers.find(parts);
+      if (kept !== undefined) {
+        parts.length = 0;
+        return kept;
+      }
+    }
     const body = Buffer.allocUnsafe(length);
     body[0] = OPEN;
     let offset = 1;
@@ -68,6 +80,7 @@ export class InstanceListJson {
       offset += parts[i].copy(body, offset);
     }
     body[offset] = CLOSE;
+    if (long) this.answers.keep(parts, body);
     parts.length = 0;
     return body;
   }

@@ -6,6 +6,7 @@ import { Errors } from '../errors.js';
 import type { StrategyManager } from '../lb/manager.js';
 import { isBlocking, waitIfBlocking, type BlockingSettings } from './blocking.js';
 import type { InstanceListJson } from './instance-json.js';
+import type { JoinedAnswers } from './joined-answers.js';
 import { sharedSerializer } from './lazy-schemas.js';
 import { ExplainedAnswerSchema, type ServiceQuery } from './schemas.js';
 
@@ -13,6 +14,8 @@ export interface ServiceQueryDeps {
   catalog: Catalog;
   lb: StrategyManager;
   blocking: BlockingSettings;
+  /** Long answer bodies kept for reuse, one bound for every route (http.answerCacheBytes). */
+  answers: JoinedAnswers;
 }
 
 /** What a service query answered, and the catalog index it was answered at. */

@@ -32,7 +32,7 @@ const LoadReportSchema = Type.Object(
 export const catalogRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin, deps) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   // Each instance's JSON once per instance record, shared by this plugin's service queries.
-  const instanceJson = new InstanceListJson(InstanceSchema);
+  const instanceJson = new InstanceListJson(InstanceSchema, deps.answers);
   const { catalog, lb } = deps;
 
   app.put(

@@ -11,6 +11,7 @@ import { VERSION } from '../../version.js';
 import { DEFAULT_MAINTENANCE_REASON } from '../../catalog/maintenance.js';
 import { waitIfBlocking, type BlockingSettings } from '../blocking.js';
 import { InstanceListJson } from '../instance-json.js';
+import type { JoinedAnswers } from '../joined-answers.js';
 import { answerServiceQuery } from '../service-query.js';
 import { ConsulHttpError, consulErrorHandler } from '../consul/errors.js';
 import { setQueryMeta } from '../consul/headers.js';
@@ -54,6 +55,8 @@ export interface ConsulRoutesOptions {
   lb: StrategyManager;
   health: HealthManager;
   blocking: BlockingSettings;
+  /** Long answer bodies kept for reuse, shared with the other routes (http.answerCacheBytes). */
+  answers: JoinedAnswers;
 }
 
 /** Consul keeps this much of a check's output (OutputMaxSize's default) and notes the rest. */
@@ -75,7 +78,9 @@ const consulV1: FastifyPluginAsync<ConsulRoutesOptions> = async (plugin, deps) =
   const { catalog, health, blocking } = deps;
   const node = consulNode(catalog.location);
   // Each instance's health entry serialized once per instance record (the node is fixed).
-  const serviceEntryJson = new InstanceListJson(ServiceEntrySchema, (instance) => serviceEntry(instance, node));
+  const serviceEntryJson = new InstanceListJson(ServiceEntrySchema, deps.answers, (instance) =>
+    serviceEntry(instance, node),
+  );
 
   app.setErrorHandler(consulErrorHandler);
   app.setNotFoundHandler((request, reply) => {

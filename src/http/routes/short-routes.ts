@@ -38,7 +38,7 @@ const HeartbeatBody = Type.Union([
 export const shortRoutes: FastifyPluginAsync<ShortRoutesOptions> = async (plugin, deps) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   // Each instance's JSON once per instance record, shared by this plugin's service queries.
-  const instanceJson = new InstanceListJson(InstanceSchema);
+  const instanceJson = new InstanceListJson(InstanceSchema, deps.answers);
   const { catalog, health } = deps;
 
   app.put(
