@@ -15,6 +15,7 @@ import { StatusHistory } from './catalog/status-history.js';
 import { fdBudget, readOpenFileLimit } from './http/fd-budget.js';
 import { createStrategyManager, type StrategyManager } from './lb/manager.js';
 import { warmUpStrategies } from './lb/warm-up.js';
+import { warmUpJsonParser } from './http/warm-up.js';
 import { parseDuration } from './duration.js';
 import { createLogger } from './logger.js';
 import { createLbObserver } from './metrics/lb.js';
@@ -183,6 +184,8 @@ export async function startKonsul(config: Config, options: StartOptions = {}): P
       compileAllSchemas(app);
       // Likewise the ordering code, on a made-up service and a manager of its own.
       warmUpStrategies(config.lb);
+      // And the JSON body parser's checks, which every write runs.
+      warmUpJsonParser(app);
     }
     // A backlog of the connection limit (the kernel caps it at net.core.somaxconn): with Node's 511,
     // shed flood connections reconnecting at once overflowed it, the kernel dropped handshakes past
