@@ -10,6 +10,37 @@ const OPEN = 0x5b; // [
 const COMMA = 0x2c;
 const CLOSE = 0x5d; // ]
 
+/** A made-up instance with every optional part, for the item serializer's first run (sharedSerializer). */
+const SAMPLE: Instance = {
+  id: 'warm-up-1',
+  name: 'warm-up',
+  address: '127.0.0.1',
+  port: 8080,
+  tags: ['a'],
+  meta: { k: 'v' },
+  weight: 1,
+  region: 'r',
+  zone: 'z',
+  maintenance: { reason: 'warm-up', since: 0 },
+  status: 'passing',
+  checks: [
+    {
+      id: 'warm-up-1-ttl',
+      name: 'warm-up',
+      type: 'ttl',
+      ttl: '10s',
+      successBeforePassing: 1,
+      failuresBeforeCritical: 1,
+      instanceId: 'warm-up-1',
+      status: 'passing',
+      note: '',
+      statusChangedAt: 0,
+    },
+  ],
+  createIndex: 1,
+  modifyIndex: 1,
+};
+
 /**
  * The body of a route whose answer is a JSON array with one item per instance (the native
  * service queries, Consul's /v1/health/service), built from each item's JSON serialized once per
@@ -45,7 +76,7 @@ export class InstanceListJson {
     private readonly answers: JoinedAnswers,
     private readonly toItem?: (instance: Instance) => object,
   ) {
-    this.serializeItem = sharedSerializer(itemSchema);
+    this.serializeItem = sharedSerializer(itemSchema, () => (toItem === undefined ? SAMPLE : toItem(SAMPLE)));
   }
 
   /**
