@@ -72,15 +72,45 @@ interface Phase {
   name: string;
   what: string;
   cycles: number[];
+  /** The phase's timed requests (or cycles), for telling which one the longest stall fell in. */
+  requests: TimedRequest[];
   watch: LoopObservation;
   rssBefore: number | null;
   rssAfter: number | null;
 }
 
-async function timed(action: () => Promise<unknown>): Promise<number> {
+interface TimedRequest {
+  label: string;
+  /** Epoch milliseconds, as the stall probe's longestOwnAtMs. */
+  from: number;
+  to: number;
+}
+
+/** The requests timed in the running phase. */
+let timedRequests: TimedRequest[] = [];
+
+async function timed(action: () => Promise<unknown>, label = 'cycle'): Promise<number> {
   const started = performance.now();
   await action();
-  return performance.now() - started;
+  const ended = performance.now();
+  timedRequests.push({ label, from: performance.timeOrigin + started, to: performance.timeOrigin + ended });
+  return ended - started;
+}
+
+/** The request whose span overlaps the probe's interval of the longest stall most, if any does. */
+function stallDuring(stall: StallReading, requests: readonly TimedRequest[]): string {
+  const from = stall.longestOwnAtMs;
+  const to = from + stall.longestOwnBusyMs + stall.longestOwnIdleMs;
+  let best: TimedRequest | undefined;
+  let bestOverlap = 0;
+  for (const request of requests) {
+    const overlap = Math.min(to, request.to) - Math.max(from, request.from);
+    if (overlap > bestOverlap) {
+      best = request;
+      bestOverlap = overlap;
+    }
+  }
+  return best === undefined ? 'between requests' : `during ${best.label}`;
 }
 
 async function phase(
@@ -92,10 +122,12 @@ async function phase(
 ): Promise<Phase> {
   step(`hostile lb: ${name}`);
   const rssBefore = residentBytes(server.pid);
+  timedRequests = [];
   await watch.start();
   const times = await cycles();
   const observation = await watch.stop();
-  return { name, what, cycles: times, watch: observation, rssBefore, rssAfter: residentBytes(server.pid) };
+  const requests = timedRequests;
+  return { name, what, cycles: times, requests, watch: observation, rssBefore, rssAfter: residentBytes(server.pid) };
 }
 
 async function loadBalancingTables(): Promise<Section> {
@@ -133,10 +165,10 @@ async function loadBalancingTables(): Promise<Section> {
         'one registration of each kind, then one GET of each shape the phases below use',
         async () => {
           const times = [
-            await timed(() => put('/catalog/register', heavy(0))),
-            await timed(() => put('/catalog/register', big(0))),
+            await timed(() => put('/catalog/register', heavy(0)), 'PUT heavy-0'),
+            await timed(() => put('/catalog/register', big(0)), 'PUT big-0'),
           ];
-          for (const path of FIRST_QUERY_PATHS) times.push(await timed(() => get(path)));
+          for (const path of FIRST_QUERY_PATHS) times.push(await timed(() => get(path), `GET ${path}`));
           return times;
         },
       ),
@@ -150,8 +182,9 @@ async function loadBalancingTables(): Promise<Section> {
         `the other ${HEAVY - 1} heavy instances (weight 1000, ${TAGS.length} tags), then the other ${BIG - 1} with TTL checks, one at a time`,
         async () => {
           const times: number[] = [];
-          for (let i = 1; i < HEAVY; i++) times.push(await timed(() => put('/catalog/register', heavy(i))));
-          for (let i = 1; i < BIG; i++) times.push(await timed(() => put('/catalog/register', big(i))));
+          for (let i = 1; i < HEAVY; i++)
+            times.push(await timed(() => put('/catalog/register', heavy(i)), `PUT heavy-${i}`));
+          for (let i = 1; i < BIG; i++) times.push(await timed(() => put('/catalog/register', big(i)), `PUT big-${i}`));
           return times;
         },
       ),
@@ -425,10 +458,11 @@ function rssRow(measured: Phase): GoalRow {
  * the 1 ms tick) was spent: the loop busy + idle in the poll, which add up to the interval, and
  * the wait for a CPU within it, left out of the stall.
  */
-function ownText(stall: StallReading): string {
+function ownText(stall: StallReading, requests: readonly TimedRequest[]): string {
   return (
     `${ms(stall.longestOwnMs)}; ${ms(stall.longestOwnBusyMs)} + ${ms(stall.longestOwnIdleMs)} ` +
-    `(${ms(stall.longestOwnRunQueueMs)} waiting for a CPU)`
+    `(${ms(stall.longestOwnRunQueueMs)} waiting for a CPU; GC ${ms(stall.longestOwnGcMs)}); ` +
+    stallDuring(stall, requests)
   );
 }
 
@@ -519,7 +553,7 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
           'cycle max',
           'loop stall max',
           'loop stall p99',
-          'longest stall of its own; its interval with the 1 ms tick: busy + idle in the poll (waiting for a CPU)',
+          'longest stall of its own; its interval with the 1 ms tick: busy + idle in the poll (waiting for a CPU; garbage collection in it); the request it fell in',
           'GC pauses',
           'GC total',
           '/health/live median',
@@ -534,7 +568,7 @@ function lbSection(phases: Phase[], inProcess: InProcessPhase[]): Section {
           ms(measured.cycles.length === 0 ? Number.NaN : Math.max(...measured.cycles)),
           ms(measured.watch.loopMaxMs),
           ms(measured.watch.loopP99Ms),
-          measured.watch.stall === undefined ? '—' : ownText(measured.watch.stall),
+          measured.watch.stall === undefined ? '—' : ownText(measured.watch.stall, measured.requests),
           gcText(measured.watch),
           ms(measured.watch.gcTotalMs),
           ms(measured.watch.probeMedianMs),

@@ -15,13 +15,16 @@
  * commits, garbage collection, blocking system calls); it is the smaller of the two.
  *
  * The benchmark asks over the IPC channel: `reset` starts a phase, `read` answers its longest gap
- * and its longest stall of its own, with their parts. The counters are Linux's; elsewhere the
+ * and its longest stall of its own, with their parts, the garbage-collection pauses within it, and
+ * when it began (so the benchmark can tell which of its requests it fell in). The counters are Linux's; elsewhere the
  * run-queue figures are NaN and a stall of its own is the smaller of the gap and the busy time.
  */
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { threadCounters } from './schedstat.js';
 
 const TICK_MS = 1;
+/** Garbage-collection pauses remembered, newest last: far more than a phase's longest stall can overlap. */
+const GC_PAUSES_KEPT = 256;
 
 export interface StallReading {
   /** Longest time between two ticks beyond TICK_MS: what monitorEventLoopDelay would see at this resolution. */
@@ -39,6 +42,10 @@ export interface StallReading {
   longestOwnIdleMs: number;
   /** Of that interval: the main thread runnable but waiting for a CPU (in either part). */
   longestOwnRunQueueMs: number;
+  /** Of that interval: garbage-collection pauses (PerformanceObserver 'gc' entries overlapping it). */
+  longestOwnGcMs: number;
+  /** When that interval began, in epoch milliseconds (performance.timeOrigin based), to match it to a request. */
+  longestOwnAtMs: number;
   ticks: number;
 }
 
@@ -59,12 +66,31 @@ function empty(): StallReading {
     longestOwnBusyMs: 0,
     longestOwnIdleMs: 0,
     longestOwnRunQueueMs: 0,
+    longestOwnGcMs: 0,
+    longestOwnAtMs: 0,
     ticks: 0,
   };
 }
 
+/** Milliseconds of the pauses in `pauses` that fall within [from, to] (performance.now() time). */
+function pausedWithin(pauses: readonly { start: number; end: number }[], from: number, to: number): number {
+  let total = 0;
+  for (const pause of pauses) total += Math.max(0, Math.min(to, pause.end) - Math.max(from, pause.start));
+  return total;
+}
+
 function start(): void {
   const counters = threadCounters().read;
+  // Entries arrive after the pause, so the overlap with the longest stall is worked out when asked.
+  const pauses: { start: number; end: number }[] = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      pauses.push({ start: entry.startTime, end: entry.startTime + entry.duration });
+      if (pauses.length > GC_PAUSES_KEPT) pauses.shift();
+    }
+  }).observe({ entryTypes: ['gc'] });
+  let longestFrom = 0;
+  let longestTo = 0;
 
   let reading = empty();
   let last = performance.now();
@@ -91,6 +117,9 @@ function start(): void {
       reading.longestOwnBusyMs = busyMs;
       reading.longestOwnIdleMs = idleMs;
       reading.longestOwnRunQueueMs = runQueueMs;
+      reading.longestOwnAtMs = performance.timeOrigin + last;
+      longestFrom = last;
+      longestTo = now;
     }
     last = now;
     lastIdle = idle;
@@ -99,9 +128,14 @@ function start(): void {
 
   process.on('message', (message: unknown) => {
     const question = (message as Partial<StallProbeRequest> | null)?.stallProbe;
-    if (question === 'reset') reading = empty();
-    if (question === 'reset' || question === 'read')
+    if (question === 'reset') {
+      reading = empty();
+      longestFrom = longestTo = 0;
+    }
+    if (question === 'reset' || question === 'read') {
+      reading.longestOwnGcMs = pausedWithin(pauses, longestFrom, longestTo);
       process.send?.({ stallProbe: 'reading', reading } satisfies StallProbeReply);
+    }
   });
   // The channel must not keep a server that was told to stop alive.
   process.channel?.unref();
