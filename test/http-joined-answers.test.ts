@@ -77,9 +77,9 @@ t.test('answers that share a first item are kept side by side, a few of them', a
   for (const list of lists.slice(2)) t.ok(answers.find(list));
 });
 
-/** A service whose answer is well past Node's pooled buffers: 12 instances with a long meta value each. */
 type App = Awaited<ReturnType<typeof startTestKonsul>>['app'];
 
+/** A service whose answer is well past Node's pooled buffers: 12 instances with a long meta value each. */
 async function registerLong(app: App, name: string, note = 'a'): Promise<void> {
   for (let i = 0; i < 12; i++) {
     const response = await app.inject({
