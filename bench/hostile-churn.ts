@@ -24,6 +24,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { askChild } from './lib/child-ask.js';
 import type { HeapProbeReply, HeapProbeRequest } from './lib/heap-probe.js';
 import { megabytes, residentBytes } from './lib/proc.js';
 import { freeTcpPort, ROOT } from './lib/processes.js';
@@ -71,16 +72,15 @@ async function main(): Promise<void> {
     },
   );
   const liveHeap = (): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (message: Partial<HeapProbeReply>) => {
-        if (message.heapProbe !== 'collected' || message.heapUsed === undefined) return;
-        child.off('message', onMessage);
-        resolve(message.heapUsed);
-      };
-      child.on('message', onMessage);
-      if (!child.send({ heapProbe: 'collect' } satisfies HeapProbeRequest))
-        reject(new Error('the heap probe cannot be reached'));
-    });
+    askChild(
+      child,
+      { heapProbe: 'collect' } satisfies HeapProbeRequest,
+      (message) => {
+        const reply = message as Partial<HeapProbeReply> | null;
+        return reply?.heapProbe === 'collected' ? reply.heapUsed : undefined;
+      },
+      'heap probe',
+    );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   process.once('exit', () => child.kill('SIGKILL'));
   const base = `http://127.0.0.1:${port}`;

@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StallProbeReply, StallReading } from './stall-probe.js';
+import { askChild } from './child-ask.js';
+import type { StallProbeReply, StallProbeRequest, StallReading } from './stall-probe.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const READY_TIMEOUT_MS = 90_000;
@@ -162,19 +163,18 @@ function serverNodeArgs(): string[] {
   return args === undefined || args === '' ? [] : args.split(/\s+/);
 }
 
-/** Asks the probe in `child` over its IPC channel; one question at a time (the benches ask in sequence). */
+/** Asks the probe in `child` over its IPC channel. */
 function stallProbeOf(child: ChildProcess): StallProbe {
   const ask = (question: 'reset' | 'read'): Promise<StallReading> =>
-    new Promise((resolveReading, rejectReading) => {
-      const onMessage = (message: unknown): void => {
+    askChild(
+      child,
+      { stallProbe: question } satisfies StallProbeRequest,
+      (message) => {
         const reply = message as Partial<StallProbeReply> | null;
-        if (reply?.stallProbe !== 'reading' || reply.reading === undefined) return;
-        child.off('message', onMessage);
-        resolveReading(reply.reading);
-      };
-      child.on('message', onMessage);
-      if (!child.send({ stallProbe: question })) rejectReading(new Error('the stall probe cannot be reached'));
-    });
+        return reply?.stallProbe === 'reading' ? reply.reading : undefined;
+      },
+      'stall probe',
+    );
   return { reset: () => ask('reset'), read: () => ask('read') };
 }
 

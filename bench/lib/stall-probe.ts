@@ -16,8 +16,9 @@
  *
  * The benchmark asks over the IPC channel: `reset` starts a phase, `read` answers its longest gap
  * and its longest stall of its own, with their parts, the garbage-collection pauses within it, and
- * when it began (so the benchmark can tell which of its requests it fell in). The counters are Linux's; elsewhere the
- * run-queue figures are NaN and a stall of its own is the smaller of the gap and the busy time.
+ * when it began (so the benchmark can tell which of its requests it fell in). The counters are
+ * Linux's; elsewhere the run-queue figures are NaN and a stall of its own is the smaller of the gap
+ * and the busy time.
  */
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { threadCounters } from './schedstat.js';
