@@ -3,7 +3,7 @@
  * ephemeral port for TCP, as for a minute after a connection flood. It used to take a port for
  * UDP first and then fail to listen on it for TCP, eight times in a row (bench/hostile-dns.ts
  * run after the HTTP connection flood). The ports are filled in a network namespace of the test's
- * own (unshare -n, with a 4,095-port range), so no other test's connections are short of a port.
+ * own (unshare -n, with a 4,096-port range), so no other test's connections are short of a port.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -25,11 +25,14 @@ interface FixtureReport {
 
 function runInNamespace(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // tcp_tw_reuse 0: a connection may not take a port over from a TIME_WAIT, so the fill ends
-  // when every port of the range is held. NODE_OPTIONS dropped, as tap's hook would open files.
+  // when every port of the range is held. The range's size is even because connect() scans
+  // `size & ~1` ports from an offset that moves only when a connection succeeds: with an odd
+  // size the one port its scan skips can be the last free one, and the fill never reaches it.
+  // NODE_OPTIONS dropped, as tap's hook would open files.
   const setup = [
     'unset NODE_OPTIONS',
     'ip link set lo up',
-    'echo "40000 44094" > /proc/sys/net/ipv4/ip_local_port_range',
+    'echo "40000 44095" > /proc/sys/net/ipv4/ip_local_port_range',
     'echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse',
     `exec '${process.execPath}' --import tsx '${FIXTURE}'`,
   ].join(' && ');
