@@ -3,7 +3,9 @@
  * health-filtered while walking, bounded in size and bytes, and built off the request path.
  * The repros of issue #13 item 1, scaled down to what a test runs in seconds.
  */
-import t from 'tap';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import t, { type Test } from 'tap';
 import type { Instance } from '../src/catalog/types.js';
 import { createStrategyManager } from '../src/lb/manager.js';
 import { buildMaglevTable, MaglevBuild } from '../src/lb/maglev-table.js';
@@ -324,4 +326,38 @@ t.test('a slice also ends when its time is up, so a slow machine does not make i
   t.ok(stats.largestSlice <= 2000 + TIME_CHECK_UNITS, `largest slice ${stats.largestSlice} units (2 ms worth: 2,000)`);
   t.equal(stats.timeBoundSlices, stats.slices - 1, 'every slice but the last ended on time');
   t.ok(stats.slices >= total / (2000 + TIME_CHECK_UNITS), `${stats.slices} slices`);
+});
+
+/** A UDP socket bound on loopback, closed in teardown. */
+async function boundSocket(t: Test): Promise<Socket> {
+  const socket = createSocket('udp4');
+  t.teardown(() => socket.close());
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  return socket;
+}
+
+t.test('a build queued while a request is answered starts only after the I/O that arrived meanwhile is read', async (t) => {
+  // The request is a datagram read in the poll phase. While its handler runs (and queues a
+  // build), a second datagram arrives for another socket: a DNS query waiting behind the
+  // request. Its read must come before the build's first slice, not after it: the request and a
+  // slice would otherwise hold the loop back to back.
+  const [request, waiting, sender] = await Promise.all([boundSocket(t), boundSocket(t), boundSocket(t)]);
+  const builder = new TableBuilder(1024, 4);
+  t.teardown(() => builder.close());
+  const order: string[] = [];
+  const task = (): BuildTask<string> => {
+    order.push('first slice');
+    return { work: () => 1024, result: 'built' };
+  };
+  request.once('message', () => {
+    t.equal(builder.build('k', 'g', 1024 * 8, task, () => {}), undefined, 'too big to build inline: queued');
+    // Sent now, on loopback: the datagram is in the socket's buffer before this handler returns.
+    sender.send('query', waiting.address().port, '127.0.0.1');
+  });
+  waiting.once('message', () => order.push('waiting I/O read'));
+  sender.send('request', request.address().port, '127.0.0.1');
+  await once(waiting, 'message');
+  await builder.idle();
+  t.same(order, ['waiting I/O read', 'first slice']);
 });

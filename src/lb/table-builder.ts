@@ -133,7 +133,7 @@ export class TableBuilder {
     const job: Job = { key, group, start, done: done as (value: unknown) => void, task: undefined };
     this.jobs.set(key, job);
     this.byGroup.set(group, job);
-    this.schedule();
+    this.scheduleAfterPoll();
     return undefined;
   }
 
@@ -165,9 +165,25 @@ export class TableBuilder {
     this.wakeIdle();
   }
 
+  /** The next slice, after the I/O that is ready by then: slice() runs in the check phase. */
   private schedule(): void {
     if (this.scheduled !== undefined || this.closed) return;
     this.scheduled = setImmediate(() => this.slice());
+  }
+
+  /**
+   * The first slice of a build that build() queued, one loop turn later than schedule() would run
+   * it. build() is called while a query is answered, in the poll phase; an immediate set there
+   * runs in the check phase right after it, so the query and a slice would hold the loop back to
+   * back (2 + 1 ms on a first query here) and a DNS query that arrived meanwhile would wait for
+   * both. Set from the check phase, an immediate runs after the next poll phase.
+   */
+  private scheduleAfterPoll(): void {
+    if (this.scheduled !== undefined || this.closed) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      this.schedule();
+    });
   }
 
   private slice(): void {
