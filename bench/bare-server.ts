@@ -1,7 +1,8 @@
 /**
  * The baseline server: bare Fastify routes that do the least a catalog server could do, run in
  * their own process like Konsul. GET /catalog/services (and /catalog/services/:name, and
- * /v1/health/service/:name) answer a fixed body, byte for byte what Konsul answered, with its content-type; PUT /catalog/register
+ * /v1/health/service/:name) answer a fixed body, byte for byte what Konsul answered, with its content-type;
+ * GET /health/live answers Konsul's liveness body; PUT /catalog/register
  * parses the JSON body, as Konsul must, and answers 200 with the same shape Konsul does.
  *
  *   BARE_PORT=9000 BARE_BODY_FILE=answer.json npx tsx bench/bare-server.ts
@@ -19,6 +20,11 @@ const app = Fastify({ logger: false });
 let index = 0;
 
 app.get('/health/ready', async () => ({ status: 'ready' }));
+/** Konsul's liveness answer, byte for byte: the route with no catalog work, for the lifecycle pairing. */
+const live = Buffer.from('{"status":"live"}');
+app.get('/health/live', (_request, reply) => {
+  void reply.header('content-type', 'application/json; charset=utf-8').send(live);
+});
 app.get('/catalog/services', (_request, reply) => {
   void reply.header('content-type', contentType).send(body);
 });

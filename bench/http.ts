@@ -15,7 +15,9 @@
  * ratios (see pairedRounds() for why), with the CPU time the server process spent per request
  * (from /proc) beside req/s: on a shared 2-core machine req/s alone flatters whichever side the
  * load generator and the neighbours starve less. Consul's `GET /v1/health/service/web?passing=true`
- * (all 100 instances) is compared the same way against a bare route answering its bytes.
+ * (all 100 instances) is compared the same way against a bare route answering its bytes, and so
+ * is `GET /health/live`: no catalog work, so its ratio is the ceiling the lifecycle every request
+ * goes through (hooks, metrics, connection guard) leaves the query's.
  *
  * Goals (issue #14): the bare route's CPU per request ≥ 0.75 of Konsul's (Konsul within 1.33×),
  * and Konsul's req/s ≥ 0.75 of the bare route's; p99 within 2× of the bare route's.
@@ -40,6 +42,8 @@ const SESSION_KEYS = 10_000;
 /** The goal of both ratios (issue #14): Konsul within 1.33× of the bare route. */
 const RATIO_GOAL = 0.75;
 const HEALTH_PATH = '/v1/health/service/web?passing=true';
+/** A route with no catalog work: Konsul's per-request lifecycle alone against the bare route's. */
+const LIVE_PATH = '/health/live';
 /** Every strategy the server ships enabled. */
 export const STRATEGIES = loadConfig({ env: {} }).lb.enabled;
 
@@ -120,6 +124,35 @@ function pairedRows(what: string, paired: PairedRounds, p99Goal: boolean) {
   ];
 }
 
+/**
+ * The rows of the liveness pairing, reported beside the goals: what Konsul's per-request
+ * lifecycle (request id, shutdown, auth and rate-limit hooks, the metrics and log hook, the
+ * connection guard) costs around a route with no catalog work (its handler returns
+ * `{ status: 'live' }` through the route's response serializer), and so about the ratio a
+ * query could reach if its own work cost nothing.
+ */
+function lifecycleRows(paired: PairedRounds) {
+  const { subject, baseline } = paired;
+  return [
+    {
+      figure: `${LIVE_PATH} (no catalog work): CPU per request (server process, /proc)`,
+      value: cpu(subject),
+      baseline: cpu(baseline),
+      ratio: paired.cpuRatio === null ? 'n/a' : paired.cpuRatio.toFixed(2),
+      goal: '— (the ceiling of the ratios above)',
+      met: null,
+    },
+    {
+      figure: `${LIVE_PATH} (no catalog work): req/s (2xx only)`,
+      value: fmt.int(subject.rps),
+      baseline: fmt.int(baseline.rps),
+      ratio: paired.rpsRatio.toFixed(2),
+      goal: '—',
+      met: null,
+    },
+  ];
+}
+
 function describe(result: LoadResult): string {
   const failed = failures(result);
   return failed === '' ? '' : ` (${failed})`;
@@ -174,6 +207,19 @@ export async function run(): Promise<Section> {
       roundLine('http:', ['Konsul', 'bare  ']),
     );
     await bareHealth.stop();
+
+    const live = await sendOk(`${konsul.url}${LIVE_PATH}`);
+    const bareLive = await sendOk(`${bare.url}${LIVE_PATH}`);
+    if (!bareLive.body.equals(live.body)) throw new Error('the bare liveness route does not answer the same bytes');
+    await loadPath(konsul, LIVE_PATH, WARMUP_SECONDS);
+    await loadPath(bare, LIVE_PATH, WARMUP_SECONDS);
+    step(`http: Konsul vs bare, ${LIVE_PATH} (no catalog work), ${ROUNDS} alternating rounds of ${SECONDS} s`);
+    const livePaired = await pairedRounds(
+      () => loadPath(konsul, LIVE_PATH, SECONDS),
+      () => loadPath(bare, LIVE_PATH, SECONDS),
+      ROUNDS,
+      roundLine('http:', ['Konsul', 'bare  ']),
+    );
     const loadAtEnd = loadavg();
 
     step(`http: Konsul ring-hash, fixed session key, ${SHORT_SECONDS * 2} s`);
@@ -218,11 +264,12 @@ export async function run(): Promise<Section> {
         `Konsul and the baseline alternate for ${ROUNDS} rounds of ${SECONDS} s; each figure is the median of its rounds and each ratio the median of the per-round ratios. ` +
         'CPU per request is the CPU time (user + system) of the server process over a run, from /proc/<pid>/stat, divided by its 2xx answers. ' +
         `Baseline: a bare Fastify route in its own process answering the same bytes with the same content-type. Konsul at log level warn unless stated. ` +
-        `\`${HEALTH_PATH}\` (${INSTANCES} passing instances, ${health.body.length} bytes) is compared the same way. ${loads}.`,
+        `\`${HEALTH_PATH}\` (${INSTANCES} passing instances, ${health.body.length} bytes) is compared the same way, and so is \`${LIVE_PATH}\`, which does no catalog work: its ratio is what Konsul's per-request lifecycle alone leaves of the bare route's. ${loads}.`,
       tables: [
         goalTable([
           ...pairedRows('catalog query', query, true),
           ...pairedRows('/v1/health/service', healthPaired, false),
+          ...lifecycleRows(livePaired),
           {
             figure: 'p50 latency',
             value: fmt.ms(main.p50Ms),
