@@ -337,27 +337,34 @@ async function boundSocket(t: Test): Promise<Socket> {
   return socket;
 }
 
-t.test('a build queued while a request is answered starts only after the I/O that arrived meanwhile is read', async (t) => {
-  // The request is a datagram read in the poll phase. While its handler runs (and queues a
-  // build), a second datagram arrives for another socket: a DNS query waiting behind the
-  // request. Its read must come before the build's first slice, not after it: the request and a
-  // slice would otherwise hold the loop back to back.
-  const [request, waiting, sender] = await Promise.all([boundSocket(t), boundSocket(t), boundSocket(t)]);
-  const builder = new TableBuilder(1024, 4);
-  t.teardown(() => builder.close());
-  const order: string[] = [];
-  const task = (): BuildTask<string> => {
-    order.push('first slice');
-    return { work: () => 1024, result: 'built' };
-  };
-  request.once('message', () => {
-    t.equal(builder.build('k', 'g', 1024 * 8, task, () => {}), undefined, 'too big to build inline: queued');
-    // Sent now, on loopback: the datagram is in the socket's buffer before this handler returns.
-    sender.send('query', waiting.address().port, '127.0.0.1');
-  });
-  waiting.once('message', () => order.push('waiting I/O read'));
-  sender.send('request', request.address().port, '127.0.0.1');
-  await once(waiting, 'message');
-  await builder.idle();
-  t.same(order, ['waiting I/O read', 'first slice']);
-});
+t.test(
+  'a build queued while a request is answered starts only after the I/O that arrived meanwhile is read',
+  async (t) => {
+    // The request is a datagram read in the poll phase. While its handler runs (and queues a
+    // build), a second datagram arrives for another socket: a DNS query waiting behind the
+    // request. Its read must come before the build's first slice, not after it: the request and a
+    // slice would otherwise hold the loop back to back.
+    const [request, waiting, sender] = await Promise.all([boundSocket(t), boundSocket(t), boundSocket(t)]);
+    const builder = new TableBuilder(1024, 4);
+    t.teardown(() => builder.close());
+    const order: string[] = [];
+    const task = (): BuildTask<string> => {
+      order.push('first slice');
+      return { work: () => 1024, result: 'built' };
+    };
+    request.once('message', () => {
+      t.equal(
+        builder.build('k', 'g', 1024 * 8, task, () => {}),
+        undefined,
+        'too big to build inline: queued',
+      );
+      // Sent now, on loopback: the datagram is in the socket's buffer before this handler returns.
+      sender.send('query', waiting.address().port, '127.0.0.1');
+    });
+    waiting.once('message', () => order.push('waiting I/O read'));
+    sender.send('request', request.address().port, '127.0.0.1');
+    await once(waiting, 'message');
+    await builder.idle();
+    t.same(order, ['waiting I/O read', 'first slice']);
+  },
+);
