@@ -358,7 +358,8 @@ t.test(
         undefined,
         'too big to build inline: queued',
       );
-      // Sent now, on loopback: the datagram is in the socket's buffer before this handler returns.
+      // On loopback the datagram is in the other socket's buffer before this poll phase ends
+      // (the send runs in a nextTick after this handler), so it is read in the next one.
       sender.send('query', waiting.address().port, '127.0.0.1');
     });
     waiting.once('message', () => order.push('waiting I/O read'));
