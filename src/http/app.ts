@@ -174,7 +174,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(checkRoutes, { catalog, health, blocking });
   await app.register(maintenanceRoutes, { catalog });
   await app.register(outcomeRoutes, { catalog, lb });
-  await app.register(serviceConfigRoutes, { catalog, lb, blocking, answers });
+  await app.register(serviceConfigRoutes, { catalog, lb, blocking });
   await app.register(shortRoutes, { catalog, lb, blocking, answers, health, defaultTtl: config.health.defaultTtl });
   await app.register(consulRoutes, { catalog, lb, health, blocking, answers });
   if (deps.ui !== undefined) {

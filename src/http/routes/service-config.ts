@@ -34,8 +34,11 @@ type ServiceConfigBody = Static<typeof ServiceConfigSchema>;
 const ConfigAnswer = Type.Object({ name: Type.String(), config: ServiceConfigSchema, index: Type.Integer() });
 const ConfigWritten = Type.Object({ name: Type.String(), index: Type.Integer() });
 
+/** What the policy routes use of a service query's dependencies: they answer no instance lists. */
+type ServiceConfigDeps = Pick<ServiceQueryDeps, 'catalog' | 'lb' | 'blocking'>;
+
 /** Per-service policy: stored in the catalog, read by every service query without `lb` and every DNS answer. */
-export const serviceConfigRoutes: FastifyPluginAsync<ServiceQueryDeps> = async (plugin, deps) => {
+export const serviceConfigRoutes: FastifyPluginAsync<ServiceConfigDeps> = async (plugin, deps) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { catalog, lb } = deps;
 
