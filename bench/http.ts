@@ -93,8 +93,14 @@ function roundLine(prefix: string, labels: [string, string]) {
     );
 }
 
-/** The goal rows of one paired comparison: CPU per request and req/s against the bare route, and p99. */
-function pairedRows(what: string, paired: PairedRounds, p99Goal: boolean) {
+/** What a row is held to; `met` null when it is only reported. */
+interface RowGoal {
+  text: string;
+  met: boolean | null;
+}
+
+/** A paired comparison's CPU per request and req/s against the bare route. */
+function ratioRows(what: string, paired: PairedRounds, cpuGoal: RowGoal, rpsGoal: RowGoal) {
   const { subject, baseline } = paired;
   return [
     {
@@ -102,21 +108,34 @@ function pairedRows(what: string, paired: PairedRounds, p99Goal: boolean) {
       value: cpu(subject),
       baseline: cpu(baseline),
       ratio: paired.cpuRatio === null ? 'n/a' : paired.cpuRatio.toFixed(2),
-      goal: `bare / Konsul ≥ ${RATIO_GOAL}`,
-      met: paired.cpuRatio === null ? null : paired.cpuRatio >= RATIO_GOAL,
+      goal: cpuGoal.text,
+      met: cpuGoal.met,
     },
     {
       figure: `${what}: req/s (2xx only)`,
       value: fmt.int(subject.rps),
       baseline: fmt.int(baseline.rps),
       ratio: paired.rpsRatio.toFixed(2),
-      goal: `Konsul / bare ≥ ${RATIO_GOAL}`,
-      met: paired.rpsRatio >= RATIO_GOAL,
+      goal: rpsGoal.text,
+      met: rpsGoal.met,
     },
+  ];
+}
+
+/** The goal rows of one paired comparison: CPU per request and req/s against the bare route, and p99. */
+function pairedRows(what: string, paired: PairedRounds, p99Goal: boolean) {
+  const { cpuRatio, rpsRatio } = paired;
+  return [
+    ...ratioRows(
+      what,
+      paired,
+      { text: `bare / Konsul ≥ ${RATIO_GOAL}`, met: cpuRatio === null ? null : cpuRatio >= RATIO_GOAL },
+      { text: `Konsul / bare ≥ ${RATIO_GOAL}`, met: rpsRatio >= RATIO_GOAL },
+    ),
     {
       figure: `${what}: p99 latency`,
-      value: fmt.ms(subject.p99Ms),
-      baseline: fmt.ms(baseline.p99Ms),
+      value: fmt.ms(paired.subject.p99Ms),
+      baseline: fmt.ms(paired.baseline.p99Ms),
       ratio: fmt.ratio(paired.p99Ratio),
       goal: p99Goal ? '≤ 2× bare' : '—',
       met: p99Goal ? paired.p99Ratio <= 2 : null,
@@ -132,25 +151,12 @@ function pairedRows(what: string, paired: PairedRounds, p99Goal: boolean) {
  * query could reach if its own work cost nothing.
  */
 function lifecycleRows(paired: PairedRounds) {
-  const { subject, baseline } = paired;
-  return [
-    {
-      figure: `${LIVE_PATH} (no catalog work): CPU per request (server process, /proc)`,
-      value: cpu(subject),
-      baseline: cpu(baseline),
-      ratio: paired.cpuRatio === null ? 'n/a' : paired.cpuRatio.toFixed(2),
-      goal: '— (the ceiling of the ratios above)',
-      met: null,
-    },
-    {
-      figure: `${LIVE_PATH} (no catalog work): req/s (2xx only)`,
-      value: fmt.int(subject.rps),
-      baseline: fmt.int(baseline.rps),
-      ratio: paired.rpsRatio.toFixed(2),
-      goal: '—',
-      met: null,
-    },
-  ];
+  return ratioRows(
+    `${LIVE_PATH} (no catalog work)`,
+    paired,
+    { text: '— (the ceiling of the ratios above)', met: null },
+    { text: '—', met: null },
+  );
 }
 
 function describe(result: LoadResult): string {
